@@ -1,0 +1,3 @@
+from claudio_ci.cli import main
+
+raise SystemExit(main())

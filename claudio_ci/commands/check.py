@@ -1,0 +1,93 @@
+"""What every `claudio-ci check ...` command shares: repository discovery, configuration,
+file selection, rendering in the requested format and the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from claudio_ci import findings as fmt
+from claudio_ci.config import Config, load_config
+from claudio_ci.errors import UsageError
+from claudio_ci.findings import Finding, Severity
+from claudio_ci.git import Repository, discover
+
+
+@dataclass
+class CheckContext:
+    """Everything a check's runner needs; `files` are repo-relative POSIX paths."""
+
+    repo: Repository
+    config: Config
+    files: list[str]
+    fix: bool = False
+    all_files: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+CheckRunner = Callable[[CheckContext], list[Finding]]
+
+
+def relative_paths(repo: Repository, filenames: Sequence[str]) -> list[str]:
+    """Paths as pre-commit passes them (relative to the root), whatever the caller's cwd.
+
+    Symlinks are not followed: a linked notebook is checked under its own name.
+    """
+    out = []
+    for name in filenames:
+        try:
+            rel = Path(os.path.abspath(name)).relative_to(repo.root)
+        except ValueError:
+            raise UsageError(f"{name}: outside the repository {repo.root}") from None
+        out.append(PurePosixPath(rel).as_posix())
+    return list(dict.fromkeys(out))
+
+
+def run_check(
+    runner: CheckRunner,
+    *,
+    filenames: Sequence[str],
+    output_format: str | None,
+    fix: bool = False,
+    overrides: Sequence[str] = (),
+    flag_values: Mapping[str, Any] | None = None,
+    config_file: str | None = None,
+    fail_on: Severity | None = Severity.ERROR,
+    title: str = "claudio-ci",
+    options: Mapping[str, Any] | None = None,
+) -> int:
+    repo = discover()
+    config = load_config(
+        repo.root,
+        overrides=overrides,
+        flag_values=flag_values,
+        repo_file=Path(config_file) if config_file else None,
+    )
+    files = relative_paths(repo, filenames)
+    context = CheckContext(
+        repo, config, files, fix=fix, all_files=not filenames, options=dict(options or {})
+    )
+    results = config.warnings + runner(context)
+    return report(results, output_format, title=title, fail_on=fail_on)
+
+
+def report(
+    results: Sequence[Finding],
+    output_format: str | None,
+    *,
+    title: str = "claudio-ci",
+    fail_on: Severity | None = Severity.ERROR,
+) -> int:
+    """Print findings in the requested format, add the step summary in CI, return the code."""
+    chosen = output_format or fmt.default_format()
+    if chosen == "markdown":
+        sys.stdout.write(fmt.render_markdown(results, title))
+    else:
+        sys.stdout.write(fmt.render(results, chosen))
+    if chosen == "github" and results:
+        fmt.write_step_summary(fmt.render_markdown(results, title))
+    return fmt.exit_code(results, fail_on)

@@ -1,0 +1,70 @@
+"""`claudio-ci config show|validate|schema`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from claudio_ci.commands.check import report
+from claudio_ci.config import SCHEMA_PATH, Config, load_config
+from claudio_ci.config import validate as validate_config
+from claudio_ci.git import find_root
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(
+        find_root(),
+        overrides=args.overrides,
+        repo_file=Path(args.config) if args.config else None,
+    )
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            rows += _flatten(value, dotted + ".")
+        else:
+            rows.append((dotted, value))
+    return rows
+
+
+def show(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.format == "json":
+        json.dump({"config": config.data, "origins": config.origins}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(config.data, sort_keys=False, allow_unicode=True))
+    else:
+        rows = [(key, json.dumps(value)) for key, value in _flatten(config.data)]
+        width = max(len(key) + len(value) for key, value in rows) + 3
+        for key, value in rows:
+            origin = config.origins.get(key, "default")
+            sys.stdout.write(f"{key} = {value}".ljust(width) + f"  # {origin}\n")
+    for warning in config.warnings:
+        print(f"{warning.location}: {warning.code} {warning.message}", file=sys.stderr)
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    findings = validate_config(
+        find_root(),
+        overrides=args.overrides,
+        repo_file=Path(args.config) if args.config else None,
+    )
+    code = report(findings, args.format, title="claudio-ci config")
+    if not findings and (args.format or "text") == "text":
+        print("configuration is valid")
+    return code
+
+
+def schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,360 @@
+"""Configuration: built-in defaults < user file < repo `.claudio.yaml` < environment < flags.
+
+The schema (`schemas/config.schema.json`) is the single source of truth: it holds the
+defaults, the types and the documentation of every key. A Claudio `config.yaml` is read
+as is: Claudio's own sections are accepted, `pr.reviewers.*` and `resources.cost_*`
+mean the same here. Unknown keys are warnings (typos), never crashes; wrong types and
+broken YAML are errors that name file:line:col.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claudio_ci.errors import ConfigError
+from claudio_ci.findings import Finding, Severity
+from claudio_ci.yamlfile import YamlDocument, YamlError, json_path, load_yaml_file, parse_yaml
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
+REPO_FILE = ".claudio.yaml"
+ENV_PREFIX = "CLAUDIO_"
+
+CODE_SYNTAX = "CFG001"
+CODE_DUPLICATE = "CFG002"
+CODE_INVALID = "CFG003"
+CODE_UNKNOWN = "CFG004"
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _defaults(schema: Mapping[str, Any]) -> Any:
+    if "default" in schema:
+        return copy.deepcopy(schema["default"])
+    props = schema.get("properties")
+    if not props:
+        return None
+    out = {}
+    for name, sub in props.items():
+        value = _defaults(sub)
+        if value is not None or "default" in sub:
+            out[name] = value
+    return out
+
+
+def builtin_defaults() -> dict[str, Any]:
+    return _defaults(load_schema()) or {}
+
+
+def user_config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")) / ".config")
+    return Path(base).expanduser() / "claudio" / "config.yaml"
+
+
+@dataclass
+class Layer:
+    """One source of configuration values, with where each came from."""
+
+    label: str
+    data: dict[str, Any]
+    document: YamlDocument | None = None
+    key_labels: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    def origin(self, path: Sequence[str]) -> str:
+        for end in range(len(path), 0, -1):
+            if tuple(path[:end]) in self.key_labels:
+                return self.key_labels[tuple(path[:end])]
+        if self.document is None:
+            return self.label
+        line, _ = self.document.position(path, key=True)
+        return f"{self.label}:{line}"
+
+
+@dataclass
+class Config:
+    data: dict[str, Any]
+    origins: dict[str, str] = field(default_factory=dict)
+    warnings: list[Finding] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name) or {}
+
+
+# --- reading layers -----------------------------------------------------------------------
+
+
+def _layer_from_document(doc: YamlDocument, label: str) -> Layer:
+    if doc.data is None:
+        return Layer(label, {}, doc)
+    if not isinstance(doc.data, dict):
+        raise config_error(label, CODE_INVALID, "the file must hold a mapping of sections")
+    return Layer(label, doc.data, doc)
+
+
+def read_file_layer(path: Path, label: str | None = None) -> Layer | None:
+    """The layer of a YAML file, or None when it does not exist."""
+    label = label or str(path)
+    try:
+        doc = load_yaml_file(path)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise config_error(label, CODE_SYNTAX, "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise config_error(label, CODE_SYNTAX, f"cannot read: {exc.strerror}") from None
+    except YamlError as exc:
+        raise _yaml_error(label, exc) from None
+    return _layer_from_document(doc, label)
+
+
+def text_layer(text: str, label: str) -> Layer:
+    """A layer from YAML text, e.g. `.claudio.yaml` read at a PR's base commit."""
+    try:
+        doc = parse_yaml(text, label)
+    except YamlError as exc:
+        raise _yaml_error(label, exc) from None
+    return _layer_from_document(doc, label)
+
+
+def config_error(path: str, code: str, message: str, line: int = 1, col: int = 1) -> ConfigError:
+    """A fatal configuration problem, as one `path:line:col: CODE message` line."""
+    finding = Finding(path, code, message, line, col)
+    return ConfigError(f"{finding.location}: {code} {message}", finding)
+
+
+def _yaml_error(label: str, exc: YamlError) -> ConfigError:
+    code = CODE_DUPLICATE if exc.code == "duplicate-key" else CODE_SYNTAX
+    return config_error(label, code, exc.message, exc.line, exc.col)
+
+
+def _resolve_key(schema: Mapping[str, Any], name: str, top: bool = True) -> list[str] | None:
+    """Map `pr_reviewers_default` to `["pr", "reviewers", "default"]` using the schema."""
+    props = schema.get("properties") or {}
+    for prop in sorted(props, key=len, reverse=True):
+        sub = props[prop]
+        if name == prop:
+            return [prop]
+        if name.startswith(prop + "_") and sub.get("type") == "object":
+            rest = _resolve_key(sub, name[len(prop) + 1 :], top=False)
+            if rest:
+                return [prop, *rest]
+    if not top and schema.get("additionalProperties") is True:
+        return [name]
+    return None
+
+
+def _schema_at(path: Sequence[str]) -> Mapping[str, Any]:
+    node: Mapping[str, Any] = load_schema()
+    for part in path:
+        node = (node.get("properties") or {}).get(part) or {}
+    return node
+
+
+def _parse_value(raw: str, path: Sequence[str]) -> Any:
+    """Environment and `--set` values are YAML scalars or flow lists; lists also take commas."""
+    expected = _schema_at(path).get("type")
+    try:
+        value = parse_yaml(raw, "value").data if raw.strip() else ""
+    except YamlError:
+        value = raw
+    if expected == "string" and not isinstance(value, str):
+        return raw
+    if expected == "array" and not isinstance(value, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return value
+
+
+def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
+    out: Any = value
+    for part in reversed(path):
+        out = {part: out}
+    return out
+
+
+def env_layer(environ: Mapping[str, str]) -> Layer | None:
+    """`CLAUDIO_<SECTION>_<KEY>` variables; ones that name no known section are ignored."""
+    layer = Layer("environment", {})
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = _resolve_key(load_schema(), name[len(ENV_PREFIX) :].lower())
+        if path is None or len(path) < 2:
+            continue
+        _deep_merge(layer.data, _nest(path, _parse_value(environ[name], path)))
+        layer.key_labels[tuple(path)] = f"env {name}"
+    return layer if layer.data else None
+
+
+def override_layer(assignments: Iterable[str], label: str = "command line") -> Layer | None:
+    """`--set section.key=value` flags."""
+    layer = Layer(label, {})
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        path = [part for part in key.strip().split(".") if part]
+        if not sep or len(path) < 2:
+            raise config_error(
+                label, CODE_INVALID, f"--set expects SECTION.KEY=VALUE, got {assignment!r}"
+            )
+        _deep_merge(layer.data, _nest(path, _parse_value(raw, path)))
+        layer.key_labels[tuple(path)] = f"--set {key.strip()}"
+    return layer if layer.data else None
+
+
+def values_layer(values: Mapping[str, Any], label: str = "command line") -> Layer | None:
+    """Already-typed values from a command's own flags, keyed by dotted path."""
+    data: dict[str, Any] = {}
+    for dotted, value in values.items():
+        if value is not None:
+            _deep_merge(data, _nest(dotted.split("."), value))
+    return Layer(label, data) if data else None
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _validator() -> Any:
+    import jsonschema  # ~80 ms: only paid when there is something to validate
+
+    return jsonschema.Draft202012Validator(load_schema())
+
+
+def check_layer(layer: Layer) -> tuple[list[Finding], list[Finding]]:
+    """Errors and warnings of one layer, each at the file:line:col it came from."""
+    errors: list[Finding] = []
+    warnings: list[Finding] = []
+    for error in _validator().iter_errors(layer.data):
+        path = [str(p) if not isinstance(p, int) else p for p in error.absolute_path]
+        if error.validator == "additionalProperties":
+            known = list((error.schema.get("properties") or {}).keys())
+            for key in sorted(set(error.instance) - set(known), key=str):
+                warnings.append(_unknown_key(layer, [*path, key], known))
+            continue
+        errors.append(_finding(layer, path, CODE_INVALID, f"{json_path(path)}: {error.message}"))
+    return errors, warnings
+
+
+def _unknown_key(layer: Layer, path: list[Any], known: list[str]) -> Finding:
+    key = str(path[-1])
+    message = f"unknown key {json_path(path)!s}"
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+    return _finding(layer, path, CODE_UNKNOWN, message, Severity.WARNING, hint, key=True)
+
+
+def _finding(
+    layer: Layer,
+    path: Sequence[Any],
+    code: str,
+    message: str,
+    severity: Severity = Severity.ERROR,
+    hint: str | None = None,
+    *,
+    key: bool = False,
+) -> Finding:
+    if layer.document is None:  # environment or flags: no line to point at
+        return Finding(layer.origin(path), code, message, 0, 0, severity, hint)
+    line, col = layer.document.position(path, key=key)
+    return Finding(layer.label, code, message, line, col, severity, hint)
+
+
+# --- merging --------------------------------------------------------------------------------
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _record_origins(
+    origins: dict[str, str], layer: Layer, data: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> None:
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and value:
+            _record_origins(origins, layer, value, path)
+        else:
+            dotted = ".".join(path)
+            for stale in [k for k in origins if k.startswith(dotted + ".")]:
+                del origins[stale]
+            origins[dotted] = layer.origin(path)
+
+
+def merge_layers(layers: Sequence[Layer]) -> Config:
+    """Validate each layer (errors are fatal, unknown keys warn) and merge them in order."""
+    defaults = Layer("default", builtin_defaults())
+    config = Config(data={}, layers=[defaults, *layers])
+    problems: list[Finding] = []
+    for layer in config.layers:
+        if layer is not defaults:
+            errors, warnings = check_layer(layer)
+            problems.extend(errors)
+            config.warnings.extend(warnings)
+        _deep_merge(config.data, layer.data)
+        _record_origins(config.origins, layer, layer.data)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{first.location}: {first.code} {first.message}{more}", first)
+    return config
+
+
+def collect_layers(
+    root: Path | None,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    overrides: Iterable[str] = (),
+    flag_values: Mapping[str, Any] | None = None,
+    repo_file: Path | None = None,
+    repo_text: str | None = None,
+) -> list[Layer]:
+    """Every layer above the defaults, lowest precedence first."""
+    layers: list[Layer | None] = [read_file_layer(user_config_path(environ))]
+    if repo_text is not None:
+        layers.append(text_layer(repo_text, REPO_FILE))
+    elif repo_file is not None:
+        layers.append(read_file_layer(repo_file))
+    elif root is not None:
+        layers.append(read_file_layer(root / REPO_FILE, REPO_FILE))
+    layers += [env_layer(environ), override_layer(overrides), values_layer(flag_values or {})]
+    return [layer for layer in layers if layer is not None]
+
+
+def load_config(root: Path | None, **kwargs: Any) -> Config:
+    """The merged configuration for a repository root (None: outside any repository)."""
+    return merge_layers(collect_layers(root, **kwargs))
+
+
+def validate(root: Path | None, **kwargs: Any) -> list[Finding]:
+    """Every error and warning of every layer, for `claudio-ci config validate`."""
+    try:
+        layers = collect_layers(root, **kwargs)
+    except ConfigError as exc:
+        return [exc.finding] if isinstance(exc.finding, Finding) else []
+    findings: list[Finding] = []
+    for layer in layers:
+        errors, warnings = check_layer(layer)
+        findings += errors + warnings
+    return findings

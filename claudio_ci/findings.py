@@ -1,0 +1,234 @@
+"""One model for every problem a check reports, and the renderers that show it.
+
+Checks return `Finding`s and never print. The renderers follow the conventions users
+already know: ruff's `path:line:col: CODE message`, GitHub's workflow commands, JSON,
+and Markdown for step summaries and PR comments.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMATS = ("text", "github", "json", "markdown")
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `>=` means "at least as serious as"."""
+
+    NOTICE = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What `--fix` would change, described for a human; `applied` once it was written."""
+
+    description: str
+    applied: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    code: str
+    message: str
+    line: int = 1
+    col: int = 1
+    severity: Severity = Severity.ERROR
+    hint: str | None = None
+    fix: Fix | None = None
+    end_line: int | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def location(self) -> str:
+        """`path:line:col`, or just the source's name when it has no lines (line 0)."""
+        return f"{self.path}:{self.line}:{self.col}" if self.line > 0 else self.path
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "end_line": self.end_line,
+            "code": self.code,
+            "severity": self.severity.label,
+            "message": self.message,
+            "hint": self.hint,
+            "fix": None
+            if self.fix is None
+            else {"description": self.fix.description, "applied": self.fix.applied},
+        }
+        if self.extra:
+            data["extra"] = self.extra
+        return data
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.path, f.line, f.col, f.code, f.message))
+
+
+def exit_code(findings: Iterable[Finding], fail_on: Severity | None = Severity.ERROR) -> int:
+    """1 when a finding is at least `fail_on` (None: never fail), else 0."""
+    if fail_on is None:
+        return 0
+    return int(any(f.severity >= fail_on for f in findings))
+
+
+def default_format(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def summary_line(findings: Sequence[Finding]) -> str:
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    parts = [
+        f"{n} {s.label}{'' if n == 1 else 's'}"
+        for s, n in sorted(counts.items(), reverse=True)
+        if n
+    ]
+    fixable = sum(1 for f in findings if f.fix is not None and not f.fix.applied)
+    fixed = sum(1 for f in findings if f.fix is not None and f.fix.applied)
+    line = f"Found {len(findings)} problem{'' if len(findings) == 1 else 's'} ({', '.join(parts)})."
+    if fixed:
+        line += f" Fixed {fixed}."
+    if fixable:
+        line += f" {fixable} fixable with `--fix`."
+    return line
+
+
+def render_text(findings: Sequence[Finding]) -> str:
+    """`path:line:col: CODE message`, a hint line under it, a closing count; "" when clean."""
+    if not findings:
+        return ""
+    lines = []
+    for f in sort_findings(findings):
+        tag = "" if f.severity is Severity.ERROR else f"[{f.severity.label}] "
+        lines.append(f"{f.location}: {f.code} {tag}{_one_line(f.message)}")
+        if f.fix is not None and f.fix.applied:
+            lines.append(f"  fixed: {f.fix.description}")
+        elif f.hint:
+            lines.append(f"  hint: {f.hint}")
+    lines.append(summary_line(findings))
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.splitlines())
+
+
+# --- GitHub workflow commands -----------------------------------------------------------
+
+_GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTICE: "notice"}
+
+
+def escape_data(value: str) -> str:
+    """Escape a workflow command's message, as @actions/core does."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    """Escape a workflow command property value (`file=`, `title=` ...)."""
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(command: str, message: str, **properties: object) -> str:
+    props = ",".join(
+        f"{key}={escape_property(str(value))}"
+        for key, value in properties.items()
+        if value is not None
+    )
+    return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def render_github(findings: Sequence[Finding]) -> str:
+    lines = []
+    for f in sort_findings(findings):
+        message = f.message if not f.hint else f"{f.message}\n{f.hint}"
+        lines.append(
+            workflow_command(
+                _GITHUB_COMMAND[f.severity],
+                message,
+                file=f.path,
+                line=f.line if f.line > 0 else None,
+                endLine=f.end_line,
+                col=f.col if f.line > 0 else None,
+                title=f.code,
+            )
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def render_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([f.to_dict() for f in sort_findings(findings)], indent=2) + "\n"
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+_ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
+
+
+def markdown_cell(value: str) -> str:
+    """Make text safe inside a Markdown table cell."""
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def render_markdown(findings: Sequence[Finding], title: str = "claudio-ci") -> str:
+    if not findings:
+        return f"### {title}\n\n✅ No problems found.\n"
+    rows = [
+        f"### {title}",
+        "",
+        summary_line(findings),
+        "",
+        "| | Code | Location | Message |",
+        "|---|---|---|---|",
+    ]
+    for f in sort_findings(findings):
+        if f.hint:
+            message = f"{markdown_cell(f.message)}<br>*{markdown_cell(f.hint)}*"
+        else:
+            message = markdown_cell(f.message)
+        rows.append(
+            f"| {_ICON[f.severity]} | `{f.code}` | `{markdown_cell(f.location)}` | {message} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS = {
+    "text": render_text,
+    "github": render_github,
+    "json": render_json,
+    "markdown": render_markdown,
+}
+
+
+def render(findings: Sequence[Finding], fmt: str) -> str:
+    return RENDERERS[fmt](findings)
+
+
+def write_step_summary(
+    markdown: str, environ: os._Environ[str] | dict[str, str] = os.environ
+) -> bool:
+    """Append to `$GITHUB_STEP_SUMMARY` when GitHub Actions set it; False otherwise."""
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return False
+    with Path(target).open("a", encoding="utf-8") as handle:
+        handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return True

@@ -1,0 +1,192 @@
+"""Read YAML the way a checker needs it: every value keeps its line and column.
+
+PyYAML builds plain data and forgets where it came from, silently keeps the last of two
+duplicate keys, and expands aliases without limit. Here the node tree is composed by
+PyYAML (the C parser when available) and turned into data by a small walk that records
+positions, rejects duplicate keys and stops alias bombs after a bounded number of nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_NODES = 200_000
+MAX_BYTES = 1_000_000
+
+PathKey = tuple[str | int, ...]
+
+
+class YamlError(Exception):
+    """A YAML file that cannot be read; carries the 1-based line and column."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1, code: str = "syntax") -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+        self.code = code
+
+
+@dataclass
+class YamlDocument:
+    """Data from one YAML document plus the position of every key and value in it."""
+
+    data: Any
+    source: str
+    value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
+        """Line and column of `path`, or of its nearest ancestor that exists."""
+        marks = self.key_marks if key else self.value_marks
+        current = tuple(path)
+        while current:
+            if current in marks:
+                return marks[current]
+            if not key and current in self.key_marks:
+                return self.key_marks[current]
+            current = current[:-1]
+        return self.value_marks.get((), (1, 1))
+
+
+def json_path(path: Sequence[str | int]) -> str:
+    """`$.output.dir`, `$.layers[0]`: the notation check-jsonschema users know."""
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    def __init__(self, doc: YamlDocument, max_nodes: int) -> None:
+        self.doc = doc
+        self.max_nodes = max_nodes
+        self.visited = 0
+        self.constructor = yaml.SafeLoader("")  # only its scalar construction is used
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.visited += 1
+        if self.visited > self.max_nodes:
+            line, col = _mark(node)
+            raise YamlError(
+                f"document expands to more than {self.max_nodes:,} values "
+                "(an alias bomb?); refusing to read it",
+                line,
+                col,
+                code="too-large",
+            )
+        self.doc.value_marks.setdefault(path, _mark(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            line, col = _mark(node)
+            raise YamlError(str(exc.problem), line, col) from None
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.update(self._merge_source(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                line, col = _mark(key_node)
+                raise YamlError("a mapping key must be a scalar", line, col)
+            key = self.constructor.construct_object(key_node)
+            if key in seen:
+                line, col = _mark(key_node)
+                first_line, _ = _mark(seen[key])
+                raise YamlError(
+                    f"duplicate key {key!r} (first defined on line {first_line})",
+                    line,
+                    col,
+                    code="duplicate-key",
+                )
+            seen[key] = key_node
+            key_path = (*path, key if isinstance(key, (str, int)) else str(key))
+            self.doc.key_marks[key_path] = _mark(key_node)
+            result[key] = self.build(value_node, key_path)
+        return {**merged, **result}
+
+    def _merge_source(self, node: yaml.Node, path: PathKey) -> dict[Any, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for source in reversed(sources):
+            value = self.build(source, path)
+            if not isinstance(value, dict):
+                line, col = _mark(source)
+                raise YamlError("a merge key (<<) must refer to a mapping", line, col)
+            merged.update(value)
+        return merged
+
+
+def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) -> YamlDocument:
+    """Parse one YAML document; an empty document gives `data=None`."""
+    try:
+        documents = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise YamlError(problem, line, col) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}") from None
+    if len(documents) > 1:
+        line, col = _mark(documents[1])
+        raise YamlError(
+            f"{len(documents)} YAML documents in one file; expected one",
+            line,
+            col,
+            code="multi-document",
+        )
+    doc = YamlDocument(data=None, source=source)
+    if documents:
+        doc.data = _Builder(doc, max_nodes).build(documents[0], ())
+    return doc
+
+
+def decode_yaml_bytes(raw: bytes) -> str:
+    """UTF-8 (with or without BOM) as YAML 1.2 requires; a readable error otherwise."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlError(
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded",
+            line,
+            col,
+            code="encoding",
+        ) from None
+
+
+def load_yaml_file(path: Path, max_bytes: int = MAX_BYTES) -> YamlDocument:
+    """Read and parse a YAML file; raises `YamlError` (and `OSError` for I/O)."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise YamlError(
+            f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for YAML here",
+            code="too-large",
+        )
+    return parse_yaml(decode_yaml_bytes(path.read_bytes()), str(path))

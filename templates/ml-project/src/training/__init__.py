@@ -1,0 +1,1 @@
+"""Training entry point (``src/training/train.py``)."""
