@@ -179,6 +179,33 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def run_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    steps: list[dict[str, float]],
+    debug: bool = False,
+) -> float:
+    """Train for one pass over ``loader``, appending each batch's loss to ``steps``.
+
+    Returns the epoch's mean training loss (weighted by batch size).
+    """
+    model.train()
+    total, count = 0.0, 0
+    for x, y in loader:
+        loss = nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        count += len(y)
+        steps.append({"step": len(steps) + 1, "loss": loss.item()})
+        if debug:
+            print(f"  step {len(steps)} loss={loss.item():.4f}")
+    return total / count
+
+
 def train(
     cfg: dict[str, Any],
     experiment: str,
@@ -191,64 +218,51 @@ def train(
     ``data`` holds ``make_splits``'s arguments; its seed also seeds weight init and shuffling.
     """
     start = time.perf_counter()
-    seed = data["seed"]
-    torch.manual_seed(seed)
+    torch.manual_seed(data["seed"])
     model = make_model(cfg["model"]).to(device)
+    architecture = architecture_of(cfg["model"])
     train_set, val_set = make_splits(**data)
-    epochs, batch_size = cfg["training"]["epochs"], cfg["training"]["batch_size"]
+    epochs = cfg["training"]["epochs"]
     loader = DataLoader(
         train_set,
-        batch_size=batch_size,
+        batch_size=cfg["training"]["batch_size"],
         shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(data["seed"]),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["training"]["learning_rate"])
     out_dir = Path(cfg["output"]["dir"])
-    checkpoint_freq = cfg["output"]["checkpoint_freq"]
     metrics: dict[str, Any] = {"experiment": experiment, "epochs": [], "steps": []}
     print(
-        f"training {experiment} ({architecture_of(cfg['model'])}) on {device.type}: "
+        f"training {experiment} ({architecture}) on {device.type}: "
         f"{len(train_set)} train / {len(val_set)} val samples, {epochs} epoch(s)"
     )
     if debug:
         print(f"config: {json.dumps(cfg)}")
     for epoch in range(1, epochs + 1):
-        model.train()
-        total = 0.0
-        for x, y in loader:
-            loss = nn.functional.cross_entropy(model(x.to(device)), y.to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
-            metrics["steps"].append({"step": len(metrics["steps"]) + 1, "loss": loss.item()})
-            if debug:
-                print(f"  step {len(metrics['steps'])} loss={loss.item():.4f}")
-        epoch_loss = total / len(train_set)
+        loss = run_epoch(model, loader, optimizer, device, metrics["steps"], debug)
         val_loss, predictions = predict(model, val_set, device)
         val_acc = accuracy(val_set.labels, predictions)
         print(
-            f"epoch {epoch}/{epochs} loss={epoch_loss:.4f} "
-            f"val_loss={val_loss:.4f} val_acc={val_acc:.4f}"
+            f"epoch {epoch}/{epochs} loss={loss:.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f}"
         )
-        if not (math.isfinite(epoch_loss) and math.isfinite(val_loss)):
+        if not (math.isfinite(loss) and math.isfinite(val_loss)):
             print(f"{PROG}: error: training diverged at epoch {epoch}", file=sys.stderr)
             return 1
         metrics["epochs"].append(
-            {"epoch": epoch, "loss": epoch_loss, "val_loss": val_loss, "val_accuracy": val_acc}
+            {"epoch": epoch, "loss": loss, "val_loss": val_loss, "val_accuracy": val_acc}
         )
         metrics.update(
-            final_loss=epoch_loss,
+            final_loss=loss,
             device=device.type,
             wall_seconds=round(time.perf_counter() - start, 3),
         )
         text = json.dumps(metrics, indent=2) + "\n"
         atomic_write(out_dir / "metrics.json", lambda p, text=text: p.write_text(text))
-        if epoch % checkpoint_freq == 0 or epoch == epochs:
+        if epoch % cfg["output"]["checkpoint_freq"] == 0 or epoch == epochs:
             checkpoint = {
                 "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "config": cfg,
-                "model_name": architecture_of(cfg["model"]),
+                "model_name": architecture,
                 "experiment": experiment,
                 "epoch": epoch,
                 "data": data,

@@ -1,0 +1,6 @@
+"""Put the project root on ``sys.path`` so the tests can ``import src`` from any directory."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
