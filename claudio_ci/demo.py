@@ -34,6 +34,10 @@ class StepResult:
     output: str
     expected: str
 
+    @property
+    def ok(self) -> bool:
+        return str(self.exit_code) == self.expected
+
 
 @dataclass
 class Demo:
@@ -115,7 +119,8 @@ class Demo:
         self.heading("Summary")
         width = max(len(r.title) for r in self.results)
         for r in self.results:
-            self.write(f"  {r.title:<{width}}  exit {r.exit_code}  (expected {r.expected})")
+            verdict = "as expected" if r.ok else f"UNEXPECTED (expected exit {r.expected})"
+            self.write(f"  {r.title:<{width}}  exit {r.exit_code}  {verdict}")
         self.write(f"\nDemo repository: {self.root}")
 
 

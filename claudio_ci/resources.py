@@ -25,7 +25,3 @@ def repo_templates_dir() -> Path:
 def example_project_dir() -> Path:
     """The small PyTorch project used by `claudio-ci demo` and the tests."""
     return templates_dir() / "ml-project"
-
-
-def hooks_dir() -> Path:
-    return _shipped("hooks")

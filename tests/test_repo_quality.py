@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -46,3 +47,48 @@ def test_every_hook_id_is_in_the_init_template() -> None:
     ours = next(r for r in template["repos"] if r["repo"].endswith("claudio-ci"))
     commit_stage_ids = {h["id"] for h in hooks if "post-checkout" not in h.get("stages", [])}
     assert commit_stage_ids <= {h["id"] for h in ours["hooks"]}
+
+
+def config_reference_table() -> str:
+    """The README's configuration reference, generated from the schema."""
+    from claudio_ci.config import load_schema
+
+    def rows(node: dict, prefix: str):
+        for name, sub in node.get("properties", {}).items():
+            key = f"{prefix}{name}"
+            if sub.get("type") == "object" and sub.get("properties") and "default" not in sub:
+                yield from rows(sub, key + ".")
+            elif "default" in sub:
+                default = json.dumps(sub["default"])
+                yield f"| `{key}` | `{default}` | {sub.get('description', '')} |"
+
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *rows(load_schema(), "")])
+
+
+def _block(text: str, name: str) -> str:
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    assert start in text and end in text, f"README has no {name} block"
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def test_readme_configuration_reference_matches_the_schema() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    expected = config_reference_table()
+    assert _block(readme, "config-reference") == expected, (
+        "README's configuration reference is stale; run `python -m tests.test_repo_quality`"
+    )
+
+
+def update_readme() -> None:
+    path = REPO_ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    old = _block(text, "config-reference")
+    start = "<!-- config-reference:start -->\n"
+    text = text.replace(
+        start + (old + "\n" if old else ""), start + config_reference_table() + "\n"
+    )
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    update_readme()

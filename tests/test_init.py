@@ -1,0 +1,109 @@
+"""`claudio-ci init`: writes the templates, never overwrites without --force, idempotent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from claudio_ci.cli import main
+from claudio_ci.config import load_config
+from claudio_ci.resources import repo_templates_dir
+
+EXPECTED = {
+    ".pre-commit-config.yaml",
+    ".claudio.yaml",
+    ".github/workflows/ml-ci.yml",
+    "experiments/template.yaml",
+}
+
+
+def _written(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()} - {"README.md"}
+
+
+def test_init_writes_every_template_and_says_what_next(
+    git_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", str(git_repo)]) == 0
+    out = capsys.readouterr().out
+    assert {p for p in _written(git_repo) if not p.startswith(".git/")} == EXPECTED
+    for name in EXPECTED:
+        assert f"{name}: created" in out
+        assert (git_repo / name).read_bytes() == (repo_templates_dir() / name).read_bytes()
+    assert "pre-commit install" in out
+
+
+def test_init_twice_changes_nothing(git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["init", str(git_repo)])
+    before = {p: (git_repo / p).read_bytes() for p in EXPECTED}
+    capsys.readouterr()
+    assert main(["init", str(git_repo)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": unchanged") == len(EXPECTED)
+    assert "Next:" not in out
+    assert {p: (git_repo / p).read_bytes() for p in EXPECTED} == before
+
+
+def test_init_keeps_a_users_file_unless_forced(
+    git_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = git_repo / ".claudio.yaml"
+    mine.write_text("pr:\n  reviewers:\n    default: [me]\n", encoding="utf-8")
+    assert main(["init", str(git_repo)]) == 0
+    assert ".claudio.yaml: skipped (exists and differs" in capsys.readouterr().out
+    assert "default: [me]" in mine.read_text(encoding="utf-8")
+
+    assert main(["init", "--dry-run", "--force", str(git_repo)]) == 0
+    assert ".claudio.yaml: would be overwritten" in capsys.readouterr().out
+    assert "default: [me]" in mine.read_text(encoding="utf-8")
+
+    assert main(["init", "--force", str(git_repo)]) == 0
+    assert ".claudio.yaml: overwritten" in capsys.readouterr().out
+    assert mine.read_bytes() == (repo_templates_dir() / ".claudio.yaml").read_bytes()
+
+
+def test_dry_run_writes_nothing(git_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--dry-run", str(git_repo)]) == 0
+    assert ".pre-commit-config.yaml: would be created" in capsys.readouterr().out
+    assert _written(git_repo) - {p for p in _written(git_repo) if p.startswith(".git/")} == set()
+
+
+def test_init_outside_a_repository_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", str(tmp_path)]) == 2
+    assert "not a git repository" in capsys.readouterr().err
+    assert main(["init", str(tmp_path / "missing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+
+
+def test_the_config_template_is_valid_and_shows_every_section_of_ours() -> None:
+    template = repo_templates_dir() / ".claudio.yaml"
+    config = load_config(None, repo_file=template)
+    assert config.warnings == []
+    written = yaml.safe_load(template.read_text(encoding="utf-8"))
+    from claudio_ci.config import load_schema
+
+    ours = [
+        name
+        for name, sub in load_schema()["properties"].items()
+        if sub.get("additionalProperties") is False
+    ]
+    assert ours, "the schema has no section of claudio-ci's own"
+    for section in ours:
+        assert section in written, f"section {section} is missing from the .claudio.yaml template"
+        assert set(written[section]) == set(load_schema()["properties"][section]["properties"])
+
+
+def test_the_workflow_template_is_least_privilege() -> None:
+    workflow = yaml.safe_load(
+        (repo_templates_dir() / ".github" / "workflows" / "ml-ci.yml").read_text(encoding="utf-8")
+    )
+    assert workflow["permissions"] == {"contents": "read"}
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout"):
+                assert step["with"]["persist-credentials"] is False
+            assert "${{" not in step.get("run", ""), "expressions belong in env:, not in run:"
