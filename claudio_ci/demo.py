@@ -18,6 +18,32 @@ from pathlib import Path
 from claudio_ci.git import Repository, init_repository, scrubbed_environ
 from claudio_ci.resources import example_project_dir
 
+NOTEBOOK_TWIN = "notebooks/exploration/data_eda.py"
+ATTENTION_CELL = """
+# %% [markdown]
+# ## Attention weights
+# Where does the attention model look? Plot the weights of one validation batch.
+
+# %%
+print("attention weights: to do")
+"""
+ADAMW_CONFIG = """\
+# AdamW instead of Adam; copied from baseline.yaml
+model:
+  name: adam_w
+  hidden_size: 256
+  layers: 4
+
+training:
+  epochs: 100
+  batch_size: 32
+  learning_rate: 0.001
+
+output:
+  dir: outputs/baseline
+  checkpoint_freq: 10
+"""
+
 WORKTREES = {
     "baseline": ("ab12", "claudio/ab12-baseline"),
     "attention": ("cd34", "claudio/cd34-attention"),
@@ -68,6 +94,29 @@ class Demo:
         self.heading("Three agents, three worktrees")
         for name, repo in self.worktrees.items():
             self.write(f"  {repo.current_branch():<28} {self.rel(repo.root)}   ({name})")
+        self.make_parallel_edits()
+
+    def make_parallel_edits(self) -> None:
+        """The edits that collide in real teams; the checks below catch each one."""
+        self.heading("Parallel edits")
+        baseline, attention, optimizer = (self.worktrees[n] for n in WORKTREES)
+
+        self.edit("baseline", "requirements.txt", lambda t: t.replace("numpy\n", "numpy==2.1.3\n"))
+        self.edit("baseline", "experiments/baseline.yaml", lambda t: t.replace("0.001", "0.0005"))
+        baseline.stage("requirements.txt", "experiments/baseline.yaml")
+        baseline.commit_staged("Pin numpy, lower the baseline learning rate")
+        self.write("  baseline:  committed a numpy pin in requirements.txt")
+
+        self.edit("attention", "requirements.txt", lambda t: t + "einops==0.8.0\n")
+        self.edit("attention", NOTEBOOK_TWIN, lambda t: t + ATTENTION_CELL)
+        attention.stage("requirements.txt", NOTEBOOK_TWIN)
+        self.write("  attention: staged einops in requirements.txt, and a notebook cell added")
+        self.write("             to the .py twin only (the .ipynb is now out of sync)")
+
+        self.edit("optimizer", "experiments/adamw.yaml", lambda _: ADAMW_CONFIG)
+        optimizer.stage("experiments/adamw.yaml")
+        self.write("  optimizer: staged experiments/adamw.yaml, named `adam_w` inside and")
+        self.write("             writing to outputs/baseline (the baseline's checkpoints)")
 
     def edit(self, name: str, path: str, change: Callable[[str], str]) -> None:
         target = self.worktrees[name].root / path

@@ -287,6 +287,13 @@ class Repository:
         self.run("commit", "--quiet", "--allow-empty", "--no-verify", "-m", message)
         return self.output("rev-parse", "HEAD").strip()
 
+    def stage(self, *paths: str) -> None:
+        self.run("add", "--", *paths)
+
+    def commit_staged(self, message: str) -> str:
+        self.run("commit", "--quiet", "--no-verify", "-m", message)
+        return self.output("rev-parse", "HEAD").strip()
+
     def add_worktree(self, path: Path, branch: str, start: str = "HEAD") -> Repository:
         """`git worktree add -b <branch> <path> <start>`; the new worktree."""
         self.run("worktree", "add", "--quiet", "-b", branch, str(path), start)
