@@ -14,13 +14,13 @@ import difflib
 import functools
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claudio_ci.errors import ConfigError
-from claudio_ci.findings import Finding, Severity
+from claudio_ci.findings import Finding, Severity, sort_findings
 from claudio_ci.yamlfile import YamlDocument, YamlError, json_path, load_yaml_file, parse_yaml
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
@@ -102,20 +102,39 @@ class Config:
 # --- reading layers -----------------------------------------------------------------------
 
 
+def _empty_sections_as_mappings(data: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """`notebooks:` with every key commented out is an empty section, not a wrong type."""
+    props = schema.get("properties") or {}
+    for key, value in data.items():
+        sub = props.get(key) or {}
+        if value is None and sub.get("type") == "object":
+            data[key] = {}
+        elif isinstance(value, dict):
+            _empty_sections_as_mappings(value, sub)
+
+
 def _layer_from_document(doc: YamlDocument, label: str) -> Layer:
     if doc.data is None:
         return Layer(label, {}, doc)
     if not isinstance(doc.data, dict):
-        raise config_error(label, CODE_INVALID, "the file must hold a mapping of sections")
+        line, col = doc.position(())
+        raise config_error(
+            label, CODE_INVALID, "the file must hold a mapping of sections", line, col
+        )
+    _empty_sections_as_mappings(doc.data, load_schema())
     return Layer(label, doc.data, doc)
 
 
-def read_file_layer(path: Path, label: str | None = None) -> Layer | None:
-    """The layer of a YAML file, or None when it does not exist."""
+def read_file_layer(
+    path: Path, label: str | None = None, *, required: bool = False
+) -> Layer | None:
+    """The layer of a YAML file, or None when it does not exist and is not `required`."""
     label = label or str(path)
     try:
         doc = load_yaml_file(path)
     except FileNotFoundError:
+        if required:
+            raise config_error(label, CODE_SYNTAX, "no such file") from None
         return None
     except IsADirectoryError:
         raise config_error(label, CODE_SYNTAX, "is a directory, expected a YAML file") from None
@@ -157,8 +176,8 @@ def _resolve_key(schema: Mapping[str, Any], name: str, top: bool = True) -> list
             rest = _resolve_key(sub, name[len(prop) + 1 :], top=False)
             if rest:
                 return [prop, *rest]
-    if not top and schema.get("additionalProperties") is True:
-        return [name]
+    if not top and not isinstance(schema.get("additionalProperties"), dict):
+        return [name]  # an unknown key of a known section: validation warns about it
     return None
 
 
@@ -180,7 +199,19 @@ def _parse_value(raw: str, path: Sequence[str]) -> Any:
         return raw
     if expected == "array" and not isinstance(value, list):
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if expected in ("number", "integer") and isinstance(value, str):
+        return _number(raw)
     return value
+
+
+def _number(raw: str) -> Any:
+    """YAML 1.1 reads `1e3` as a string; a setting typed as a number means the number."""
+    for kind in (int, float):
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            continue
+    return raw
 
 
 def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
@@ -191,7 +222,12 @@ def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
 
 
 def env_layer(environ: Mapping[str, str]) -> Layer | None:
-    """`CLAUDIO_<SECTION>_<KEY>` variables; ones that name no known section are ignored."""
+    """`CLAUDIO_<SECTION>_<KEY>` variables.
+
+    Ones that name no known section (`CLAUDIO_HOME`, `CLAUDIO_SECTION`) are ignored; an
+    unknown key of one of our sections is a warning; a key of one of Claudio's sections
+    is accepted as is (`CLAUDIO_SESSION_ID` becomes `session.id`, which nothing reads).
+    """
     layer = Layer("environment", {})
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
@@ -212,7 +248,7 @@ def override_layer(assignments: Iterable[str], label: str = "command line") -> L
         path = [part for part in key.strip().split(".") if part]
         if not sep or len(path) < 2:
             raise config_error(
-                label, CODE_INVALID, f"--set expects SECTION.KEY=VALUE, got {assignment!r}"
+                label, CODE_INVALID, f"--set expects SECTION.KEY=VALUE, got {assignment!r}", 0, 0
             )
         _deep_merge(layer.data, _nest(path, _parse_value(raw, path)))
         layer.key_labels[tuple(path)] = f"--set {key.strip()}"
@@ -249,7 +285,7 @@ def check_layer(layer: Layer) -> tuple[list[Finding], list[Finding]]:
                 warnings.append(_unknown_key(layer, [*path, key], known))
             continue
         errors.append(_finding(layer, path, CODE_INVALID, f"{json_path(path)}: {error.message}"))
-    return errors, warnings
+    return sort_findings(errors), sort_findings(warnings)
 
 
 def _unknown_key(layer: Layer, path: list[Any], known: list[str]) -> Finding:
@@ -289,14 +325,20 @@ def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, A
 
 
 def _record_origins(
-    origins: dict[str, str], layer: Layer, data: Mapping[str, Any], prefix: tuple[str, ...] = ()
+    origins: dict[str, str],
+    layer: Layer,
+    data: Mapping[str, Any],
+    merged: Mapping[str, Any],
+    prefix: tuple[str, ...] = (),
 ) -> None:
+    """Point every leaf of the merged data that `layer` set at `layer`."""
     for key, value in data.items():
         path = (*prefix, str(key))
-        if isinstance(value, dict) and value:
-            _record_origins(origins, layer, value, path)
+        dotted = ".".join(path)
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and merged[key]:
+            origins.pop(dotted, None)  # a leaf (an empty mapping) in an earlier layer
+            _record_origins(origins, layer, value, merged[key], path)
         else:
-            dotted = ".".join(path)
             for stale in [k for k in origins if k.startswith(dotted + ".")]:
                 del origins[stale]
             origins[dotted] = layer.origin(path)
@@ -313,7 +355,7 @@ def merge_layers(layers: Sequence[Layer]) -> Config:
             problems.extend(errors)
             config.warnings.extend(warnings)
         _deep_merge(config.data, layer.data)
-        _record_origins(config.origins, layer, layer.data)
+        _record_origins(config.origins, layer, layer.data, config.data)
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -321,7 +363,10 @@ def merge_layers(layers: Sequence[Layer]) -> Config:
     return config
 
 
-def collect_layers(
+LayerReader = Callable[[], Layer | None]
+
+
+def layer_readers(
     root: Path | None,
     *,
     environ: Mapping[str, str] = os.environ,
@@ -329,16 +374,29 @@ def collect_layers(
     flag_values: Mapping[str, Any] | None = None,
     repo_file: Path | None = None,
     repo_text: str | None = None,
-) -> list[Layer]:
-    """Every layer above the defaults, lowest precedence first."""
-    layers: list[Layer | None] = [read_file_layer(user_config_path(environ))]
+) -> list[LayerReader]:
+    """How to read every layer above the defaults, lowest precedence first.
+
+    Each is read on its own so that `validate` can report every source's problems.
+    """
+    readers: list[LayerReader] = [functools.partial(read_file_layer, user_config_path(environ))]
     if repo_text is not None:
-        layers.append(text_layer(repo_text, REPO_FILE))
+        readers.append(functools.partial(text_layer, repo_text, REPO_FILE))
     elif repo_file is not None:
-        layers.append(read_file_layer(repo_file))
+        readers.append(functools.partial(read_file_layer, repo_file, required=True))
     elif root is not None:
-        layers.append(read_file_layer(root / REPO_FILE, REPO_FILE))
-    layers += [env_layer(environ), override_layer(overrides), values_layer(flag_values or {})]
+        readers.append(functools.partial(read_file_layer, root / REPO_FILE, REPO_FILE))
+    readers += [
+        functools.partial(env_layer, environ),
+        functools.partial(override_layer, list(overrides)),
+        functools.partial(values_layer, flag_values or {}),
+    ]
+    return readers
+
+
+def collect_layers(root: Path | None, **kwargs: Any) -> list[Layer]:
+    """Every layer above the defaults, lowest precedence first."""
+    layers = [read() for read in layer_readers(root, **kwargs)]
     return [layer for layer in layers if layer is not None]
 
 
@@ -349,12 +407,14 @@ def load_config(root: Path | None, **kwargs: Any) -> Config:
 
 def validate(root: Path | None, **kwargs: Any) -> list[Finding]:
     """Every error and warning of every layer, for `claudio-ci config validate`."""
-    try:
-        layers = collect_layers(root, **kwargs)
-    except ConfigError as exc:
-        return [exc.finding] if isinstance(exc.finding, Finding) else []
     findings: list[Finding] = []
-    for layer in layers:
-        errors, warnings = check_layer(layer)
-        findings += errors + warnings
+    for read in layer_readers(root, **kwargs):
+        try:
+            layer = read()
+        except ConfigError as exc:
+            findings += [exc.finding] if isinstance(exc.finding, Finding) else []
+            continue
+        if layer is not None:
+            errors, warnings = check_layer(layer)
+            findings += errors + warnings
     return findings

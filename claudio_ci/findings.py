@@ -118,9 +118,9 @@ def render_text(findings: Sequence[Finding]) -> str:
         tag = "" if f.severity is Severity.ERROR else f"[{f.severity.label}] "
         lines.append(f"{f.location}: {f.code} {tag}{_one_line(f.message)}")
         if f.fix is not None and f.fix.applied:
-            lines.append(f"  fixed: {f.fix.description}")
+            lines.append(f"  fixed: {_one_line(f.fix.description)}")
         elif f.hint:
-            lines.append(f"  hint: {f.hint}")
+            lines.append(f"  hint: {_one_line(f.hint)}")
     lines.append(summary_line(findings))
     return "\n".join(lines) + "\n"
 

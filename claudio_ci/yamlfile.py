@@ -3,11 +3,13 @@
 PyYAML builds plain data and forgets where it came from, silently keeps the last of two
 duplicate keys, and expands aliases without limit. Here the node tree is composed by
 PyYAML (the C parser when available) and turned into data by a small walk that records
-positions, rejects duplicate keys and stops alias bombs after a bounded number of nodes.
+positions, rejects duplicate keys and stops alias bombs after a bounded number of nodes
+(and recursive aliases after a bounded depth).
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_NODES = 200_000
+MAX_DEPTH = 100
 MAX_BYTES = 1_000_000
 
 PathKey = tuple[str | int, ...]
@@ -72,10 +75,12 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, doc: YamlDocument, max_nodes: int) -> None:
+    def __init__(self, doc: YamlDocument, max_nodes: int, max_depth: int = MAX_DEPTH) -> None:
         self.doc = doc
         self.max_nodes = max_nodes
+        self.max_depth = max_depth
         self.visited = 0
+        self.depth = 0
         self.constructor = yaml.SafeLoader("")  # only its scalar construction is used
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
@@ -89,29 +94,50 @@ class _Builder:
                 col,
                 code="too-large",
             )
+        if self.depth >= self.max_depth:
+            line, col = _mark(node)
+            raise YamlError(
+                f"values nested more than {self.max_depth} levels deep "
+                "(a recursive alias?); refusing to read it",
+                line,
+                col,
+                code="too-large",
+            )
         self.doc.value_marks.setdefault(path, _mark(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self.depth += 1
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self._scalar(node)
+        finally:
+            self.depth -= 1
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        """A scalar's value; a tag it cannot satisfy (`!!int abc`, `2024-13-45`) is an error."""
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            line, col = _mark(node)
-            raise YamlError(str(exc.problem), line, col) from None
+            message = str(exc.problem)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            message = f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}"
+        line, col = _mark(node)
+        raise YamlError(message, line, col)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
+        # Own keys are recorded before merged ones, so their positions win.
         result: dict[Any, Any] = {}
-        merged: dict[Any, Any] = {}
+        merge_sources: list[yaml.Node] = []
         seen: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged.update(self._merge_source(value_node, path))
+                merge_sources.append(value_node)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 line, col = _mark(key_node)
                 raise YamlError("a mapping key must be a scalar", line, col)
-            key = self.constructor.construct_object(key_node)
+            key = self._scalar(key_node)
             if key in seen:
                 line, col = _mark(key_node)
                 first_line, _ = _mark(seen[key])
@@ -123,8 +149,11 @@ class _Builder:
                 )
             seen[key] = key_node
             key_path = (*path, key if isinstance(key, (str, int)) else str(key))
-            self.doc.key_marks[key_path] = _mark(key_node)
+            self.doc.key_marks.setdefault(key_path, _mark(key_node))
             result[key] = self.build(value_node, key_path)
+        merged: dict[Any, Any] = {}
+        for source in merge_sources:
+            merged.update(self._merge_source(source, path))
         return {**merged, **result}
 
     def _merge_source(self, node: yaml.Node, path: PathKey) -> dict[Any, Any]:
@@ -147,9 +176,16 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        if exc.context:
+        if _char_at(text, line, col) == "\t":
+            problem = "a tab cannot indent YAML; use spaces"
+        elif exc.context:
             problem = f"{problem} ({exc.context})"
         raise YamlError(problem, line, col) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        raise YamlError(
+            f"character #x{exc.character:04x} is not allowed: {exc.reason}", line, col
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
     if len(documents) > 1:
@@ -166,15 +202,32 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
     return doc
 
 
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _char_at(text: str, line: int, col: int) -> str:
+    lines = text.split("\n")
+    if line > len(lines) or col > len(lines[line - 1]):
+        return ""
+    return lines[line - 1][col - 1]
+
+
 def decode_yaml_bytes(raw: bytes) -> str:
-    """UTF-8 (with or without BOM) as YAML 1.2 requires; a readable error otherwise."""
+    """UTF-8 (with or without BOM) as YAML 1.2 requires; a readable error otherwise.
+
+    The position of an undecodable byte is given in characters, as YAML positions are.
+    """
+    body = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        return raw.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        before = body[: exc.start].decode("utf-8")
+        line, col = _line_col(before, len(before))
         raise YamlError(
-            f"not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded",
+            f"not UTF-8: byte 0x{body[exc.start]:02x} cannot be decoded",
             line,
             col,
             code="encoding",

@@ -11,6 +11,7 @@ from typing import Any
 from claudio_ci.commands.check import report
 from claudio_ci.config import SCHEMA_PATH, Config, load_config
 from claudio_ci.config import validate as validate_config
+from claudio_ci.findings import render_text
 from claudio_ci.git import find_root
 
 
@@ -36,20 +37,20 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def show(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.format == "json":
-        json.dump({"config": config.data, "origins": config.origins}, sys.stdout, indent=2)
+        data = {"config": config.data, "origins": config.origins}
+        json.dump(data, sys.stdout, indent=2, default=str)  # str: YAML dates in Claudio's sections
         sys.stdout.write("\n")
     elif args.format == "yaml":
         import yaml
 
         sys.stdout.write(yaml.safe_dump(config.data, sort_keys=False, allow_unicode=True))
     else:
-        rows = [(key, json.dumps(value)) for key, value in _flatten(config.data)]
+        rows = [(key, json.dumps(value, default=str)) for key, value in _flatten(config.data)]
         width = max(len(key) + len(value) for key, value in rows) + 3
         for key, value in rows:
             origin = config.origins.get(key, "default")
             sys.stdout.write(f"{key} = {value}".ljust(width) + f"  # {origin}\n")
-    for warning in config.warnings:
-        print(f"{warning.location}: {warning.code} {warning.message}", file=sys.stderr)
+    sys.stderr.write(render_text(config.warnings))  # with the "did you mean" hints
     return 0
 
 
