@@ -9,9 +9,11 @@ broken YAML are errors that name file:line:col.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from claudio_ci.errors import ConfigError
+from claudio_ci.fileio import write_atomic
 from claudio_ci.findings import Finding, Severity, sort_findings
 from claudio_ci.yamlfile import YamlDocument, YamlError, json_path, load_yaml_file, parse_yaml
 
@@ -344,18 +347,78 @@ def _record_origins(
             origins[dotted] = layer.origin(path)
 
 
-def merge_layers(layers: Sequence[Layer]) -> Config:
+class ValidationCache:
+    """Earlier verdicts on unchanged layers, kept in the common git dir.
+
+    Importing jsonschema costs about 80 ms, more than everything else a hook with nothing
+    to do costs; an unchanged `.claudio.yaml` is validated once, not at every commit.
+    """
+
+    FILE = "config-validation.json"
+    KEEP = 32
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / self.FILE
+        try:
+            self.entries: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+        self.changed = False
+
+    @staticmethod
+    def key(layer: Layer) -> str:
+        marks = (layer.document.key_marks, layer.document.value_marks) if layer.document else None
+        payload = repr((_schema_digest(), layer.label, layer.data, marks, layer.key_labels))
+        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def check(self, layer: Layer) -> tuple[list[Finding], list[Finding]]:
+        key = self.key(layer)
+        cached = self.entries.get(key)
+        if isinstance(cached, dict):
+            try:
+                return (
+                    [Finding.from_dict(f) for f in cached["errors"]],
+                    [Finding.from_dict(f) for f in cached["warnings"]],
+                )
+            except (KeyError, TypeError, ValueError):
+                pass
+        errors, warnings = check_layer(layer)
+        self.entries.pop(key, None)
+        self.entries[key] = {
+            "errors": [f.to_dict() for f in errors],
+            "warnings": [f.to_dict() for f in warnings],
+        }
+        self.changed = True
+        return errors, warnings
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        recent = dict(list(self.entries.items())[-self.KEEP :])
+        with contextlib.suppress(OSError):  # a read-only git dir only costs speed
+            write_atomic(self.path, json.dumps(recent, default=str))
+
+
+@functools.cache
+def _schema_digest() -> str:
+    return hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest()
+
+
+def merge_layers(layers: Sequence[Layer], cache_dir: Path | None = None) -> Config:
     """Validate each layer (errors are fatal, unknown keys warn) and merge them in order."""
     defaults = Layer("default", builtin_defaults())
     config = Config(data={}, layers=[defaults, *layers])
+    cache = ValidationCache(cache_dir) if cache_dir is not None else None
     problems: list[Finding] = []
     for layer in config.layers:
         if layer is not defaults:
-            errors, warnings = check_layer(layer)
+            errors, warnings = cache.check(layer) if cache else check_layer(layer)
             problems.extend(errors)
             config.warnings.extend(warnings)
         _deep_merge(config.data, layer.data)
         _record_origins(config.origins, layer, layer.data, config.data)
+    if cache:
+        cache.save()
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -400,9 +463,12 @@ def collect_layers(root: Path | None, **kwargs: Any) -> list[Layer]:
     return [layer for layer in layers if layer is not None]
 
 
-def load_config(root: Path | None, **kwargs: Any) -> Config:
-    """The merged configuration for a repository root (None: outside any repository)."""
-    return merge_layers(collect_layers(root, **kwargs))
+def load_config(root: Path | None, *, cache_dir: Path | None = None, **kwargs: Any) -> Config:
+    """The merged configuration for a repository root (None: outside any repository).
+
+    `cache_dir` (the repository's state dir) lets unchanged layers skip validation.
+    """
+    return merge_layers(collect_layers(root, **kwargs), cache_dir)
 
 
 def validate(root: Path | None, **kwargs: Any) -> list[Finding]:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FORMATS = ("text", "github", "json", "markdown")
 
@@ -72,6 +73,23 @@ class Finding:
         if self.extra:
             data["extra"] = self.extra
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of `to_dict` (for cached results)."""
+        fix = data.get("fix")
+        return cls(
+            path=data["path"],
+            code=data["code"],
+            message=data["message"],
+            line=data["line"],
+            col=data["col"],
+            severity=Severity[data["severity"].upper()],
+            hint=data.get("hint"),
+            fix=Fix(fix["description"], fix["applied"]) if fix else None,
+            end_line=data.get("end_line"),
+            extra=data.get("extra") or {},
+        )
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -695,3 +695,35 @@ def test_validate_returns_every_finding_of_every_source(
 def test_validate_of_a_clean_configuration_is_empty(root: Path, environ: dict[str, str]) -> None:
     repo_file(root, "branch:\n  prefix: agent\n")
     assert validate(root, environ=environ) == []
+
+
+def test_validation_cache_skips_jsonschema_for_an_unchanged_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from claudio_ci.config import ValidationCache
+
+    repo_file = tmp_path / ".claudio.yaml"
+    repo_file.write_text("notebooks:\n  formatz: x\n", encoding="utf-8")
+    state = tmp_path / "state"
+    state.mkdir()
+    first = load_config(None, repo_file=repo_file, cache_dir=state)
+    assert [w.code for w in first.warnings] == ["CFG004"]
+    assert len(ValidationCache(state).entries) == 1
+
+    # A fresh interpreter with the cache warm must not import jsonschema at all.
+    probe = (
+        "import sys; from pathlib import Path; from claudio_ci.config import load_config; "
+        f"c = load_config(None, repo_file=Path({str(repo_file)!r}), "
+        f"cache_dir=Path({str(state)!r})); "
+        "print([w.code for w in c.warnings], 'jsonschema' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['CFG004'] False"
+
+    repo_file.write_text("notebooks:\n  formats: 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="CFG003"):
+        load_config(None, repo_file=repo_file, cache_dir=state)
+    assert len(ValidationCache(state).entries) == 2

@@ -63,6 +63,7 @@ def run_check(
     repo = discover()
     config = load_config(
         repo.root,
+        cache_dir=repo.state_dir(),
         overrides=overrides,
         flag_values=flag_values,
         repo_file=Path(config_file) if config_file else None,
