@@ -1,0 +1,189 @@
+"""Reviewer routing: a pull request with 3,000 changed files through 200 `by_path` rules.
+
+Goal: under 200 ms from the `pr.reviewers` section to the decisions (rules compiled, files
+routed, reviewers decided). Anchors, measured in the same run on the same data: pathspec
+asked rule by rule and file by file (GitIgnoreSpec.match_file), and the naive fnmatch
+loop most scripts start with (which gets gitignore semantics wrong, but is the usual
+baseline). Then the whole `claudio-ci reviewers` run against a local server that answers
+like GitHub, to count its API calls.
+
+Run: python bench/bench_reviewers.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchlib import Row, best_of, print_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from claudio_ci.checks.reviewers import decide, load_rules, route
+from claudio_ci.cli import main as claudio
+from tests.github_server import GitHubServer
+
+GOAL = "< 200 ms"
+FILES = 3000
+RULES = 200
+EXTENSIONS = ("py", "ipynb", "yaml", "md", "txt", "json", "csv", "toml")
+
+
+def changed_files(rng: random.Random) -> list[str]:
+    """3,000 paths over 40 packages of 12 modules, plus notebooks, configs and docs."""
+    dirs = [f"src/pkg{p:02}/mod{m:02}" for p in range(40) for m in range(12)]
+    dirs += ["notebooks/exploration", "experiments", "docs/guide", "tests/data", "."]
+    files: set[str] = set()
+    while len(files) < FILES:
+        directory = rng.choice(dirs)
+        name = f"file{rng.randrange(10_000)}.{rng.choice(EXTENSIONS)}"
+        files.add(name if directory == "." else f"{directory}/{name}")
+    return sorted(files)
+
+
+def by_path_rules(rng: random.Random) -> dict[str, list[str]]:
+    """200 rules of the kinds teams write: directories, extensions, names, deep globs."""
+    rules: dict[str, list[str]] = {}
+    for p in range(40):
+        rules[f"src/pkg{p:02}/**"] = [f"team-{p % 9}"]
+        for _ in range(3):
+            rules[f"src/pkg{p:02}/mod{rng.randrange(12):02}/**"] = [f"dev{rng.randrange(60)}"]
+    for ext in EXTENSIONS:
+        rules[f"*.{ext}"] = [f"acme/{ext}-reviewers"]
+    for i in range(12):
+        rules[f"requirements{i}*.txt"] = ["tech-lead"]
+        rules[f"**/mod{i:02}/*.ipynb"] = ["data-science-team"]
+    rules["notebooks/**"] = ["data-science-team"]
+    rules["experiments/**"] = ["ml-team", "tech-lead"]
+    rules["/pyproject.toml"] = ["tech-lead"]
+    rules["docs/"] = ["writers"]
+    i = 0
+    while len(rules) < RULES:
+        rules[f"tests/data/file{i}*.csv"] = [f"dev{i % 60}"]
+        i += 1
+    return rules
+
+
+def claudio_ci_route(section: dict[str, object], files: list[str]) -> int:
+    ruleset, findings = load_rules(section)
+    assert not findings, findings
+    routing = route(ruleset, files)
+    decisions = decide(routing, ruleset, author="alice", owner="acme", branch="claudio/ab12")
+    return len(decisions)
+
+
+def pathspec_per_rule(section: dict[str, dict[str, list[str]]], files: list[str]) -> int:
+    import pathspec
+
+    reviewers: set[str] = set()
+    for pattern, names in section["by_path"].items():
+        spec = pathspec.GitIgnoreSpec.from_lines([pattern])
+        if any(spec.match_file(path) for path in files):
+            reviewers.update(names)
+    return len(reviewers)
+
+
+def fnmatch_loop(section: dict[str, dict[str, list[str]]], files: list[str]) -> int:
+    reviewers: set[str] = set()
+    for pattern, names in section["by_path"].items():
+        for path in files:
+            if fnmatch.fnmatch(path, pattern):
+                reviewers.update(names)
+    return len(reviewers)
+
+
+def pull_request_run(section: dict[str, Any], files: list[str]) -> tuple[float, dict, Counter]:
+    """`claudio-ci reviewers` on a PR of these files against a local GitHub.
+
+    Its time, its JSON report, and the requests the server received by endpoint.
+    """
+    base = "b" * 40
+    names = {n.lstrip("@") for rule in section["by_path"].values() for n in rule}
+    names |= {n.lstrip("@") for n in section["default"]}
+    with GitHubServer() as server, tempfile.TemporaryDirectory() as tmp:
+        server.add_pull(7, author="alice", head_ref="claudio/ab12", base_sha=base, files=files)
+        server.put_file(base, ".claudio.yaml", json.dumps({"pr": {"reviewers": section}}))
+        server.repo.collaborators |= {n for n in names if "/" not in n}
+        server.repo.teams |= {n.split("/")[1] for n in names if "/" in n}
+        event = Path(tmp, "event.json")
+        event.write_text(json.dumps({"pull_request": {"number": 7}}), encoding="utf-8")
+        environ = {
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_REPOSITORY": "acme/ml",
+            "GITHUB_API_URL": server.url,
+            "GITHUB_TOKEN": "bench",
+        }
+        saved = {name: os.environ.get(name) for name in environ}
+        os.environ.update(environ)
+        out = io.StringIO()
+        try:
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(out):
+                code = claudio(["reviewers", "--format", "json"])
+            seconds = time.perf_counter() - start
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        if code != 0:
+            raise SystemExit(f"claudio-ci reviewers exited {code}: {out.getvalue()[-500:]}")
+        endpoints = Counter(
+            f"{r.method} {r.path.replace('/repos/acme/ml', '') or '/'}" for r in server.requests
+        )
+        return seconds, json.loads(out.getvalue()), endpoints
+
+
+def main() -> None:
+    rng = random.Random(2024)
+    files = changed_files(rng)
+    section: dict[str, object] = {"default": ["@lead"], "by_path": by_path_rules(rng)}
+    assert len(section["by_path"]) == RULES  # type: ignore[arg-type]
+
+    ours = best_of(lambda: claudio_ci_route(section, files), repeat=7)
+    anchor = best_of(lambda: pathspec_per_rule(section, files), repeat=3)  # type: ignore[arg-type]
+    naive = best_of(lambda: fnmatch_loop(section, files), repeat=3)  # type: ignore[arg-type]
+    rows = [
+        Row(
+            f"claudio-ci routing, {FILES:,} files x {RULES} rules",
+            ours,
+            "pathspec rule by rule",
+            anchor,
+            GOAL,
+            "load_rules + route + decide",
+        ),
+        Row(
+            f"claudio-ci routing, {FILES:,} files x {RULES} rules",
+            ours,
+            "fnmatch loop",
+            naive,
+            GOAL,
+            "fnmatch has no gitignore semantics",
+        ),
+    ]
+    print_table("Reviewer routing (bench/bench_reviewers.py)", rows)
+    print(f"\nGoal {GOAL} for routing: {'met' if ours < 0.2 else 'MISSED'} ({ours * 1000:.1f} ms).")
+
+    seconds, report, endpoints = pull_request_run(section, files)
+    requested = len(report["users"]) + len(report["teams"])
+    print(
+        f"\n`claudio-ci reviewers` on the {FILES:,}-file PR against a local GitHub: "
+        f"{seconds * 1000:.0f} ms, {report['api_calls']} API calls, {requested} reviewers requested"
+    )
+    for endpoint, count in endpoints.items():
+        print(f"  {count:>3}  {endpoint}")
+
+
+if __name__ == "__main__":
+    main()

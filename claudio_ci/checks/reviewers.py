@@ -1,0 +1,546 @@
+"""Reviewer routing: `pr.reviewers` rules and a PR's changed files -> who to ask, and why.
+
+Plain data in, plain data and `Finding`s out; GitHub and git are the command's business.
+
+Globs have gitignore / CODEOWNERS semantics (through `pathspec`):
+
+    src/data/**     every file under src/data/ (a slash inside anchors it at the root)
+    /setup.py       the top-level setup.py only
+    *.ipynb         notebooks at any depth (no slash: the pattern matches a name anywhere)
+    data/           every file under any directory named data
+    docs/*.md       Markdown files directly in docs/, not deeper
+    **/tests/**     every file under any tests/ directory
+
+By default every rule that matches a changed file adds its reviewers (Claudio's
+`pr.reviewers.by_path`); with `last_match_wins` only the last matching rule counts for
+each file, as in CODEOWNERS, and a rule with an empty list un-owns what it matches.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from claudio_ci.findings import Finding, Severity
+
+CODE_PATTERN = "REV001"
+CODE_REVIEWER = "REV002"
+CODE_UNMATCHED = "REV101"
+CODE_SHADOWED = "REV102"
+CODE_UNUSED_GROUP = "REV104"
+CODE_BARE_NAME = "REV201"
+CODE_NOT_EXPRESSIBLE = "REV202"
+
+DEFAULT_RULE = "(default)"
+SECTION = ("pr", "reviewers")
+
+# Where a config path is defined: (file, line, col); line 0 when it has no lines.
+Locate = Callable[[Sequence[str | int]], tuple[str, int, int]]
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_GLOB_CHARS = re.compile(r"[*?\[\\]")
+_LAST_CHAR = "\U0010ffff"  # sorts after every character a path holds
+
+
+def _nowhere(path: Sequence[str | int]) -> tuple[str, int, int]:
+    del path
+    return ".claudio.yaml", 0, 0
+
+
+# --- reviewers ------------------------------------------------------------------------------
+
+
+class Kind(enum.Enum):
+    USER = "user"
+    TEAM = "team"
+    USER_OR_TEAM = "user or team"  # a bare name: a user, else a team of the repository's owner
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    name: str  # login, or team slug
+    kind: Kind
+    org: str | None = None  # a team's organization
+
+    @property
+    def label(self) -> str:
+        return f"{self.org}/{self.name}" if self.kind is Kind.TEAM else self.name
+
+    @property
+    def key(self) -> str:
+        """GitHub logins and slugs are case-insensitive."""
+        return self.label.lower()
+
+    def keys(self, owner: str | None) -> set[str]:
+        """Every label GitHub may know this reviewer by (a bare name may be a team)."""
+        keys = {self.key}
+        if self.kind is Kind.USER_OR_TEAM and owner:
+            keys.add(f"{owner}/{self.name}".lower())
+        return keys
+
+
+def parse_reviewer(text: str) -> Reviewer:
+    """`login`, `@login` (a user), `org/slug` or `@org/slug` (a team); ValueError if neither.
+
+    A bare `login` may also be a team of the repository's owner, as the seed writes
+    `[data-team]`; `@login` is always a user, as in CODEOWNERS.
+    """
+    raw = text.strip()
+    body = raw.removeprefix("@")
+    if "/" in body:
+        org, _, slug = body.partition("/")
+        if _LOGIN.fullmatch(org) and _SLUG.fullmatch(slug):
+            return Reviewer(slug, Kind.TEAM, org)
+        raise ValueError(f"{text!r} is not a team: write `org/team-slug`")
+    if raw.startswith("@") and _LOGIN.fullmatch(body):
+        return Reviewer(body, Kind.USER)
+    if not raw.startswith("@") and (_LOGIN.fullmatch(body) or _SLUG.fullmatch(body)):
+        return Reviewer(body, Kind.USER_OR_TEAM)  # `data_team` can only be a team slug
+    raise ValueError(f"{text!r} is not a GitHub login or `org/team`")
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: two rules may look alike
+class Rule:
+    pattern: str  # as written in by_path; DEFAULT_RULE for the default reviewers
+    reviewers: tuple[Reviewer, ...]
+    regex: re.Pattern[str] | None = None  # None for the default rule
+    prefix: str = ""  # every path the pattern matches starts with this
+
+    def match(self, sorted_files: Sequence[str]) -> list[str]:
+        """The files (sorted) this rule's pattern matches."""
+        if self.regex is None:
+            return []
+        files = sorted_files
+        if self.prefix:
+            start = bisect.bisect_left(files, self.prefix)
+            end = bisect.bisect_left(files, self.prefix + _LAST_CHAR, lo=start)
+            files = files[start:end]
+        matches = self.regex.match
+        return [path for path in files if matches(path)]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    default: Rule
+    rules: tuple[Rule, ...]
+    last_match_wins: bool = False
+    max_reviewers: int = 0
+    skip_draft: bool = True
+    skip_title_keywords: tuple[str, ...] = ()
+    unused_groups: tuple[str, ...] = ()
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        return (self.default, *self.rules)
+
+
+def literal_prefix(pattern: str) -> str:
+    """What every path an anchored gitignore pattern matches starts with ("" otherwise).
+
+    Lets `Rule.match` look only at the sorted range of files that can match, instead of
+    running the regex on every changed file: routing 3,000 files through 200 rules stays
+    well under the 200 ms budget.
+    """
+    body = pattern.rstrip()
+    anchored = body.startswith("/") or "/" in body.rstrip("/")
+    if not anchored:
+        return ""
+    body = body.removeprefix("/")
+    glob = _GLOB_CHARS.search(body)
+    return body[: glob.start()] if glob else body
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """The regex of one gitignore pattern; ValueError when it routes nothing."""
+    import pathspec  # ~40 ms: only paid when there are rules to route
+
+    stripped = pattern.strip()
+    if not stripped or stripped.startswith("#"):
+        raise ValueError("an empty pattern or a comment matches no file")
+    if stripped.startswith("!"):
+        raise ValueError(
+            "negation is not supported here; with last_match_wins, a later rule "
+            "with an empty list un-owns what it matches"
+        )
+    try:
+        patterns = pathspec.GitIgnoreSpec.from_lines([pattern]).patterns
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a valid gitignore pattern: {exc}") from None
+    if not patterns or patterns[0].regex is None:
+        raise ValueError("not a valid gitignore pattern")
+    return patterns[0].regex
+
+
+@dataclass
+class _Builder:
+    """Parses names into reviewers, expanding groups; a bad name becomes a finding, once."""
+
+    raw_groups: Mapping[str, Any]
+    locate: Locate
+    findings: list[Finding] = field(default_factory=list)
+    groups: dict[str, tuple[Reviewer, ...]] = field(default_factory=dict)
+    used_groups: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for name, members in self.raw_groups.items():
+            nested = [i for i, member in enumerate(members or []) if member in self.raw_groups]
+            for index in nested:
+                message = f"group {name!r}: groups do not nest"
+                self.problem(["groups", name, index], CODE_REVIEWER, message)
+            kept = [(i, m) for i, m in enumerate(members or []) if i not in nested]
+            self.groups[name] = self._parse(kept, ["groups", name])
+
+    def problem(self, path: Sequence[str | int], code: str, message: str) -> None:
+        where, line, col = self.locate([*SECTION, *path])
+        self.findings.append(Finding(where, code, message, line, col, Severity.ERROR))
+
+    def reviewers(self, names: Iterable[Any], path: Sequence[str | int]) -> tuple[Reviewer, ...]:
+        found: dict[str, Reviewer] = {}
+        others = []
+        for index, name in enumerate(names):
+            if isinstance(name, str) and name in self.groups:
+                self.used_groups.add(name)
+                found.update((r.key, r) for r in self.groups[name] if r.key not in found)
+            else:
+                others.append((index, name))
+        for reviewer in self._parse(others, path):
+            found.setdefault(reviewer.key, reviewer)
+        return tuple(found.values())
+
+    def _parse(
+        self, names: Iterable[tuple[int, Any]], path: Sequence[str | int]
+    ) -> tuple[Reviewer, ...]:
+        found: dict[str, Reviewer] = {}
+        for index, name in names:
+            try:
+                reviewer = parse_reviewer(str(name))
+            except ValueError as exc:
+                self.problem([*path, index], CODE_REVIEWER, str(exc))
+                continue
+            found.setdefault(reviewer.key, reviewer)
+        return tuple(found.values())
+
+
+def load_rules(
+    section: Mapping[str, Any], locate: Locate = _nowhere
+) -> tuple[RuleSet, list[Finding]]:
+    """The `pr.reviewers` section as rules; a bad pattern or name is a finding, the rest route."""
+    builder = _Builder(section.get("groups") or {}, locate)
+    default = Rule(DEFAULT_RULE, builder.reviewers(section.get("default") or [], ["default"]))
+    rules = []
+    for pattern, names in (section.get("by_path") or {}).items():
+        reviewers = builder.reviewers(names or [], ["by_path", pattern])
+        try:
+            regex = compile_pattern(pattern)
+        except ValueError as exc:
+            builder.problem(["by_path", pattern], CODE_PATTERN, f"{pattern!r}: {exc}")
+            continue
+        rules.append(Rule(pattern, reviewers, regex, literal_prefix(pattern)))
+    keywords = tuple(str(k) for k in section.get("skip_title_keywords") or ())
+    ruleset = RuleSet(
+        default=default,
+        rules=tuple(rules),
+        last_match_wins=bool(section.get("last_match_wins", False)),
+        max_reviewers=int(section.get("max_reviewers") or 0),
+        skip_draft=bool(section.get("skip_draft", True)),
+        skip_title_keywords=keywords,
+        unused_groups=tuple(g for g in builder.groups if g not in builder.used_groups),
+    )
+    return ruleset, builder.findings
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewerRoute:
+    """One reviewer, the rules that name them, and the changed files those rules matched."""
+
+    reviewer: Reviewer
+    rules: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Routing:
+    files: dict[str, list[Rule]]  # each changed file -> the rules that route it (config order)
+    reviewers: list[ReviewerRoute]  # default reviewers first, then in rule order
+
+    @property
+    def matched_rules(self) -> list[str]:
+        return list(dict.fromkeys(r for route in self.reviewers for r in route.rules))
+
+
+def route(ruleset: RuleSet, files: Iterable[str]) -> Routing:
+    """Which rules route each file, and which reviewers that adds up to."""
+    ordered = sorted(set(files))
+    applying: dict[str, list[Rule]] = {path: [] for path in ordered}
+    for rule in ruleset.rules:
+        for path in rule.match(ordered):
+            if ruleset.last_match_wins:
+                applying[path] = [rule]
+            else:
+                applying[path].append(rule)
+    files_of: dict[Rule, list[str]] = {}
+    for path, rules in applying.items():
+        for rule in rules:
+            files_of.setdefault(rule, []).append(path)
+    routes: dict[str, ReviewerRoute] = {}
+    for rule in ruleset.all_rules:
+        rule_files = files_of.get(rule, [])
+        if rule is not ruleset.default and not rule_files:
+            continue
+        for reviewer in rule.reviewers:
+            entry = routes.setdefault(reviewer.key, ReviewerRoute(reviewer))
+            entry.rules.append(rule.pattern)
+            entry.files.extend(rule_files)
+    for entry in routes.values():
+        entry.files = sorted(set(entry.files))
+    return Routing(applying, list(routes.values()))
+
+
+# --- who to ask -----------------------------------------------------------------------------
+
+
+class Status(enum.Enum):
+    REQUEST = "to request"
+    ALREADY_REQUESTED = "already requested"
+    ALREADY_REVIEWED = "already reviewed"
+    AUTHOR = "author of the pull request"
+    NOT_PICKED = "not picked (max_reviewers)"
+    OTHER_ORG = "team of another organization"
+
+
+@dataclass
+class Decision:
+    route: ReviewerRoute
+    status: Status
+
+
+def skip_reason(ruleset: RuleSet, *, title: str, draft: bool, closed: bool = False) -> str | None:
+    """Why a pull request gets no reviewers at all (closed, a draft, a WIP title), or None."""
+    if closed:
+        return "it is closed"
+    if draft and ruleset.skip_draft:
+        return "it is a draft (pr.reviewers.skip_draft)"
+    for keyword in ruleset.skip_title_keywords:
+        if re.search(rf"(?<!\w){re.escape(keyword)}(?!\w)", title, re.IGNORECASE):
+            return f"its title contains {keyword!r} (pr.reviewers.skip_title_keywords)"
+    return None
+
+
+def _rank(branch: str, reviewer: Reviewer) -> str:
+    """A stable pseudo-random order per branch: re-runs pick the same reviewers."""
+    return hashlib.sha256(f"{branch}\0{reviewer.key}".encode()).hexdigest()
+
+
+def decide(
+    routing: Routing,
+    ruleset: RuleSet,
+    *,
+    author: str | None = None,
+    owner: str | None = None,
+    requested: Iterable[str] = (),
+    reviewed: Iterable[str] = (),
+    branch: str = "",
+) -> list[Decision]:
+    """What to do about each routed reviewer.
+
+    `requested` and `reviewed` are labels (`login`, `org/slug`), in any case. With
+    `max_reviewers`, reviewers already on the PR count first, then every matched rule
+    gets one reviewer if it can, then the rest fill up in an order fixed by the branch.
+    """
+    requested_keys = {k.lower() for k in requested}
+    reviewed_keys = {k.lower() for k in reviewed}
+    decisions = []
+    for entry in routing.reviewers:
+        reviewer = entry.reviewer
+        keys = reviewer.keys(owner)
+        if author and reviewer.kind is not Kind.TEAM and reviewer.key == author.lower():
+            status = Status.AUTHOR
+        elif reviewer.kind is Kind.TEAM and owner and (reviewer.org or "").lower() != owner.lower():
+            status = Status.OTHER_ORG
+        elif keys & requested_keys:
+            status = Status.ALREADY_REQUESTED
+        elif keys & reviewed_keys:
+            status = Status.ALREADY_REVIEWED
+        else:
+            status = Status.REQUEST
+        decisions.append(Decision(entry, status))
+    if ruleset.max_reviewers:
+        _limit(decisions, ruleset, branch)
+    return decisions
+
+
+def _limit(decisions: list[Decision], ruleset: RuleSet, branch: str) -> None:
+    present = [
+        d for d in decisions if d.status in (Status.ALREADY_REQUESTED, Status.ALREADY_REVIEWED)
+    ]
+    candidates = sorted(
+        (d for d in decisions if d.status is Status.REQUEST),
+        key=lambda d: _rank(branch, d.route.reviewer),
+    )
+    room = ruleset.max_reviewers - len(present)
+    covered = {rule for d in present for rule in d.route.rules}
+    picked: dict[str, Decision] = {}
+    for rule in (r.pattern for r in ruleset.all_rules):
+        if len(picked) >= room:
+            break
+        if rule in covered:
+            continue
+        best = next((d for d in candidates if rule in d.route.rules), None)
+        if best is not None:
+            picked[best.route.reviewer.key] = best
+            covered.update(best.route.rules)
+    for d in candidates:
+        if len(picked) >= room:
+            break
+        picked.setdefault(d.route.reviewer.key, d)
+    for d in candidates:
+        if d.route.reviewer.key not in picked:
+            d.status = Status.NOT_PICKED
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def lint(
+    ruleset: RuleSet, tracked_files: Iterable[str], locate: Locate = _nowhere
+) -> list[Finding]:
+    """Rules that route nothing: patterns no tracked file matches, shadowed rules, unused groups."""
+    ordered = sorted(set(tracked_files))
+    matched = {rule: rule.match(ordered) for rule in ruleset.rules}
+    findings = []
+
+    def warn(path: Sequence[str | int], code: str, message: str, hint: str) -> None:
+        where, line, col = locate([*SECTION, *path])
+        findings.append(Finding(where, code, message, line, col, Severity.WARNING, hint))
+
+    for index, rule in enumerate(ruleset.rules):
+        files = matched[rule]
+        if not files:
+            warn(
+                ["by_path", rule.pattern],
+                CODE_UNMATCHED,
+                f"{rule.pattern!r} matches no tracked file",
+                "check the spelling; a pattern with a slash inside is anchored at the root",
+            )
+        elif ruleset.last_match_wins:
+            later = ruleset.rules[index + 1 :]
+            shadowing = [r.pattern for r in later if matched[r]]
+            owned = {path for r in later for path in matched[r]}
+            if owned.issuperset(files):
+                warn(
+                    ["by_path", rule.pattern],
+                    CODE_SHADOWED,
+                    f"{rule.pattern!r} is shadowed: every file it matches is matched again "
+                    f"later ({', '.join(shadowing)})",
+                    "with last_match_wins the last matching rule wins: move it below them",
+                )
+    for group in ruleset.unused_groups:
+        warn(
+            ["groups", group],
+            CODE_UNUSED_GROUP,
+            f"group {group!r} is never used",
+            "name it in default or by_path",
+        )
+    return findings
+
+
+# --- CODEOWNERS -----------------------------------------------------------------------------
+
+CODEOWNERS_HEADER = """\
+# Generated by `claudio-ci reviewers codeowners` from pr.reviewers in .claudio.yaml.
+# Edit .claudio.yaml and run the command again: this file is rewritten.
+"""
+
+
+def _owner(reviewer: Reviewer) -> str:
+    return f"@{reviewer.label}"
+
+
+def _codeowners_pattern(text: str) -> str | None:
+    """The pattern as CODEOWNERS writes it; None when CODEOWNERS cannot say it."""
+    if text.startswith("#") or "[" in text or "\\" in text:
+        return None  # no character ranges and no escapes in CODEOWNERS
+    return _escape_spaces(text.strip())
+
+
+def _escape_spaces(text: str) -> str:
+    return text.replace(" ", "\\ ")
+
+
+def _owners(reviewers: Iterable[Reviewer]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_owner(r) for r in reviewers))
+
+
+def codeowners(
+    ruleset: RuleSet, tracked_files: Iterable[str], locate: Locate = _nowhere
+) -> tuple[str, list[Finding]]:
+    """A CODEOWNERS file that requests the same reviewers for every tracked file.
+
+    CODEOWNERS keeps only the last matching line, so the default reviewers go on every line,
+    and files that several rules route (or that a pattern CODEOWNERS cannot express
+    matches) are listed one by one at the end.
+    """
+    ordered = sorted(set(tracked_files))
+    defaults = _owners(ruleset.default.reviewers)
+    lines: list[tuple[re.Pattern[str] | None, str, tuple[str, ...]]] = []
+    findings: list[Finding] = []
+    if defaults:
+        lines.append((None, "*", defaults))
+    for rule in ruleset.rules:
+        if not rule.reviewers and not ruleset.last_match_wins:
+            continue  # adds nobody; as a CODEOWNERS line it would un-own earlier matches
+        written = _codeowners_pattern(rule.pattern)
+        if written is None:
+            where, line, col = locate([*SECTION, "by_path", rule.pattern])
+            message = f"CODEOWNERS cannot express {rule.pattern!r}; its files are listed one by one"
+            findings.append(
+                Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.NOTICE)
+            )
+            continue
+        lines.append((rule.regex, written, _owners((*ruleset.default.reviewers, *rule.reviewers))))
+    singles = []
+    for path, rules in route(ruleset, ordered).files.items():
+        expected = set(defaults) | {_owner(r) for rule in rules for r in rule.reviewers}
+        last = next((o for rx, _, o in reversed(lines) if rx is None or rx.match(path)), ())
+        if set(last) != expected:
+            singles.append((f"/{_escape_spaces(path)}", tuple(sorted(expected))))
+    text = CODEOWNERS_HEADER + "".join(_line(pattern, owners) for _, pattern, owners in lines)
+    if singles:
+        text += "\n\n# Files that several rules route: CODEOWNERS keeps only the last match."
+        text += "".join(_line(pattern, owners) for pattern, owners in singles)
+    return text + "\n", findings + _bare_name_findings(ruleset, locate)
+
+
+def _line(pattern: str, owners: Iterable[str]) -> str:
+    return f"\n{pattern} {' '.join(owners)}".rstrip(" ")
+
+
+def _bare_name_findings(ruleset: RuleSet, locate: Locate) -> list[Finding]:
+    bare = {
+        r.name for rule in ruleset.all_rules for r in rule.reviewers if r.kind is Kind.USER_OR_TEAM
+    }
+    where, line, col = locate(list(SECTION))
+    return [
+        Finding(
+            where,
+            CODE_BARE_NAME,
+            f"{name!r} is written @{name}, a user, in CODEOWNERS",
+            line,
+            col,
+            Severity.WARNING,
+            f"if it is a team, write it `org/{name}` in .claudio.yaml",
+        )
+        for name in sorted(bare)
+    ]
