@@ -1,0 +1,182 @@
+"""The only module that reads NVML, through NVIDIA's own bindings (nvidia-ml-py, `import pynvml`).
+
+Device facts (UUID, name, MIG layout, which counters exist) are read once; a sample reads
+memory, the total-energy counter (mJ, Volta and newer) or else the power draw (mW), and
+the compute and graphics process lists. Any NVML error on one reading leaves that reading
+None instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from claudio_ci.gpu.readings import DeviceReading, GpuUnavailable, ProcessUse, Snapshot
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def load_nvml() -> Any:
+    """The initialised `pynvml` module, or GpuUnavailable with the reason in one line."""
+    try:
+        import pynvml
+    except ImportError:
+        raise GpuUnavailable(
+            "nvidia-ml-py is not installed (pip install 'claudio-ci[gpu]')"
+        ) from None
+    if not hasattr(pynvml, "_nvmlGetFunctionPointer"):
+        raise GpuUnavailable(
+            "the deprecated `pynvml` package hides NVIDIA's nvidia-ml-py: "
+            "pip uninstall pynvml && pip install nvidia-ml-py"
+        )
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError_LibraryNotFound:
+        raise GpuUnavailable("no NVIDIA driver (libnvidia-ml.so.1 not found)") from None
+    except pynvml.NVMLError_DriverNotLoaded:
+        raise GpuUnavailable("the NVIDIA driver is not loaded") from None
+    except pynvml.NVMLError as exc:
+        raise GpuUnavailable(f"NVML did not start: {exc}") from None
+    return pynvml
+
+
+@dataclass(frozen=True)
+class _Device:
+    handle: Any
+    index: int
+    uuid: str
+    name: str
+    memory_total: int
+    has_energy: bool = False
+    has_power: bool = False
+    mig: bool = False
+    parent_uuid: str | None = None
+    share: float = 1.0
+
+
+class NvmlSource:
+    """Live readings of every GPU (or MIG slice) this machine's NVML can see."""
+
+    kind = "nvml"
+    label = "NVML"
+
+    def __init__(self, nvml: Any | None = None) -> None:
+        self._nvml = nvml or load_nvml()
+        try:
+            self.devices = self._enumerate()
+        except self._nvml.NVMLError as exc:
+            self.close()
+            raise GpuUnavailable(f"NVML could not list the GPUs: {exc}") from None
+        if not self.devices:
+            self.close()
+            raise GpuUnavailable("no NVIDIA GPU found")
+
+    # --- device facts, read once --------------------------------------------------------
+
+    def _enumerate(self) -> list[_Device]:
+        nvml = self._nvml
+        devices: list[_Device] = []
+        for index in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            uuid = _text(nvml.nvmlDeviceGetUUID(handle))
+            total = int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
+            if self._mig_enabled(handle):
+                devices += self._mig_slices(handle, index, uuid, total)
+                continue
+            devices.append(
+                _Device(
+                    handle,
+                    index,
+                    uuid,
+                    _text(nvml.nvmlDeviceGetName(handle)),
+                    total,
+                    has_energy=self._call(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+                    is not None,
+                    has_power=self._call(nvml.nvmlDeviceGetPowerUsage, handle) is not None,
+                )
+            )
+        return devices
+
+    def _mig_enabled(self, handle: Any) -> bool:
+        mode = self._call(self._nvml.nvmlDeviceGetMigMode, handle)
+        return bool(mode) and mode[0] == self._nvml.NVML_DEVICE_MIG_ENABLE
+
+    def _mig_slices(self, parent: Any, index: int, parent_uuid: str, total: int) -> list[_Device]:
+        nvml = self._nvml
+        slices = []
+        for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(parent)):
+            try:
+                handle = nvml.nvmlDeviceGetMigDeviceHandleByIndex(parent, slot)
+            except nvml.NVMLError_NotFound:
+                continue  # an empty slot
+            memory = int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
+            slices.append(
+                _Device(
+                    handle,
+                    index,
+                    _text(nvml.nvmlDeviceGetUUID(handle)),
+                    _text(nvml.nvmlDeviceGetName(handle)),
+                    memory,
+                    mig=True,
+                    parent_uuid=parent_uuid,
+                    share=memory / total if total else 1.0,
+                )
+            )
+        return slices
+
+    # --- samples -------------------------------------------------------------------------
+
+    def _call(self, function: Callable[[Any], Any], handle: Any) -> Any:
+        try:
+            return function(handle)
+        except self._nvml.NVMLError:
+            return None
+
+    def _processes(self, handle: Any) -> tuple[ProcessUse, ...] | None:
+        lists = [
+            self._call(self._nvml.nvmlDeviceGetComputeRunningProcesses, handle),
+            self._call(self._nvml.nvmlDeviceGetGraphicsRunningProcesses, handle),
+        ]
+        if all(found is None for found in lists):
+            return None
+        memory: dict[int, int | None] = {}
+        for process in (p for found in lists for p in found or ()):
+            used, known = process.usedGpuMemory, memory.get(process.pid)
+            memory[process.pid] = used if known is None else max(known, used or 0)
+        return tuple(ProcessUse(pid, used) for pid, used in sorted(memory.items()))
+
+    def _reading(self, device: _Device) -> DeviceReading:
+        nvml = self._nvml
+        memory = self._call(nvml.nvmlDeviceGetMemoryInfo, device.handle)
+        return DeviceReading(
+            index=device.index,
+            uuid=device.uuid,
+            name=device.name,
+            memory_used=int(memory.used) if memory is not None else 0,
+            memory_total=device.memory_total,
+            energy_mj=self._call(nvml.nvmlDeviceGetTotalEnergyConsumption, device.handle)
+            if device.has_energy
+            else None,
+            power_mw=self._call(nvml.nvmlDeviceGetPowerUsage, device.handle)
+            if device.has_power
+            else None,
+            processes=self._processes(device.handle),
+            mig=device.mig,
+            parent_uuid=device.parent_uuid,
+            share=device.share,
+        )
+
+    def read(self) -> Snapshot:
+        return Snapshot(time.monotonic(), tuple(self._reading(d) for d in self.devices))
+
+    def drain(self) -> Iterable[Snapshot]:
+        return [self.read()]
+
+    def close(self) -> None:
+        with contextlib.suppress(self._nvml.NVMLError):
+            self._nvml.nvmlShutdown()

@@ -1,0 +1,203 @@
+"""`gpu run`: run a command, sample the GPUs its process tree uses, keep the ledger current.
+
+The command's exit code comes back unchanged, or 128 + N when it dies of signal N, as a
+shell reports it. SIGINT, SIGTERM and SIGHUP sent to claudio-ci go on to the command; a
+Ctrl-C typed at the terminal already reaches it (same process group), so that one is not
+sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from claudio_ci.gpu import allocate
+from claudio_ci.gpu.ledger import Ledger, PricedGpu, RunStart
+from claudio_ci.gpu.nvml import NvmlSource
+from claudio_ci.gpu.pricing import Pricing
+from claudio_ci.gpu.readings import GpuUnavailable, Source
+from claudio_ci.gpu.sampler import Sampler
+from claudio_ci.gpu.trace import ReplaySource, TraceWriter
+from claudio_ci.gpu.usage import GpuUsage, UsageMeter
+from claudio_ci.gpu.visible import VARIABLE
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass
+class RunRequest:
+    command: Sequence[str]
+    branch: str
+    worktree: Path
+    commit: str | None
+    ledger_path: Path
+    state_dir: Path
+    pricing: Pricing = field(default_factory=Pricing)
+    interval: float = 0.5
+    gpus: int | None = None
+    replay: Path | None = None
+    record: Path | None = None
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    run_id: int
+    gpus: list[PricedGpu]
+    measured: bool  # False: no GPU could be measured, the run is recorded at zero cost
+    branch_cost: float = 0.0  # every run of the branch, this one included
+    error: Exception | None = None  # sampling or the ledger failed; the figures may be short
+
+
+def open_source(replay: Path | None) -> Source:
+    """The replayed trace, or NVML; GpuUnavailable when neither can be read."""
+    return ReplaySource(replay) if replay is not None else NvmlSource()
+
+
+def exit_status(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _terminal_sent_sigint() -> bool:
+    """A Ctrl-C at the terminal hits the whole foreground process group, the command too."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def forwarding_signals(child: subprocess.Popen[bytes]) -> Iterator[None]:
+    def forward(signum: int, _frame: object) -> None:
+        if signum == signal.SIGINT and _terminal_sent_sigint():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(
+    request: RunRequest,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    err: TextIO = sys.stderr,
+) -> RunResult:
+    env = dict(environ)
+    try:
+        source: Source | None = open_source(request.replay)
+    except GpuUnavailable as exc:
+        source = None
+        print(
+            f"claudio-ci gpu: {exc}: GPU cost not measured (recorded as $0); running the command",
+            file=err,
+        )
+    try:
+        if source is not None and request.gpus:
+            first = source.read()
+            devices = first.devices if first is not None else ()
+            chosen = allocate.reserve(
+                request.state_dir,
+                devices,
+                request.gpus,
+                branch=request.branch,
+                worktree=str(request.worktree),
+                environ=env,
+            )
+            env[VARIABLE] = ",".join(chosen)
+        return _run_measured(request, source, env, err)
+    finally:
+        if source is not None:
+            source.close()
+            if request.gpus:
+                allocate.release(request.state_dir)
+
+
+def _run_measured(
+    request: RunRequest, source: Source | None, env: dict[str, str], err: TextIO
+) -> RunResult:
+    recorder = None
+    if source is not None and request.record is not None:
+        recorder = TraceWriter(request.record, source.kind, shlex.join(request.command))
+    try:
+        with Ledger(request.ledger_path) as ledger:
+            return _supervise(request, source, env, err, ledger, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _supervise(
+    request: RunRequest,
+    source: Source | None,
+    env: dict[str, str],
+    err: TextIO,
+    ledger: Ledger,
+    recorder: TraceWriter | None,
+) -> RunResult:
+    """Start the command, sample while it runs, keep its ledger row current."""
+    run_id = ledger.start(
+        RunStart(
+            run_key=uuid.uuid4().hex,
+            branch=request.branch,
+            worktree=str(request.worktree),
+            commit=request.commit,
+            command=shlex.join(request.command),
+            started=time.time(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            source=source.kind if source is not None else "none",
+            note=source.label if source is not None and source.kind == "replay" else "",
+        )
+    )
+    try:
+        child = subprocess.Popen(list(request.command), env=env)
+    except OSError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        print(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}", file=err)
+        ledger.record(run_id, [], time.time(), exit_code=code, complete=True)
+        return RunResult(code, run_id, [], source is not None)
+
+    def priced(usage: list[GpuUsage]) -> list[PricedGpu]:
+        return [PricedGpu(u, request.pricing.cost(u)) for u in usage]
+
+    def on_sample(usage: list[GpuUsage]) -> None:
+        ledger.record(run_id, priced(usage), time.time())
+
+    sampler = None
+    if source is not None:
+        meter = UsageMeter(env)
+        sampler = Sampler(source, child.pid, request.interval, meter, on_sample, recorder)
+    with forwarding_signals(child):
+        if sampler is not None:
+            sampler.start()
+        try:
+            returncode = child.wait()
+        finally:
+            usage = sampler.stop() if sampler is not None else []
+    gpus = priced(usage)
+    code = exit_status(returncode)
+    error = sampler.error if sampler is not None else None
+    try:  # the command has run: its exit code must come back whatever the ledger says
+        ledger.record(run_id, gpus, time.time(), exit_code=code, complete=True)
+        branch_cost = sum(t.cost for t in ledger.branch_totals(request.branch))
+    except sqlite3.Error as exc:
+        error, branch_cost = exc, 0.0
+    return RunResult(code, run_id, gpus, source is not None, branch_cost, error)
