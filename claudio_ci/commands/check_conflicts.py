@@ -1,0 +1,296 @@
+"""`claudio-ci check conflicts`: the `conflict-risk` pre-commit hook.
+
+The files being committed (the FILES pre-commit passes, else the staged ones) against
+every sibling worktree's changes since its fork point with this branch plus its
+uncommitted edits (staged, unstaged and untracked), and every branch that
+`conflicts.compare` names. Each side that shares a file gets one `git merge-tree`
+prediction against a temporary commit of the index (`git.MergeSandbox`).
+`claudio_ci.checks.conflicts` decides what is reported. With `--pr` (in CI), the pull
+request's changed files are compared with the other open pull requests' instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from claudio_ci.checks.conflicts import (
+    Merge,
+    Other,
+    Overlap,
+    RiskRules,
+    no_commit_yet,
+    not_compared,
+    overlap_findings,
+    pull_requests_unavailable,
+    worktree_gone,
+)
+from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.errors import GitError, UsageError
+from claudio_ci.findings import Finding
+from claudio_ci.git import MergeSandbox, Repository, Worktree
+
+T = TypeVar("T")
+MAX_THREADS = 8  # each thread mostly waits on a git process
+MAX_PATHSPECS = 500  # up to this many files, a sibling's `git status` looks at them only
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_check(
+        check,
+        filenames=args.filenames,
+        output_format=args.format,
+        overrides=args.overrides,
+        config_file=args.config,
+        title="claudio-ci: conflict risk",
+        options={"pr": args.pr},
+    )
+
+
+@dataclass
+class Side:
+    """The other side of a possible merge: what it changed since it forked from this branch,
+    and the commit a merge would take from it."""
+
+    other: Other
+    tip: str
+    changed: dict[str, list[str]] = field(default_factory=dict)  # path -> how it changed
+    worktree: Repository | None = None  # set when its uncommitted edits belong to the merge
+
+
+Gathered = tuple[Side | None, list[Finding]]
+
+
+def check(ctx: CheckContext) -> list[Finding]:
+    section = ctx.config.section("conflicts")
+    rules = RiskRules.from_config(section)
+    if ctx.options.get("pr"):
+        return _check_pull_request(ctx, rules, section["fail_on"])
+    committing = ctx.files if not ctx.all_files else [f.path for f in ctx.repo.staged_files()]
+    files = rules.relevant(committing)
+    if not files:
+        return []
+    head = ctx.repo.head()
+    if head is None:
+        return [no_commit_yet(ctx.repo.current_branch())]
+    gathered = in_parallel(_gatherers(ctx.repo, head, files, section["compare"]))
+    notices = [finding for _, found in gathered for finding in found]
+    sides = [side for side, _ in gathered if side is not None]
+    return notices + overlap_findings(
+        _predict(ctx.repo, head, files, sides), rules, section["fail_on"]
+    )
+
+
+def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Run tasks on a few threads (they wait on git processes); results in task order."""
+    if len(tasks) < 2:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(tasks))) as pool:
+        return list(pool.map(lambda task: task(), tasks))
+
+
+# --- what the other sides changed ------------------------------------------------------
+
+
+def _gatherers(
+    repo: Repository, head: str, files: Sequence[str], compare: Mapping[str, Any]
+) -> list[Callable[[], Gathered]]:
+    siblings = repo.sibling_worktrees() if compare["siblings"] else []
+    look_at = files if len(files) <= MAX_PATHSPECS else ()
+    tasks = [functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings]
+    covered = {repo.current_branch(), *(w.branch for w in siblings)}
+    for name in _branches(repo, compare["branches"]):
+        if name not in covered:
+            covered.add(name)
+            tasks.append(functools.partial(_branch_side, repo, head, "branch", name))
+    for name in _branches(repo, compare["remote_branches"], remote=True):
+        local = name.partition("/")[2]  # origin/claudio/x -> claudio/x
+        if local not in covered and local != "HEAD":
+            tasks.append(functools.partial(_branch_side, repo, head, "remote branch", name))
+    return tasks
+
+
+def _branches(repo: Repository, patterns: Sequence[str], remote: bool = False) -> list[str]:
+    """Branches matching `patterns`; none without a pattern (git would list them all)."""
+    return repo.branches(patterns, remote=remote) if patterns else []
+
+
+def _no_common_history(repo: Repository, other: Other) -> Finding:
+    if repo.shallow:
+        reason = "it has no commit in common with this branch within this shallow clone's history"
+        hint = "fetch more history: git fetch --unshallow (in CI: fetch-depth: 0)"
+    else:
+        reason = "it has no commit in common with this branch"
+        hint = "unrelated histories never merge; leave it out of conflicts.compare"
+    return not_compared(other, reason, hint)
+
+
+def _sibling_side(
+    repo: Repository, head: str, worktree: Worktree, look_at: Sequence[str]
+) -> Gathered:
+    other = Other(
+        "worktree",
+        worktree.label,
+        merge_first=worktree.branch or f"its commit {(worktree.head or '')[:12]}",
+        location=_display(repo, worktree.path),
+        detached=worktree.branch is None,
+    )
+    if worktree.head is None:
+        hint = "it is compared once its branch has a commit"
+        return None, [not_compared(other, "its branch has no commit yet", hint)]
+    try:
+        committed = repo.changed_since(head, worktree.head)
+    except GitError:
+        return None, [_no_common_history(repo, other)]
+    side = Side(other, worktree.head, {f.path: ["committed"] for f in committed})
+    if not worktree.path.is_dir():
+        reason = worktree.prunable or ("locked and missing" if worktree.locked else "missing")
+        return side, [worktree_gone(other, reason)]
+    try:
+        sibling = repo.open_worktree(worktree)
+        uncommitted = sibling.uncommitted_files(look_at)
+    except GitError as exc:
+        return side, [worktree_gone(other, str(exc))]
+    for change in uncommitted:
+        side.changed.setdefault(change.path, []).append("uncommitted")
+    side.worktree = sibling if uncommitted else None
+    return side, []
+
+
+def _branch_side(repo: Repository, head: str, kind: str, name: str) -> Gathered:
+    other = Other(kind, name, merge_first=name)
+    ref = f"refs/remotes/{name}" if kind == "remote branch" else f"refs/heads/{name}"
+    try:
+        changed = repo.changed_since(head, ref)
+    except GitError:
+        return None, [_no_common_history(repo, other)]
+    return Side(other, ref, {f.path: ["committed"] for f in changed}), []
+
+
+def _display(repo: Repository, path: Path) -> str:
+    """A worktree's path relative to the main worktree when inside it (as Claudio's
+    `.claudio/worktrees/<id>`), else absolute."""
+    main = repo.common_dir.parent if repo.common_dir.name == ".git" else None
+    if main is not None and path != main and path.is_relative_to(main):
+        return path.relative_to(main).as_posix()
+    return str(path)
+
+
+# --- predicting the merges --------------------------------------------------------------
+
+
+def _predict(
+    repo: Repository, head: str, files: Sequence[str], sides: Sequence[Side]
+) -> list[Overlap]:
+    shared = [(side, [path for path in files if path in side.changed]) for side in sides]
+    shared = [(side, paths) for side, paths in shared if paths]
+    if not shared:
+        return []
+    sandbox = MergeSandbox(repo)
+    try:
+        ours: str | None = sandbox.index_commit(repo, head)
+        reason = ""
+    except GitError as exc:  # an index with unresolved conflicts has no tree
+        ours, reason = None, str(exc)
+    drivers = sandbox.custom_driver_paths(sorted({p for _, paths in shared for p in paths}))
+    tasks = [
+        functools.partial(_predict_side, sandbox, ours, reason, side, paths, drivers)
+        for side, paths in shared
+    ]
+    return [overlap for found in in_parallel(tasks) for overlap in found]
+
+
+def _predict_side(
+    sandbox: MergeSandbox,
+    ours: str | None,
+    reason: str,
+    side: Side,
+    paths: Sequence[str],
+    drivers: Mapping[str, str],
+) -> list[Overlap]:
+    def unknown(why: str) -> list[Overlap]:
+        return [Overlap(p, side.other, tuple(side.changed[p]), Merge.UNKNOWN, why) for p in paths]
+
+    if ours is None:
+        return unknown(reason)
+    try:
+        theirs = side.tip
+        if side.worktree is not None:
+            theirs = sandbox.worktree_commit(side.worktree, side.tip)
+        ours_changed = {f.path for f in sandbox.repo.changed_since(theirs, ours)}
+        prediction = sandbox.merge(ours, theirs)
+    except (GitError, OSError) as exc:  # OSError: the sibling's index could not be copied
+        return unknown(str(exc))
+    overlaps = []
+    for path in paths:
+        if path not in ours_changed:  # this branch leaves it as it was at the fork point
+            continue
+        merge = Merge.CONFLICT if path in prediction.conflicts else Merge.CLEAN
+        note = ""
+        if path in drivers:
+            note = f"git's text merge; the custom merge driver {drivers[path]!r} was not run"
+        overlaps.append(Overlap(path, side.other, tuple(side.changed[path]), merge, note))
+    return overlaps
+
+
+# --- pull requests (--pr) ---------------------------------------------------------------
+
+
+def _check_pull_request(ctx: CheckContext, rules: RiskRules, fail_on: str) -> list[Finding]:
+    """The pull request's changed files against every other open pull request's, through
+    the GitHub API. A merge is predicted when the other pull request's head commit is in
+    the checkout (fetch `+refs/pull/*/head:refs/remotes/pull/*` for that)."""
+    from claudio_ci.github import Environment, GitHub, GitHubError
+
+    try:
+        env = Environment.from_environ(os.environ)
+    except UsageError:
+        raise UsageError(
+            "--pr runs in GitHub Actions on a pull request: GITHUB_EVENT_PATH is not set"
+        ) from None
+    try:
+        number = env.pull_number
+        hub = GitHub.from_environment(env)
+        ours = {path for f in hub.changed_files(number) for path in f.paths}
+        others = [pull for pull in hub.open_pull_requests() if pull.number != number]
+        theirs = {
+            pull.number: {path for f in hub.changed_files(pull.number) for path in f.paths}
+            for pull in others
+        }
+    except (UsageError, GitHubError) as exc:
+        return [pull_requests_unavailable(str(exc))]
+    if not ctx.all_files:
+        ours &= set(ctx.files)
+    files = rules.relevant(sorted(ours))
+    shared = {pull: [path for path in files if path in theirs[pull.number]] for pull in others}
+    shared = {pull: paths for pull, paths in shared.items() if paths}
+    if not shared:
+        return []
+    sandbox = MergeSandbox(ctx.repo)
+    overlaps = []
+    for pull, paths in shared.items():
+        other = Other("pull request", f"#{pull.number} ({pull.head_ref})", f"#{pull.number}")
+        overlaps += _predict_pull(ctx.repo, sandbox, other, pull.head_sha, paths)
+    return overlap_findings(overlaps, rules, fail_on)
+
+
+def _predict_pull(
+    repo: Repository, sandbox: MergeSandbox, other: Other, head_sha: str, paths: Sequence[str]
+) -> list[Overlap]:
+    if repo.resolve(head_sha) is None:
+        note = "its commits are not fetched: fetch +refs/pull/*/head to predict it"
+        return [Overlap(path, other, (), Merge.UNKNOWN, note) for path in paths]
+    try:
+        prediction = sandbox.merge("HEAD", head_sha)
+    except GitError as exc:
+        return [Overlap(path, other, (), Merge.UNKNOWN, str(exc)) for path in paths]
+    return [
+        Overlap(path, other, (), Merge.CONFLICT if path in prediction.conflicts else Merge.CLEAN)
+        for path in paths
+    ]
