@@ -13,7 +13,6 @@ import contextlib
 import copy
 import difflib
 import functools
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claudio_ci.cache import JsonCache, cache_key, fingerprint
 from claudio_ci.errors import ConfigError
-from claudio_ci.fileio import write_atomic
 from claudio_ci.findings import Finding, Severity, sort_findings
 from claudio_ci.yamlfile import YamlDocument, YamlError, json_path, load_yaml_file, parse_yaml
 
@@ -355,53 +354,37 @@ class ValidationCache:
     """
 
     FILE = "config-validation.json"
-    KEEP = 32
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / self.FILE
-        try:
-            self.entries: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
-        self.changed = False
+        self.store = JsonCache(directory / self.FILE, max_entries=32)
 
     @staticmethod
     def key(layer: Layer) -> str:
         marks = (layer.document.key_marks, layer.document.value_marks) if layer.document else None
-        payload = repr((_schema_digest(), layer.label, layer.data, marks, layer.key_labels))
-        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+        return cache_key(
+            fingerprint([SCHEMA_PATH]), repr((layer.label, layer.data, marks, layer.key_labels))
+        )
 
     def check(self, layer: Layer) -> tuple[list[Finding], list[Finding]]:
         key = self.key(layer)
-        cached = self.entries.get(key)
-        if isinstance(cached, dict):
-            try:
-                return (
-                    [Finding.from_dict(f) for f in cached["errors"]],
-                    [Finding.from_dict(f) for f in cached["warnings"]],
-                )
-            except (KeyError, TypeError, ValueError):
-                pass
+        cached = self.store.get(key)
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
+            return (
+                [Finding.from_dict(f) for f in cached["errors"]],
+                [Finding.from_dict(f) for f in cached["warnings"]],
+            )
         errors, warnings = check_layer(layer)
-        self.entries.pop(key, None)
-        self.entries[key] = {
-            "errors": [f.to_dict() for f in errors],
-            "warnings": [f.to_dict() for f in warnings],
-        }
-        self.changed = True
+        self.store.put(
+            key,
+            {
+                "errors": [f.to_dict() for f in errors],
+                "warnings": [f.to_dict() for f in warnings],
+            },
+        )
         return errors, warnings
 
     def save(self) -> None:
-        if not self.changed:
-            return
-        recent = dict(list(self.entries.items())[-self.KEEP :])
-        with contextlib.suppress(OSError):  # a read-only git dir only costs speed
-            write_atomic(self.path, json.dumps(recent, default=str))
-
-
-@functools.cache
-def _schema_digest() -> str:
-    return hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest()
+        self.store.save()
 
 
 def merge_layers(layers: Sequence[Layer], cache_dir: Path | None = None) -> Config:

@@ -709,7 +709,7 @@ def test_validation_cache_skips_jsonschema_for_an_unchanged_file(tmp_path: Path)
     state.mkdir()
     first = load_config(None, repo_file=repo_file, cache_dir=state)
     assert [w.code for w in first.warnings] == ["CFG004"]
-    assert len(ValidationCache(state).entries) == 1
+    assert len(ValidationCache(state).store.entries) == 1
 
     # A fresh interpreter with the cache warm must not import jsonschema at all.
     probe = (
@@ -726,4 +726,4 @@ def test_validation_cache_skips_jsonschema_for_an_unchanged_file(tmp_path: Path)
     repo_file.write_text("notebooks:\n  formats: 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="CFG003"):
         load_config(None, repo_file=repo_file, cache_dir=state)
-    assert len(ValidationCache(state).entries) == 2
+    assert len(ValidationCache(state).store.entries) == 2
