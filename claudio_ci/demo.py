@@ -8,6 +8,8 @@ prints what each one reports.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +45,16 @@ output:
   dir: outputs/baseline
   checkpoint_freq: 10
 """
+
+SHARED_DATA_README = "The team's dataset: one copy here, linked into every worktree.\n"
+SHARED_DATA_LINE = "  shared_data: {data: data} # every worktree's data/ links to the main one's\n"
+
+
+def with_shared_data(config_text: str) -> str:
+    """`.claudio.yaml` with the demo's shared-data link, with or without a worktree section."""
+    text, replaced = re.subn(r"(?m)^  shared_data:.*\n", SHARED_DATA_LINE, config_text)
+    return text if replaced else f"{config_text}\nworktree:\n{SHARED_DATA_LINE}"
+
 
 WORKTREES = {
     "baseline": ("ab12", "claudio/ab12-baseline"),
@@ -83,18 +95,32 @@ class Demo:
             dirs_exist_ok=True,
         )
         with (self.root / ".gitignore").open("a", encoding="utf-8") as handle:
-            handle.write(".claudio/\n")
+            handle.write(".claudio/\n/data/\n")
         self.main = init_repository(self.root)
         self.main.commit_all("Example ML project")
         self.claudio("init", "Add claudio-ci to the project", where=self.main, expected="0")
+        self.share_data()
         self.main.commit_all("Add claudio-ci hooks, workflow and config")
+        self.claudio(
+            "install-hooks",
+            "Install the git hooks: post-checkout sets up every new worktree",
+            where=self.main,
+            expected="0",
+        )
         for name, (instance_id, branch) in WORKTREES.items():
             path = self.root / ".claudio" / "worktrees" / instance_id
-            self.worktrees[name] = self.main.add_worktree(path, branch)
+            self.worktrees[name] = self.main.add_worktree(path, branch)  # runs post-checkout
         self.heading("Three agents, three worktrees")
         for name, repo in self.worktrees.items():
             self.write(f"  {repo.current_branch():<28} {self.rel(repo.root)}   ({name})")
         self.make_parallel_edits()
+
+    def share_data(self) -> None:
+        """The team's dataset lives once, in the main worktree; every worktree links to it."""
+        (self.root / "data").mkdir(exist_ok=True)
+        (self.root / "data" / "README.txt").write_text(SHARED_DATA_README, encoding="utf-8")
+        config = self.root / ".claudio.yaml"
+        config.write_text(with_shared_data(config.read_text(encoding="utf-8")), encoding="utf-8")
 
     def make_parallel_edits(self) -> None:
         """The edits that collide in real teams; the checks below catch each one."""
@@ -193,4 +219,93 @@ def _config_step(demo: Demo) -> None:
     )
 
 
-STEPS: list[Callable[[Demo], None]] = [_config_step]
+def _reviewers_step(demo: Demo) -> None:
+    for name in WORKTREES:
+        demo.claudio(
+            "reviewers --explain --base main",
+            f"Who would review the {name} branch's PR (pr.reviewers.by_path, no GitHub needed)",
+            where=demo.worktrees[name],
+            expected="0",
+        )
+
+
+def _conflicts_step(demo: Demo) -> None:
+    demo.claudio(
+        "check conflicts",
+        "Two branches change requirements.txt: the commit is stopped, with the merge predicted",
+        where=demo.worktrees["attention"],
+        expected="1",
+    )
+
+
+def _experiments_step(demo: Demo) -> None:
+    optimizer = demo.worktrees["optimizer"]
+    demo.claudio(
+        "check experiments experiments/adamw.yaml",
+        "A misnamed experiment that would write into the baseline's outputs",
+        where=optimizer,
+        expected="1",
+    )
+    demo.claudio(
+        "check experiments --fix experiments/adamw.yaml",
+        "--fix names it after its file; the output directory is left for a human",
+        where=optimizer,
+        expected="1",
+    )
+
+
+def _worktree_step(demo: Demo) -> None:
+    demo.claudio(
+        "worktree status",
+        "Each worktree set up by the hook: its own Jupyter port, the shared data linked",
+        where=demo.worktrees["baseline"],
+        expected="0",
+    )
+
+
+def _smoke_test_step(demo: Demo) -> None:
+    if importlib.util.find_spec("torch") is None:
+        demo.heading("Smoke test skipped: PyTorch is not installed (pip install claudio-ci[demo])")
+        return
+    demo.claudio(
+        "smoke-test",
+        "The baseline branch still trains: one CPU epoch of experiments/test.yaml, checked",
+        where=demo.worktrees["baseline"],
+        expected="0",
+    )
+
+
+def _gpu_step(demo: Demo) -> None:
+    from claudio_ci.gpu.trace import example_trace
+
+    train = f"-- {sys.executable} -c print('training')"
+    demo.claudio(
+        f"gpu run {train}",
+        "Training under `gpu run` here, without a GPU: one line, $0, the command still runs",
+        where=demo.worktrees["baseline"],
+        expected="0",
+    )
+    for name, trace in (("attention", "h100-training.jsonl"), ("baseline", "a100-mig.jsonl")):
+        demo.claudio(
+            f"gpu run --replay {example_trace(trace)} {train}",
+            f"The {name} branch trains on a GPU, replayed from a synthetic NVML trace",
+            where=demo.worktrees[name],
+            expected="0",
+        )
+    demo.claudio(
+        "gpu report --set resources.cost_warning_threshold=1",
+        "GPU cost per branch, from the ledger every worktree shares (warning over $1)",
+        where=demo.worktrees["optimizer"],
+        expected="0",
+    )
+
+
+STEPS: list[Callable[[Demo], None]] = [
+    _config_step,
+    _worktree_step,
+    _conflicts_step,
+    _experiments_step,
+    _smoke_test_step,
+    _reviewers_step,
+    _gpu_step,
+]

@@ -1,0 +1,150 @@
+"""`claudio-ci check experiments` against `check-jsonschema` on the same 1,000 configs.
+
+Both validate every file against the built-in experiment schema; claudio-ci also checks
+names, `${...}` references, output-dir collisions and two sibling worktrees, so the
+comparison is conservative. "cold" runs delete claudio-ci's cache in the common git dir
+before every run; "warm" runs find every unchanged config there, as a hook run after the
+first one does. The note gives the CPU time (user + sys) of the same runs, a ratio that a
+busy machine disturbs less than wall time. Run: `python bench/bench_experiments.py`.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from benchlib import Row, best_of, command, print_table
+
+Runner = Callable[[], None]
+
+N_CONFIGS = 1_000
+BIN = Path(sys.executable).parent
+SCHEMA = Path(__file__).resolve().parents[1] / "claudio_ci" / "schemas" / "experiment.schema.json"
+
+CONFIG = """\
+# experiments/{name}.yaml
+model:
+  name: {name}
+  hidden_size: {hidden}
+  layers: {layers}
+
+training:
+  epochs: {epochs}
+  batch_size: 32
+  learning_rate: 0.001
+
+output:
+  dir: outputs/${{experiment_name}}
+  checkpoint_freq: 10
+"""
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _write(directory: Path, name: str, i: int) -> None:
+    text = CONFIG.format(name=name, hidden=64 + i % 512, layers=1 + i % 8, epochs=1 + i % 100)
+    (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+def build_repo(root: Path) -> list[str]:
+    """A repository with N_CONFIGS committed configs and two sibling worktrees."""
+    repo = root / "repo"
+    experiments = repo / "experiments"
+    experiments.mkdir(parents=True)
+    for i in range(N_CONFIGS):
+        _write(experiments, f"exp_{i:04d}", i)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "configs")
+    for n in (1, 2):
+        sibling = root / f"sibling{n}"
+        _git(repo, "worktree", "add", "-q", "-b", f"claudio/s{n}", str(sibling))
+        _write(sibling / "experiments", f"sibling_{n}", n)
+    return sorted(f"experiments/{p.name}" for p in experiments.iterdir())
+
+
+class CpuMeter:
+    """Wraps a runner and records the CPU time its child processes used, call by call."""
+
+    def __init__(self, run: Runner) -> None:
+        self.run = run
+        self.samples: list[float] = []
+
+    def __call__(self) -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.run()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.samples.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples[1:])  # the first call is best_of's warm-up
+
+
+def cold(run: Runner, cache: Path) -> Runner:
+    def without_cache() -> None:
+        cache.unlink(missing_ok=True)
+        run()
+
+    return without_cache
+
+
+def edited(run: Runner, config: Path) -> Runner:
+    """Change one config before every run, as a commit does: it misses the cache."""
+    original = config.read_text(encoding="utf-8")
+    runs = iter(range(1_000_000))
+
+    def after_an_edit() -> None:
+        config.write_text(f"{original}# edit {next(runs)}\n", encoding="utf-8")
+        run()
+
+    return after_an_edit
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build_repo(Path(tmp))
+        repo = Path(tmp) / "repo"
+        cache = repo / ".git" / "claudio" / "experiments-cache.json"
+        ours = [str(BIN / "claudio-ci"), "check", "experiments"]
+        anchor = [str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMA)]
+
+        def row(name: str, mine: Runner, theirs: list[str], goal: str, note: str) -> Row:
+            ours_cpu, anchor_cpu = CpuMeter(mine), CpuMeter(command(theirs, cwd=str(repo)))
+            seconds = best_of(ours_cpu, repeat=5)
+            anchor_seconds = best_of(anchor_cpu, repeat=5)
+            cpu = (
+                f"CPU {ours_cpu.median * 1000:.0f} ms vs {anchor_cpu.median * 1000:.0f} ms "
+                f"= {anchor_cpu.median / ours_cpu.median:.2f}x"
+            )
+            return Row(name, seconds, "check-jsonschema", anchor_seconds, goal, f"{note}; {cpu}")
+
+        def run(*args: str) -> Runner:
+            return command([*ours, *args], cwd=str(repo))
+
+        every = [*anchor, *files]
+        rows = [
+            row("1,000 configs as FILES", cold(run(*files), cache), every, ">= 3x", "cold cache"),
+            row("1,000 configs as FILES", run(*files), every, ">= 3x", "warm cache"),
+            row("no FILES: every config", cold(run(), cache), every, ">= 3x", "cold cache"),
+            row(
+                "1 edited config as FILE, 999 others read",
+                edited(run(files[0]), repo / files[0]),
+                [*anchor, files[0]],
+                "",
+                "the others from the cache",
+            ),
+            row("no config among FILES", run("README.md"), [*anchor, files[0]], "", "early exit"),
+        ]
+    print_table(f"experiment-config: {N_CONFIGS:,} configs, 2 sibling worktrees", rows)
+
+
+if __name__ == "__main__":
+    main()

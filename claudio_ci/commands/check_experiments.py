@@ -1,0 +1,438 @@
+"""`claudio-ci check experiments`: the `experiment-config` pre-commit hook.
+
+Reads the experiment configs under `experiments.dir` (the FILES given, plus every other
+config in the worktree for the collision checks), the configs that sibling worktrees and
+`experiments.compare_branches` add since their merge base with HEAD, and the JSON
+Schemas; `claudio_ci.checks.experiments` decides. `--fix` sets the name key to the file
+name, editing only that value's bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import dataclasses
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from claudio_ci import __version__
+from claudio_ci.cache import JsonCache, cache_key, fingerprint
+from claudio_ci.checks import experiments as exp
+from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.config import Config
+from claudio_ci.errors import ConfigError, GitError
+from claudio_ci.fileio import write_atomic
+from claudio_ci.findings import Finding, Fix, Severity
+from claudio_ci.git import Repository, Worktree
+from claudio_ci.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_yaml
+
+BUILTIN_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "experiment.schema.json"
+SUFFIXES = (".yaml", ".yml")
+CACHE_NAME = "experiments-cache.json"
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_check(
+        check,
+        filenames=args.filenames,
+        output_format=args.format,
+        fix=args.fix,
+        overrides=args.overrides,
+        config_file=args.config,
+        title="claudio-ci: experiment configs",
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which files are experiment configs: YAML under `dir`, minus `exclude` (gitignore globs)."""
+
+    directory: str  # "experiments", or "." for the whole repository
+    exclude: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, config: Config) -> Selection:
+        raw = str(config.get("experiments.dir"))
+        directory = PurePosixPath(raw).as_posix().strip("/") or "."
+        if raw.startswith("/") or ".." in PurePosixPath(directory).parts:
+            origin = config.origins.get("experiments.dir", "configuration")
+            raise ConfigError(f"{origin}: experiments.dir {raw!r} must be inside the repository")
+        return cls(directory, tuple(config.get("experiments.exclude")))
+
+    def select(self, paths: Iterable[str]) -> list[str]:
+        prefix = "" if self.directory == "." else f"{self.directory}/"
+        found = [p for p in paths if p.startswith(prefix) and p.endswith(SUFFIXES)]
+        if not found or not self.exclude:
+            return found
+        spec = _gitignore_spec(self.exclude)
+        return [p for p in found if not spec.match_file(p)]
+
+
+@functools.cache
+def _gitignore_spec(patterns: tuple[str, ...]) -> Any:
+    import pathspec  # ~40 ms: only paid when a config is among the files
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def check(ctx: CheckContext) -> list[Finding]:
+    selection = Selection.from_config(ctx.config)
+    if not ctx.all_files and not selection.select(ctx.files):
+        return []  # nothing to do: no jsonschema, no git
+    root = ctx.repo.root
+    listed = selection.select(ctx.repo.files_under(selection.directory))
+    present = [p for p in listed if (root / p).exists()]
+    targets = present if ctx.all_files else selection.select(ctx.files)
+    if not targets:
+        return []
+    summaries = _Summaries(root, _rules(ctx.config), ctx.config, ctx.repo.state_dir(False))
+    branch_globs = ctx.config.get("experiments.compare_branches")
+    siblings, warnings = _sibling_states(ctx.repo, selection, branch_globs, summaries)
+    chosen = set(targets)
+    others = [p for p in present if p not in chosen]
+
+    def analyse() -> list[Finding]:
+        mine = [summaries.local(p) for p in targets]
+        rest = [summaries.local(p) for p in others]
+        summaries.cache.save()
+        return exp.check_experiments(mine, rest, summaries.rules, siblings)
+
+    findings = analyse()
+    if ctx.fix:
+        findings = _fix(root, findings, summaries.rules, analyse)
+    return warnings + findings
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def _rules(config: Config) -> exp.Rules:
+    raw = config.get("experiments.name_pattern")
+    try:
+        pattern = re.compile(raw)
+    except re.error as exc:
+        origin = config.origins.get("experiments.name_pattern", "configuration")
+        raise ConfigError(
+            f"{origin}: experiments.name_pattern {raw!r} is not a regular expression: {exc}"
+        ) from None
+    return exp.Rules(
+        name_pattern=pattern,
+        name_key=tuple(config.get("experiments.name_key").split(".")),
+        output_key=tuple(config.get("experiments.output_key").split(".")),
+        reserved_names=frozenset(config.get("experiments.reserved_names")),
+    )
+
+
+def _schemas(root: Path, config: Config) -> list[exp.Schema]:
+    builtin = exp.Schema("the built-in experiment schema", _builtin_validator())
+    location = config.get("experiments.schema")
+    if not location:
+        return [builtin]
+    own = exp.Schema(location, _user_validator(root / location, location))
+    return [own] if config.get("experiments.schema_mode") == "replace" else [builtin, own]
+
+
+@functools.cache
+def _builtin_validator() -> Any:
+    import jsonschema  # ~60 ms: only paid when there is a config to validate
+
+    return jsonschema.Draft202012Validator(json.loads(BUILTIN_SCHEMA.read_text(encoding="utf-8")))
+
+
+def _user_validator(path: Path, label: str) -> Any:
+    import jsonschema
+
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"{label}: experiments.schema {reason}")
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        schema = json.loads(text) if path.suffix == ".json" else parse_yaml(text, label).data
+    except json.JSONDecodeError as exc:
+        raise fail(
+            f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except YamlError as exc:
+        raise fail(
+            f"is not valid YAML: {exc.message} (line {exc.line}, column {exc.col})"
+        ) from None
+    if not isinstance(schema, dict | bool):
+        raise fail("must hold a JSON Schema object")
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise fail(f"is not a valid JSON Schema: {exc.message}") from None
+    return cls(schema)
+
+
+# --- reading and summarising ---------------------------------------------------------------
+
+
+class _Summaries:
+    """Summaries of configs, from the cache when path, bytes, rules and schemas match."""
+
+    def __init__(self, root: Path, rules: exp.Rules, config: Config, state_dir: Path) -> None:
+        self.root = root
+        self.rules = rules
+        self.config = config
+        self.cache = JsonCache(state_dir / CACHE_NAME)
+        self.fingerprint = _fingerprint(root, rules, config)
+
+    @functools.cached_property
+    def schemas(self) -> list[exp.Schema]:
+        return _schemas(self.root, self.config)
+
+    def local(self, path: str) -> exp.Summary:
+        """A config of this worktree."""
+        try:
+            raw = _read(self.root / path)
+        except OSError as exc:
+            reason = f"cannot read the file: {exc.strerror or exc}"
+            error = YamlError(reason, 0, 0, code="unreadable")
+            return exp.summarize(exp.ExperimentFile(path, error=error), self.rules, [])
+        key = cache_key(self.fingerprint, path, raw)
+        entry = self.cache.get(key)
+        summary = None if entry is None else _summary_from_json(path, entry)
+        if summary is None:
+            summary = exp.summarize(_parse(path, raw), self.rules, self.schemas)
+            self.cache.put(key, _summary_to_json(summary))
+        return dataclasses.replace(summary, content=raw)
+
+    def sibling(self, path: str, raw: bytes) -> exp.Summary:
+        """A sibling's config: only its name and output directory matter, not its schema."""
+        summary = exp.summarize(_parse(path, raw), self.rules, [])
+        return dataclasses.replace(summary, content=raw)
+
+
+def _read(file: Path) -> bytes:
+    """The file's bytes; of a file over MAX_BYTES, only enough to tell that it is."""
+    with file.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size > MAX_BYTES:
+            return handle.read(MAX_BYTES + 1)
+        return handle.read()
+
+
+def _parse(path: str, raw: bytes) -> exp.ExperimentFile:
+    try:
+        if len(raw) > MAX_BYTES:
+            limit = f"over the {MAX_BYTES:,}-byte limit for YAML here"
+            raise YamlError(f"file is {limit}", code="too-large")
+        return exp.ExperimentFile(path, parse_yaml(decode_yaml_bytes(raw), path))
+    except YamlError as error:
+        return exp.ExperimentFile(path, error=error)
+
+
+def _fingerprint(root: Path, rules: exp.Rules, config: Config) -> str:
+    """What every summary depends on besides its path and bytes: code, schemas, rules."""
+    package = Path(exp.__file__).resolve().parents[1]
+    code = [package / "checks" / "experiments.py", package / "interpolation.py"]
+    code.append(package / "yamlfile.py")
+    location = config.get("experiments.schema")
+    own = root / location if location else None
+    return fingerprint(
+        [*code, BUILTIN_SCHEMA, *([own] if own is not None and own.is_file() else [])],
+        __version__,
+        repr((rules.name_pattern.pattern, rules.name_key, rules.output_key)),
+        repr(sorted(rules.reserved_names)),  # a set's order changes between processes
+        f"{location}:{config.get('experiments.schema_mode')}",
+    )
+
+
+def _summary_to_json(summary: exp.Summary) -> dict[str, Any]:
+    return {
+        "findings": [f.to_dict() for f in summary.findings],
+        "readable": summary.readable,
+        "output_dir": summary.output_dir,
+        "name_position": summary.name_position,
+        "output_position": summary.output_position,
+    }
+
+
+def _summary_from_json(path: str, entry: Any) -> exp.Summary | None:
+    """None for an entry this version cannot read: a miss, not an error."""
+    try:
+        findings = tuple(
+            Finding(
+                path,
+                f["code"],
+                f["message"],
+                f["line"],
+                f["col"],
+                Severity[f["severity"].upper()],
+                f["hint"],
+                None if f["fix"] is None else Fix(**f["fix"]),
+                f["end_line"],
+                f.get("extra") or {},
+            )
+            for f in entry["findings"]
+        )
+        return exp.Summary(
+            path,
+            findings,
+            readable=entry["readable"],
+            output_dir=entry["output_dir"],
+            name_position=tuple(entry["name_position"]),
+            output_position=tuple(entry["output_position"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+# --- sibling worktrees and branches ---------------------------------------------------------
+
+
+def _sibling_states(
+    repo: Repository, selection: Selection, branch_globs: list[str], summaries: _Summaries
+) -> tuple[list[exp.SiblingState], list[Finding]]:
+    """What each sibling worktree (committed and uncommitted) and each configured branch
+    adds under the experiments dir since its merge base with HEAD."""
+    reader = _SiblingReader(repo, selection, summaries, repo.head())
+    states: list[exp.SiblingState] = []
+    problems: list[Finding] = []
+    worktrees = repo.worktrees()
+    here = repo.root.resolve()
+    for worktree in worktrees:
+        if worktree.bare or worktree.path.resolve() == here:
+            continue
+        if worktree.prunable is not None or not worktree.path.is_dir():
+            continue  # its directory is gone; `git worktree prune` forgets it
+        branch = f"branch {worktree.branch}" if worktree.branch else worktree.label
+        where = f"sibling worktree {worktree.path} ({branch})"
+        try:
+            states += reader.worktree(worktree, where)
+        except GitError as exc:
+            problems.append(exp.sibling_unreadable(where, str(exc)))
+    if branch_globs:
+        checked_out = {w.branch for w in worktrees if w.branch}
+        for branch in repo.branches(branch_globs):
+            tip = repo.resolve(f"refs/heads/{branch}")
+            if branch not in checked_out and tip is not None:
+                states += reader.branch(branch, tip)
+    return states, problems
+
+
+@dataclass
+class _SiblingReader:
+    """Reads sibling states; siblings usually share a merge base, so its names are cached."""
+
+    repo: Repository
+    selection: Selection
+    summaries: _Summaries
+    head: str | None
+    names_at: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def worktree(self, worktree: Worktree, where: str) -> list[exp.SiblingState]:
+        base, names = self._base(worktree.head)
+        identity = {"worktree": str(worktree.path), "branch": worktree.branch}
+        states = []
+        committed = self._added(base, worktree.head, names) if worktree.head else {}
+        if committed and worktree.head:
+            states.append(
+                self._state(
+                    where, f"committed at {worktree.head[:8]}", committed, names, **identity
+                )
+            )
+        uncommitted = {}
+        sibling = self.repo.open_worktree(worktree)
+        for path in self.selection.select(sibling.files_under(self.selection.directory)):
+            if exp.experiment_name(path) in names:
+                continue
+            try:
+                raw = (worktree.path / path).read_bytes()
+            except OSError:
+                continue  # deleted there, or not a file: nothing to collide with
+            if committed.get(path) != raw:
+                uncommitted[path] = raw
+        if uncommitted:
+            states.append(self._state(where, "uncommitted", uncommitted, names, **identity))
+        return states
+
+    def branch(self, branch: str, tip: str) -> list[exp.SiblingState]:
+        base, names = self._base(tip)
+        added = self._added(base, tip, names)
+        if not added:
+            return []
+        return [self._state(f"branch {branch}", f"at {tip[:8]}", added, names, branch=branch)]
+
+    def _state(
+        self,
+        where: str,
+        state: str,
+        files: dict[str, bytes],
+        names: frozenset[str],
+        worktree: str | None = None,
+        branch: str | None = None,
+    ) -> exp.SiblingState:
+        summaries = tuple(self.summaries.sibling(path, raw) for path, raw in files.items())
+        return exp.SiblingState(where, state, summaries, names, worktree, branch)
+
+    def _base(self, tip: str | None) -> tuple[str | None, frozenset[str]]:
+        """The merge base of HEAD and `tip`, and the experiment names it has."""
+        if not self.head or not tip:
+            return None, frozenset()
+        base = self.head if tip == self.head else self.repo.merge_base(self.head, tip)
+        if base is None:
+            return None, frozenset()
+        if base not in self.names_at:
+            paths = self.selection.select(self.repo.tree_files(base, self.selection.directory))
+            self.names_at[base] = frozenset(exp.experiment_name(p) for p in paths)
+        return base, self.names_at[base]
+
+    def _added(self, base: str | None, tip: str, names: frozenset[str]) -> dict[str, bytes]:
+        """Configs at `tip` whose experiment name `base` lacks."""
+        if base == tip:
+            return {}
+        if base is None:
+            paths = self.repo.tree_files(tip, self.selection.directory)
+        else:
+            changed = self.repo.changed_since(base, tip)
+            paths = [c.path for c in changed if not c.deleted]
+        chosen = [p for p in self.selection.select(paths) if exp.experiment_name(p) not in names]
+        return self.repo.read_blobs(tip, chosen)
+
+
+# --- --fix ----------------------------------------------------------------------------------
+
+
+def _fix(
+    root: Path, findings: list[Finding], rules: exp.Rules, analyse: Callable[[], list[Finding]]
+) -> list[Finding]:
+    """Set the name key of every mismatched config, then check again."""
+    fixable = [f for f in findings if f.code == exp.NAME_MISMATCH and f.fix and not f.fix.applied]
+    if not fixable:
+        return findings
+    done: list[Finding] = []
+    failed: set[str] = set()
+    for finding in fixable:
+        path = root / finding.path
+        raw = path.read_bytes()
+        bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
+        edited = exp.set_name(
+            decode_yaml_bytes(raw), rules.name_key, exp.experiment_name(finding.path)
+        )
+        if edited is None:
+            failed.add(finding.path)
+            continue
+        write_atomic(path, bom + edited.encode("utf-8"))
+        assert finding.fix is not None
+        applied = Fix(finding.fix.description, applied=True)
+        done.append(dataclasses.replace(finding, fix=applied, severity=Severity.NOTICE))
+    return done + [_unfixable(f) if f.path in failed else f for f in analyse()]
+
+
+def _unfixable(finding: Finding) -> Finding:
+    if finding.fix is None:
+        return finding
+    why = "the value comes from an alias, a merge key or a block scalar"
+    hint = f"{finding.hint}; --fix leaves it alone: {why}"
+    return dataclasses.replace(finding, fix=None, hint=hint)

@@ -1,0 +1,728 @@
+"""The `experiment-config` check: the pure check, the command in real repositories and
+worktrees, and the hook through the real pre-commit."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from claudio_ci.checks import experiments as exp
+from claudio_ci.cli import main
+from claudio_ci.commands.check_experiments import _builtin_validator
+from claudio_ci.findings import Finding, Severity
+from claudio_ci.git import discover
+from claudio_ci.yamlfile import YamlError, parse_yaml
+from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git
+
+RULES = exp.Rules(re.compile("^[a-z][a-z0-9_]*$"), reserved_names=frozenset({"latest"}))
+SCHEMAS = [exp.Schema("the built-in experiment schema", _builtin_validator())]
+
+
+def config(name: str, *, out: str = "outputs/${experiment_name}", extra: str = "") -> str:
+    return textwrap.dedent(
+        f"""\
+        # experiments/{name}.yaml
+        model:
+          name: {name}
+          hidden_size: 64
+          layers: 2
+
+        training:
+          epochs: 10
+          batch_size: 32
+          learning_rate: 0.001
+
+        output:
+          dir: {out}
+          checkpoint_freq: 5
+        """
+    ) + textwrap.dedent(extra)
+
+
+def summary(path: str, text: str) -> exp.Summary:
+    try:
+        file = exp.ExperimentFile(path, parse_yaml(text, path))
+    except YamlError as error:
+        file = exp.ExperimentFile(path, error=error)
+    return dataclasses.replace(exp.summarize(file, RULES, SCHEMAS), content=text.encode())
+
+
+def check(
+    files: dict[str, str],
+    targets: list[str] | None = None,
+    siblings: tuple[exp.SiblingState, ...] = (),
+) -> list[Finding]:
+    chosen = list(files) if targets is None else targets
+    mine = [summary(p, files[p]) for p in chosen]
+    rest = [summary(p, t) for p, t in files.items() if p not in chosen]
+    return exp.check_experiments(mine, rest, RULES, siblings)
+
+
+def lines(findings: list[Finding]) -> list[str]:
+    return sorted(f"{f.location}: {f.code} {f.message}" for f in findings)
+
+
+def codes(findings: list[Finding]) -> list[str]:
+    return sorted(f.code for f in findings)
+
+
+# --- the pure check -------------------------------------------------------------------------
+
+
+def test_the_example_project_configs_pass() -> None:
+    files = {
+        f"experiments/{p.name}": p.read_text(encoding="utf-8")
+        for p in sorted((EXAMPLE_PROJECT / "experiments").glob("*.yaml"))
+    }
+    assert {"experiments/baseline.yaml", "experiments/test.yaml"} <= set(files)
+    assert check(files) == []
+
+
+def test_every_finding_has_a_stable_code_a_location_and_a_hint() -> None:
+    text = config("attn", out="outputs/baseline").replace("name: attn", "name: baseline")
+    findings = check({"experiments/attn.yaml": text, "experiments/baseline.yaml": config("b")})
+    assert findings
+    for finding in findings:
+        assert re.fullmatch(r"EXP\d{3}", finding.code)
+        assert finding.line > 0 and finding.col > 0
+        assert finding.hint
+
+
+BAD_INPUTS = [
+    ("model: [unclosed\n", "EXP001", "2:1", "expected ',' or ']'"),
+    ("model:\n\tname: x\n", "EXP001", "2:1", "a tab cannot indent YAML; use spaces"),
+    ("model: !!python/object:os.system x\n", "EXP001", "1:8", "constructor"),
+    ("a: 1\na: 2\n", "EXP002", "2:1", "duplicate key 'a' (first defined on line 1)"),
+    ("a: 1\n---\nb: 2\n", "EXP003", "3:1", "2 YAML documents in one file"),
+    ("", "EXP006", "1:1", "the file is empty"),
+    ("# only a comment\n", "EXP006", "1:1", "the file is empty"),
+    ("- model\n- training\n", "EXP006", "1:1", "the file holds a list"),
+    ("just text\n", "EXP006", "1:1", "the file holds the string 'just text'"),
+    ("[" * 150 + "]" * 150, "EXP004", "1:101", "nested more than 100 levels"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "where", "message"), BAD_INPUTS)
+def test_bad_input_is_one_clear_finding(text: str, code: str, where: str, message: str) -> None:
+    (finding,) = check({"experiments/bad.yaml": text})
+    assert finding.code == code
+    assert f"{finding.line}:{finding.col}" == where
+    assert message in finding.message
+    assert finding.hint
+
+
+def test_name_key_must_equal_the_file_name_and_is_fixable() -> None:
+    text = config("attention").replace("name: attention", "name: attn")
+    (finding,) = check({"experiments/attention.yaml": text})
+    assert finding.location == "experiments/attention.yaml:3:9"
+    assert finding.code == exp.NAME_MISMATCH
+    assert finding.message == (
+        "model.name is 'attn' but the file is named attention.yaml; they must match"
+    )
+    assert finding.fix is not None and not finding.fix.applied
+    assert finding.fix.description == "set model.name to 'attention'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("model:\n  hidden_size: 1\n", "experiments/a.yaml:1:1: EXP103 model.name is missing"),
+        ("model:\n  name:\n", "experiments/a.yaml:2:3: EXP103 model.name is empty"),
+        ("model:\n  name: 7\n", "experiments/a.yaml:2:9: EXP104 model.name is the whole number 7"),
+    ],
+)
+def test_name_key_missing_empty_or_not_a_string(text: str, expected: str) -> None:
+    found = [line for line in lines(check({"experiments/a.yaml": text})) if "model.name" in line]
+    assert len(found) == 1
+    assert found[0].startswith(expected)
+
+
+def test_name_from_a_reference_counts_as_the_name() -> None:
+    text = config("attn").replace("name: attn", "name: ${experiment_name}")
+    assert check({"experiments/attn.yaml": text}) == []
+
+
+def test_file_name_must_match_the_pattern_and_not_be_reserved() -> None:
+    findings = check(
+        {
+            "experiments/Attn-V2.yaml": config("Attn-V2"),
+            "experiments/latest.yaml": config("latest"),
+        }
+    )
+    assert lines(findings) == [
+        "experiments/Attn-V2.yaml:1:1: EXP101 experiment name 'Attn-V2' (the file name) does "
+        "not match experiments.name_pattern ^[a-z][a-z0-9_]*$",
+        "experiments/latest.yaml:1:1: EXP102 experiment name 'latest' is reserved (latest)",
+    ]
+    assert findings[0].hint == (
+        "rename the file to e.g. experiments/attn_v2.yaml and set model.name to match"
+    )
+
+
+def test_schema_violations_name_the_json_path_and_say_how_to_fix() -> None:
+    text = (
+        config("a").replace("epochs: 10", "epochs: -1").replace("batch_size: 32", "batch_size: yes")
+    )
+    text = text.replace("  checkpoint_freq: 5\n", "")
+    findings = check({"experiments/a.yaml": text})
+    assert lines(findings) == [
+        "experiments/a.yaml:12:1: EXP201 $.output: missing required key 'checkpoint_freq'",
+        "experiments/a.yaml:8:11: EXP201 $.training.epochs: must be greater than 0, got -1",
+        "experiments/a.yaml:9:15: EXP201 $.training.batch_size: expected a whole number, got "
+        "the boolean true (YAML reads yes/no/on/off as booleans)",
+    ]
+    hints = {f.message.split(":")[0]: f.hint for f in findings}
+    assert hints["$.output"] == (
+        "add `checkpoint_freq:` under `output:`; "
+        "Save a checkpoint every N epochs: a whole number above 0, e.g. 10."
+    )
+    assert hints["$.training.epochs"].startswith("Passes over the training set")
+
+
+def test_missing_sections_and_wrong_shapes() -> None:
+    findings = check({"experiments/a.yaml": "model: {name: a}\ntraining: 5\n"})
+    assert lines(findings) == [
+        "experiments/a.yaml:1:1: EXP201 $: missing required key 'output'",
+        "experiments/a.yaml:2:11: EXP201 $.training: expected a mapping, got the whole number 5",
+    ]
+
+
+def test_extra_keys_are_allowed() -> None:
+    extra = "extra:\n  anything: [1, 2]\n"
+    text = config("a", extra=extra).replace("layers: 2", "layers: 2\n  architecture: baseline")
+    assert check({"experiments/a.yaml": text}) == []
+
+
+def test_scientific_notation_is_a_warning_and_still_checked_as_a_number() -> None:
+    ok = config("a").replace("learning_rate: 0.001", "learning_rate: 1e-3")
+    (warning,) = check({"experiments/a.yaml": ok})
+    assert (warning.code, warning.severity, warning.location) == (
+        exp.NUMBER_AS_STRING,
+        Severity.WARNING,
+        "experiments/a.yaml:10:18",
+    )
+    assert warning.hint == "write 1.0e-3 without quotes, so every YAML reader sees a number"
+    negative = config("a").replace("learning_rate: 0.001", "learning_rate: -1e-3")
+    assert codes(check({"experiments/a.yaml": negative})) == ["EXP201", "EXP202"]
+
+
+def test_nan_and_infinity_are_errors() -> None:
+    text = config("a").replace("learning_rate: 0.001", "learning_rate: .inf")
+    text += "  scale: .nan\n"
+    assert lines(check({"experiments/a.yaml": text})) == [
+        "experiments/a.yaml:10:18: EXP203 $.training.learning_rate: inf is not a finite number",
+        "experiments/a.yaml:15:10: EXP203 $.output.scale: nan is not a finite number",
+    ]
+
+
+def test_reference_problems_have_their_own_codes() -> None:
+    extra = """\
+      a: ${model.nmae}
+      b: ${c}
+      c: x/${b}
+      d: x/${model}
+      e: ${model.name
+      f: ${oc.env:HOME}/runs
+    """
+    findings = check({"experiments/a.yaml": config("a", extra=extra)})
+    assert lines(findings) == [
+        "experiments/a.yaml:15:4: EXP301 $.a: ${model.nmae} refers to a key that does not exist",
+        "experiments/a.yaml:17:4: EXP303 $.c: circular reference: b -> c -> b",
+        "experiments/a.yaml:18:4: EXP304 $.d: ${model} is a mapping; only a single value can "
+        "go into a string",
+        "experiments/a.yaml:19:4: EXP302 $.e: unterminated reference in '${model.name': "
+        "a '}' is missing",
+        "experiments/a.yaml:20:4: EXP305 $.f: ${oc.env:HOME} uses the resolver 'oc.env'; "
+        "its value is not checked",
+    ]
+    by_code = {f.code: f for f in findings}
+    assert by_code["EXP301"].hint == "did you mean ${model.name}?"
+    assert by_code["EXP305"].severity is Severity.NOTICE
+
+
+def test_a_reference_resolving_to_a_bad_value_is_checked_after_resolution() -> None:
+    extra = "defaults:\n  epochs: 0\n"
+    text = config("a", extra=extra).replace("epochs: 10", "epochs: ${defaults.epochs}")
+    assert lines(check({"experiments/a.yaml": text})) == [
+        "experiments/a.yaml:8:11: EXP201 $.training.epochs: must be greater than 0, got 0"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("epochs: 10", "epochs: ${oc.env:EPOCHS}"), ("name: a", "name: ${oc.env:N}")]
+)
+def test_a_value_from_a_resolver_is_not_checked(old: str, new: str) -> None:
+    text = config("a").replace(old, new)
+    assert codes(check({"experiments/a.yaml": text})) == ["EXP305"]
+
+
+def test_output_collision_is_reported_on_the_checked_file_only() -> None:
+    files = {
+        "experiments/attn.yaml": config("attn", out="outputs/baseline/"),
+        "experiments/baseline.yaml": config("baseline"),
+        "experiments/other.yaml": config("other"),
+    }
+    findings = check(files, targets=["experiments/attn.yaml"])
+    assert lines(findings) == [
+        "experiments/attn.yaml:13:8: EXP401 output.dir 'outputs/baseline' is also the output "
+        "directory of experiments/baseline.yaml; their runs would overwrite each other's "
+        "checkpoints and metrics"
+    ]
+    assert check(files, targets=["experiments/other.yaml"]) == []
+
+
+def test_output_dir_without_the_name_is_a_warning() -> None:
+    (finding,) = check({"experiments/a.yaml": config("a", out="outputs/run")})
+    assert (finding.code, finding.severity) == (exp.OUTPUT_NOT_NAMED, Severity.WARNING)
+
+
+def test_two_files_with_one_experiment_name() -> None:
+    files = {"experiments/a.yaml": config("a"), "experiments/old/a.yml": config("a")}
+    assert lines(check(files, targets=["experiments/a.yaml"])) == [
+        "experiments/a.yaml:3:9: EXP105 experiment 'a' is also defined by experiments/old/a.yml"
+    ]
+
+
+def _sibling(files: dict[str, str], base: frozenset[str] = frozenset()) -> exp.SiblingState:
+    summaries = tuple(summary(p, t) for p, t in files.items())
+    return exp.SiblingState("sibling worktree /w (branch b)", "uncommitted", summaries, base)
+
+
+def test_same_experiment_added_in_a_sibling_with_other_content() -> None:
+    mine = {"experiments/attn.yaml": config("attn")}
+    theirs = {"experiments/attn.yaml": config("attn").replace("layers: 2", "layers: 3")}
+    (finding,) = check(mine, siblings=(_sibling(theirs),))
+    assert finding.location == "experiments/attn.yaml:3:9"
+    assert finding.message == (
+        "experiment 'attn' is also added in sibling worktree /w (branch b), uncommitted as "
+        "experiments/attn.yaml, with different content"
+    )
+    assert check(mine, siblings=(_sibling(mine),)) == []
+    assert check(mine, siblings=(_sibling(theirs, frozenset({"attn"})),)) == []
+
+
+def test_output_dir_shared_with_a_sibling_experiment() -> None:
+    mine = {"experiments/attn.yaml": config("attn", out="outputs/shared")}
+    theirs = {"experiments/attn2.yaml": config("attn2", out="outputs/shared")}
+    findings = check(mine, siblings=(_sibling(theirs),))
+    assert codes(findings) == ["EXP402", "EXP502"]
+    assert "experiment 'attn2' added in sibling worktree /w (branch b)" in findings[1].message
+
+
+# --- the one fix ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("model:\n  name: attn   # old\n", "model:\n  name: attention   # old\n"),
+        ("model:\r\n  name: attn\r\n  x: 1\r\n", "model:\r\n  name: attention\r\n  x: 1\r\n"),
+        ('model: {name: "attn", x: 1}\n', 'model: {name: "attention", x: 1}\n'),
+        ("model:\n  name: 'attn'\n", "model:\n  name: 'attention'\n"),
+        ("model:\n  name: 12\n", "model:\n  name: attention\n"),
+        ("model:\n  name:   ünï  \n# tail\n", "model:\n  name:   attention  \n# tail\n"),
+    ],
+)
+def test_set_name_edits_only_the_value(before: str, after: str) -> None:
+    assert exp.set_name(before, ("model", "name"), "attention") == after
+    assert exp.set_name(after, ("model", "name"), "attention") == after
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "base: &b attn\nmodel:\n  name: *b\n",
+        "base: &b {name: attn}\nmodel:\n  <<: *b\n",
+        "model:\n  name: |\n    attn\n",
+        "model:\n  name: [attn]\n",
+        "model: [unclosed\n",
+    ],
+)
+def test_set_name_refuses_what_it_cannot_edit_safely(text: str) -> None:
+    assert exp.set_name(text, ("model", "name"), "attention") is None
+
+
+# --- the command, in real repositories ------------------------------------------------------
+
+
+def run(cwd: Path, *args: str, monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str]:
+    monkeypatch.chdir(cwd)
+    code = main(["check", "experiments", *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys):
+    return lambda cwd, *args: run(cwd, *args, monkeypatch=monkeypatch, capsys=capsys)
+
+
+def test_example_project_is_clean(ml_repo: Path, cli) -> None:
+    assert cli(ml_repo) == (0, "")
+    assert cli(ml_repo, "experiments/baseline.yaml", "experiments/test.yaml") == (0, "")
+
+
+def test_a_changed_config_is_checked_against_every_other_config(ml_repo: Path, cli) -> None:
+    copy = ml_repo / "experiments" / "attn.yaml"
+    copy.write_text(
+        (ml_repo / "experiments" / "baseline.yaml")
+        .read_text(encoding="utf-8")
+        .replace("outputs/${experiment_name}", "outputs/${model.name}"),
+        encoding="utf-8",
+    )
+    code, out = cli(ml_repo, "experiments/attn.yaml")
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "experiments/attn.yaml:3:9: EXP104 model.name is 'baseline' but the file is named "
+        "attn.yaml; they must match"
+    )
+    assert (
+        "experiments/attn.yaml:13:8: EXP401 output.dir 'outputs/baseline' is also the output "
+        "directory of experiments/baseline.yaml;"
+    ) in out
+    assert "experiments/baseline.yaml:" not in out
+    assert out.splitlines()[-1] == "Found 2 problems (2 errors). 1 fixable with `--fix`."
+
+
+def test_fix_sets_the_name_byte_for_byte_and_twice_changes_nothing(ml_repo: Path, cli) -> None:
+    path = ml_repo / "experiments" / "attention.yaml"
+    original = path.read_bytes()
+    broken = b"\xef\xbb\xbf" + original.replace(b"\n", b"\r\n").replace(
+        b"name: attention", b'name: "attn"  # copied'
+    )
+    path.write_bytes(broken)
+    path.chmod(0o640)
+    code, out = cli(ml_repo, "--fix", "experiments/attention.yaml")
+    assert code == 0
+    assert out.splitlines() == [
+        "experiments/attention.yaml:3:9: EXP104 [notice] model.name is 'attn' but the file is "
+        "named attention.yaml; they must match",
+        "  fixed: set model.name to 'attention'",
+        "Found 1 problem (1 notice). Fixed 1.",
+    ]
+    assert path.read_bytes() == broken.replace(b'"attn"', b'"attention"')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "attention.yaml",
+        "baseline.yaml",
+        "test.yaml",
+    ]
+    assert cli(ml_repo, "--fix", "experiments/attention.yaml") == (0, "")
+
+
+def test_fix_leaves_an_alias_alone_and_fails(ml_repo: Path, cli) -> None:
+    path = ml_repo / "experiments" / "baseline.yaml"
+    text = "name_of: &n base\n" + path.read_text(encoding="utf-8").replace(
+        "name: baseline", "name: *n"
+    )
+    path.write_text(text, encoding="utf-8")
+    code, out = cli(ml_repo, "--fix", "experiments/baseline.yaml")
+    assert code == 1
+    assert "EXP104 model.name is 'base'" in out
+    assert "--fix leaves it alone: the value comes from an alias" in out
+    assert "fixable with `--fix`" not in out
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_fix_then_checks_again(ml_repo: Path, cli) -> None:
+    path = ml_repo / "experiments" / "attn.yaml"
+    path.write_text(
+        config("attn", out="outputs/${model.name}").replace("name: attn", "name: baseline")
+    )
+    code, out = cli(ml_repo, "--fix", "experiments/attn.yaml")
+    assert (code, "EXP401" in out, "fixed: set model.name to 'attn'" in out) == (0, False, True)
+
+
+def test_nothing_to_do_does_not_import_jsonschema(ml_repo: Path) -> None:
+    probe = (
+        "import sys\nfrom claudio_ci.cli import main\n"
+        "code = main(['check', 'experiments', 'README.md', 'src/x.py', 'notes/e.yaml'])\n"
+        "print(code, 'jsonschema' in sys.modules, 'pathspec' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ml_repo, capture_output=True, text=True, check=False
+    )
+    assert (proc.stdout, proc.stderr) == ("0 False False\n", "")
+
+
+@pytest.mark.timeout(20)
+def test_billion_laughs_is_refused_quickly(ml_repo: Path, cli) -> None:
+    lines_ = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines_ += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    (ml_repo / "experiments" / "lol.yaml").write_text("\n".join(lines_) + "\n")
+    code, out = cli(ml_repo, "experiments/lol.yaml")
+    assert code == 1
+    assert out.splitlines()[0].startswith(
+        "experiments/lol.yaml:1:66: EXP004 document expands to more than 200,000 values"
+    )
+
+
+def test_unreadable_oversized_and_undecodable_files(ml_repo: Path, cli) -> None:
+    experiments = ml_repo / "experiments"
+    (experiments / "folder.yaml").mkdir()
+    (experiments / "huge.yaml").write_text("a: " + "x" * 1_100_000 + "\n")
+    (experiments / "latin.yaml").write_bytes(b"model:\n  name: caf\xe9\n")
+    (experiments / "gone.yaml").symlink_to(experiments / "missing.yaml")
+    names = ["folder", "huge", "latin", "gone"]
+    code, out = cli(ml_repo, *[f"experiments/{n}.yaml" for n in names])
+    assert code == 1
+    found = sorted(line for line in out.splitlines() if line.startswith("experiments/"))
+    assert found == [
+        "experiments/folder.yaml: EXP007 cannot read the file: Is a directory",
+        "experiments/gone.yaml: EXP007 cannot read the file: No such file or directory",
+        "experiments/huge.yaml:1:1: EXP004 file is over the 1,000,000-byte limit for YAML here",
+        "experiments/latin.yaml:2:12: EXP005 not UTF-8: byte 0xe9 cannot be decoded",
+    ]
+
+
+def test_configuration_dir_exclude_pattern_and_keys(ml_repo: Path, cli) -> None:
+    (ml_repo / "configs" / "runs").mkdir(parents=True)
+    (ml_repo / "configs" / "runs" / "Run-1.yaml").write_text(
+        "meta:\n  id: Run-1\nrun:\n  out: /shared/out\n"
+    )
+    (ml_repo / "configs" / "template.yaml").write_text("not: an experiment\n")
+    (ml_repo / ".claudio.yaml").write_text(
+        "experiments:\n  dir: configs\n  exclude: [template.yaml]\n"
+        "  name_pattern: '^[A-Z][a-z]+-[0-9]+$'\n  name_key: meta.id\n  output_key: run.out\n"
+        "  schema: configs.schema.json\n  schema_mode: replace\n"
+    )
+    (ml_repo / "configs.schema.json").write_text(
+        json.dumps({"type": "object", "required": ["meta", "run"]})
+    )
+    code, out = cli(ml_repo)
+    assert (code, out.splitlines()[0]) == (
+        0,
+        "configs/runs/Run-1.yaml:4:8: EXP402 [warning] run.out '/shared/out' does not depend on "
+        "the experiment's name; a copy of this config would write into the same directory",
+    )
+    assert cli(ml_repo, "experiments/baseline.yaml") == (0, "")
+
+
+def test_own_schema_extends_the_built_in_one(ml_repo: Path, cli) -> None:
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  schema: exp.schema.yaml\n")
+    (ml_repo / "exp.schema.yaml").write_text(
+        "type: object\nrequired: [seed]\nproperties:\n  seed: {type: integer}\n"
+    )
+    code, out = cli(ml_repo, "experiments/test.yaml")
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "experiments/test.yaml:3:1: EXP201 $: missing required key 'seed'",
+        "  hint: add `seed:` at the top level",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "file", "error"),
+    [
+        ("name_pattern: '[a-'", None, ".claudio.yaml:2: experiments.name_pattern '[a-' is not a "),
+        ("schema: missing.json", None, "missing.json: experiments.schema cannot be read: "),
+        ("schema: s.json", "{oops", "s.json: experiments.schema is not valid JSON: "),
+        ("schema: s.json", '{"type": 12}', "s.json: experiments.schema is not a valid JSON Schema"),
+        ("dir: ../elsewhere", None, ".claudio.yaml:2: experiments.dir '../elsewhere' must be "),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(
+    ml_repo: Path, cli, setting: str, file: str | None, error: str
+) -> None:
+    (ml_repo / ".claudio.yaml").write_text(f"experiments:\n  {setting}\n")
+    if file is not None:
+        (ml_repo / "s.json").write_text(file)
+    code, out = cli(ml_repo, "experiments/baseline.yaml")
+    assert code == 2
+    assert out.startswith(f"claudio-ci: error: {error}")
+    assert len(out.splitlines()) == 1
+
+
+# --- the cache in the common git dir --------------------------------------------------------
+
+
+def _probe(repo: Path, *files: str) -> str:
+    """Run the check in a fresh process; report its exit code and whether it validated."""
+    probe = (
+        "import sys\nfrom claudio_ci.cli import main\n"
+        f"code = main(['check', 'experiments', *{list(files)!r}])\n"
+        "print(code, 'jsonschema' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=False
+    )
+    return proc.stdout.splitlines()[-1]
+
+
+def test_unchanged_configs_come_from_the_cache_shared_by_worktrees(ml_repo: Path, cli) -> None:
+    bad = config("x").replace("epochs: 10", "epochs: 0")
+    (ml_repo / "experiments" / "x.yaml").write_text(bad)
+    first = cli(ml_repo)
+    assert first[0] == 1 and "EXP201 $.training.epochs: must be greater than 0, got 0" in first[1]
+    cache = ml_repo / ".git" / "claudio" / "experiments-cache.json"
+    assert len(json.loads(cache.read_text())["entries"]) == 4
+    assert _probe(ml_repo) == "1 False"  # every config from the cache: no validation
+    assert cli(ml_repo) == first
+    linked = add_worktree(ml_repo, "kl34", "claudio/kl34")
+    (linked / "experiments" / "x.yaml").write_text(bad)
+    assert _probe(linked, "experiments/x.yaml") == "1 False"
+
+
+def test_a_changed_config_or_schema_is_checked_again(ml_repo: Path, cli) -> None:
+    assert cli(ml_repo) == (0, "")
+    path = ml_repo / "experiments" / "test.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("epochs: 1", "epochs: -1"))
+    assert _probe(ml_repo, "experiments/test.yaml") == "1 True"
+    path.write_text(path.read_text(encoding="utf-8").replace("epochs: -1", "epochs: 1"))
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  schema: s.json\n")
+    (ml_repo / "s.json").write_text('{"required": ["seed"]}')
+    assert cli(ml_repo, "experiments/test.yaml")[0] == 1
+    (ml_repo / "s.json").write_text("{}")
+    assert cli(ml_repo, "experiments/test.yaml") == (0, "")
+
+
+def test_a_corrupt_cache_is_an_empty_one(ml_repo: Path, cli) -> None:
+    cache = ml_repo / ".git" / "claudio" / "experiments-cache.json"
+    cache.parent.mkdir()
+    for junk in ["{not json", '{"format": 1, "entries": []}', '{"format": 1, "entries": {}}']:
+        cache.write_text(junk)
+        assert cli(ml_repo) == (0, "")
+    key = next(iter(json.loads(cache.read_text())["entries"]))
+    cache.write_text(json.dumps({"format": 1, "entries": {key: {"findings": "nonsense"}}}))
+    assert cli(ml_repo) == (0, "")
+
+
+# --- sibling worktrees and branches ---------------------------------------------------------
+
+
+def _variant(repo: Path, name: str, layers: int) -> str:
+    text = (repo / "experiments" / "attention.yaml").read_text(encoding="utf-8")
+    return text.replace("name: attention", f"name: {name}").replace(
+        "layers: 2", f"layers: {layers}"
+    )
+
+
+def test_sibling_worktree_adding_the_same_experiment(ml_repo: Path, cli) -> None:
+    sibling = add_worktree(ml_repo, "ab12", "claudio/ab12-attn")
+    (sibling / "experiments" / "attn2.yaml").write_text(_variant(ml_repo, "attn2", 3))
+    commit_all(sibling, "attn2 on the sibling")
+    (ml_repo / "experiments" / "attn2.yaml").write_text(_variant(ml_repo, "attn2", 4))
+    code, out = cli(ml_repo, "experiments/attn2.yaml")
+    head = git(sibling, "rev-parse", "HEAD").strip()
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"experiments/attn2.yaml:3:9: EXP501 experiment 'attn2' is also added in sibling "
+        f"worktree {sibling} (branch claudio/ab12-attn), committed at {head[:8]} as "
+        "experiments/attn2.yaml, with different content"
+    )
+    code, out = cli(ml_repo, "--format", "json", "experiments/attn2.yaml")
+    assert json.loads(out)[0]["extra"] == {
+        "worktree": str(sibling),
+        "branch": "claudio/ab12-attn",
+        "state": f"committed at {head[:8]}",
+        "sibling_path": "experiments/attn2.yaml",
+    }
+    (ml_repo / "experiments" / "attn2.yaml").write_text(_variant(ml_repo, "attn2", 3))
+    assert cli(ml_repo, "experiments/attn2.yaml") == (0, "")
+
+
+def test_uncommitted_config_in_a_sibling_seen_from_a_linked_worktree(ml_repo: Path, cli) -> None:
+    linked = add_worktree(ml_repo, "cd34", "claudio/cd34-optim")
+    (ml_repo / "experiments" / "optim.yaml").write_text(_variant(ml_repo, "optim", 3))
+    (linked / "experiments" / "optim.yaml").write_text(_variant(ml_repo, "optim", 5))
+    code, out = cli(linked, "experiments/optim.yaml")
+    assert code == 1
+    assert (
+        f"EXP501 experiment 'optim' is also added in sibling worktree {ml_repo} (branch main), "
+        "uncommitted as experiments/optim.yaml, with different content"
+    ) in out
+
+
+def test_existing_experiments_changed_in_a_sibling_are_not_collisions(ml_repo: Path, cli) -> None:
+    sibling = add_worktree(ml_repo, "ef56", "claudio/ef56")
+    (sibling / "experiments" / "baseline.yaml").write_text(_variant(ml_repo, "baseline", 9))
+    commit_all(sibling, "tune the baseline")
+    assert cli(ml_repo) == (0, "")
+
+
+def test_a_removed_worktree_directory_is_skipped(ml_repo: Path, cli) -> None:
+    gone = add_worktree(ml_repo, "gone", "claudio/gone")
+    shutil.rmtree(gone)
+    assert cli(ml_repo, "experiments/baseline.yaml") == (0, "")
+
+
+def test_configured_branches_are_compared_too(ml_repo: Path, cli) -> None:
+    git(ml_repo, "branch", "claudio/gh78")
+    git(ml_repo, "checkout", "-q", "claudio/gh78")
+    (ml_repo / "experiments" / "wide.yaml").write_text(_variant(ml_repo, "wide", 3))
+    commit_all(ml_repo, "wide on a branch")
+    git(ml_repo, "checkout", "-q", "main")
+    (ml_repo / "experiments" / "wide.yaml").write_text(_variant(ml_repo, "wide", 4))
+    assert cli(ml_repo, "experiments/wide.yaml") == (0, "")
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  compare_branches: ['claudio/*']\n")
+    code, out = cli(ml_repo, "experiments/wide.yaml")
+    assert code == 1
+    assert "EXP501 experiment 'wide' is also added in branch claudio/gh78, at " in out
+
+
+def test_inside_a_commit_hook_the_sibling_is_read_with_its_own_git_state(
+    ml_repo: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sibling = add_worktree(ml_repo, "gh90", "claudio/gh90")
+    (sibling / "experiments" / "deep.yaml").write_text(_variant(ml_repo, "deep", 6))
+    (ml_repo / "experiments" / "deep.yaml").write_text(_variant(ml_repo, "deep", 7))
+    git(ml_repo, "add", "experiments/deep.yaml")
+    monkeypatch.setenv("GIT_DIR", str(ml_repo / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(ml_repo))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(ml_repo / ".git" / "index"))
+    code, out = cli(ml_repo, "experiments/deep.yaml")
+    assert code == 1
+    assert f"sibling worktree {sibling} (branch claudio/gh90), uncommitted as" in out
+
+
+def test_git_layer_lists_and_reads_files_under_a_directory(ml_repo: Path) -> None:
+    (ml_repo / "experiments" / "new.yaml").write_text("x: 1\n")
+    (ml_repo / ".gitignore").write_text("experiments/ignored.yaml\n")
+    (ml_repo / "experiments" / "ignored.yaml").write_text("x: 2\n")
+    repo = discover(ml_repo, environ=dict(os.environ))
+    listed = repo.files_under("experiments")
+    assert sorted(listed) == [
+        "experiments/attention.yaml",
+        "experiments/baseline.yaml",
+        "experiments/new.yaml",
+        "experiments/test.yaml",
+    ]
+    committed = repo.tree_files("HEAD", "experiments")
+    assert "experiments/new.yaml" not in committed and len(committed) == 3
+    blobs = repo.read_blobs("HEAD", ["experiments/test.yaml", "experiments/new.yaml", "no\npe"])
+    assert blobs == {"experiments/test.yaml": (ml_repo / "experiments/test.yaml").read_bytes()}
+
+
+# --- the hook, through the real pre-commit --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pre_commit_hook_in_a_linked_worktree(ml_repo: Path, try_repo) -> None:
+    linked = add_worktree(ml_repo, "ij12", "claudio/ij12")
+    (linked / "experiments" / "x.yaml").write_text(
+        (linked / "experiments" / "baseline.yaml").read_text(encoding="utf-8")
+    )
+    (ml_repo / "experiments" / "mix.yaml").write_text(_variant(ml_repo, "mix", 3))
+    (linked / "experiments" / "mix.yaml").write_text(_variant(ml_repo, "mix", 8))
+    files = ["experiments/baseline.yaml", "experiments/x.yaml", "experiments/mix.yaml"]
+    proc = try_repo(linked, "experiment-config", *files, "README.md")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(r"experiment configs \(names, schema, output dirs\)\.+Failed", proc.stdout)
+    found = [line for line in proc.stdout.splitlines() if line.startswith("experiments/")]
+    assert found == [
+        f"experiments/mix.yaml:3:9: EXP501 experiment 'mix' is also added in sibling worktree "
+        f"{ml_repo} (branch main), uncommitted as experiments/mix.yaml, with different content",
+        "experiments/x.yaml:3:9: EXP104 model.name is 'baseline' but the file is named x.yaml; "
+        "they must match",
+    ]
+    assert "Found 2 problems (2 errors). 1 fixable with `--fix`." in proc.stdout
