@@ -80,8 +80,10 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A committed snapshot of this working tree (uncommitted edits included).
 
-    `pre-commit try-repo` on a dirty tree makes a new commit (and a new hook
-    environment) every call; a fixed snapshot and sha let every test share one.
+    A `.pre-commit-config.yaml` naming this snapshot and sha lets every test that runs
+    `pre-commit install` / `pre-commit run` share one hook environment (in
+    `pre_commit_home`); `try-repo` always builds a fresh one, so it is kept for the few
+    tests that must run exactly `pre-commit try-repo`.
     """
     snapshot = tmp_path_factory.mktemp("hook-repo") / "claudio-ci"
     listed = subprocess.run(
@@ -103,7 +105,11 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture
 def try_repo(hook_repo: tuple[Path, str], pre_commit_home: Path) -> Iterator[object]:
-    """`try_repo(cwd, hook_id, *files)`: `pre-commit try-repo` with this repo's hooks."""
+    """`try_repo(cwd, hook_id, *files)`: the real `pre-commit try-repo` with this repo's hooks.
+
+    try-repo builds its hook environment in a temporary store at every call (about 10 s,
+    less with the shared pip cache): use it once per hook, not for every case.
+    """
     snapshot, sha = hook_repo
 
     def run(cwd: Path, hook_id: str, *files: str, all_files: bool = False):
@@ -112,3 +118,15 @@ def try_repo(hook_repo: tuple[Path, str], pre_commit_home: Path) -> Iterator[obj
         return run_pre_commit(cwd, *args, home=pre_commit_home)
 
     yield run
+
+
+# --- a local server that answers like GitHub's REST API ---------------------------------
+
+
+@pytest.fixture
+def github_server() -> Iterator[object]:
+    """A `tests.github_server.GitHubServer` on 127.0.0.1: seed it, run, assert its requests."""
+    from tests.github_server import GitHubServer
+
+    with GitHubServer() as server:
+        yield server

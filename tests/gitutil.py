@@ -49,7 +49,7 @@ def add_worktree(repo: Path, name: str, branch: str | None = None) -> Path:
 def run_pre_commit(
     cwd: Path, *args: str, home: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `pre-commit` CLI with the shared PRE_COMMIT_HOME."""
+    """Run the real `pre-commit` CLI with the shared PRE_COMMIT_HOME (and pip cache)."""
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", *args],
         cwd=cwd,
@@ -59,6 +59,7 @@ def run_pre_commit(
             **os.environ,
             "PRE_COMMIT_HOME": str(home),
             "PRE_COMMIT_COLOR": "never",
+            "PIP_CACHE_DIR": str(home / "pip-cache"),
             **(env or {}),
         },
         check=False,
