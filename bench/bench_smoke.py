@@ -1,0 +1,131 @@
+"""Smoke test: what `claudio-ci smoke-test` adds over running the training command directly.
+
+The anchor is the same command run directly, in the same run, interleaved with the harness
+(A B A B ...) so both see the same machine load; each side's time is its fastest run (load
+from other processes only ever adds time), and the overhead is the difference. Two commands:
+a trivial one (`python -c`), which isolates the harness's fixed cost (start-up,
+configuration, process-tree sampling, checks), and the example project's real smoke test
+(one CPU epoch of experiments/test.yaml, batch size 2). The full smoke test also loads the
+checkpoint in a second interpreter (a torch import), shown on its own row.
+Goals: harness overhead < 0.5 s; the example project's whole smoke test < 30 s on 2 cores.
+Run: python bench/bench_smoke.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchlib import Row, best_of, command, print_table
+
+HERE = Path(__file__).resolve().parent
+EXAMPLE = HERE.parent / "templates" / "ml-project"
+TRAIN = (
+    "src/training/train.py --config experiments/test.yaml --epochs 1 --batch-size 2 --device cpu"
+)
+OVERHEAD_GOAL = 0.5
+TOTAL_GOAL = 30.0
+
+
+def _project(tmp: Path) -> Path:
+    repo = tmp / "ml-project"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("outputs", "__pycache__"))
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b"}
+    env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    return repo
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _paired(
+    direct: Callable[[], None], harness: Callable[[], None], repeat: int
+) -> tuple[float, float]:
+    """Fastest direct time and fastest harness time, measured interleaved."""
+    pairs = [(_timed(direct), _timed(harness)) for _ in range(repeat)]
+    return min(d for d, _ in pairs), min(h for _, h in pairs)
+
+
+def _verdict(overhead: float) -> str:
+    state = "ok" if overhead < OVERHEAD_GOAL else "over goal"
+    return f"overhead {overhead * 1000:+.0f} ms ({state})"
+
+
+def main() -> None:
+    python = sys.executable
+    script = shutil.which("claudio-ci", path=str(Path(python).parent))
+    claudio = [script] if script else [python, "-m", "claudio_ci"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "GITHUB_ACTIONS": "false"}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = str(_project(Path(tmp)))
+        trivial = [python, "-c", "print('step 1 loss=0.5')"]
+        bare = [
+            "--set",
+            f"smoke_test.command={json.dumps(shlex.join(trivial))}",
+            "--set",
+            "smoke_test.expect={metrics: false, checkpoint: false, checkpoint_loads: false}",
+        ]
+        train = [python, *TRAIN.split()]
+        command(train, cwd=repo, env=env)()  # warm the caches, torch included
+        direct, harness = _paired(
+            command(trivial, cwd=repo, env=env),
+            command([*claudio, "smoke-test", *bare], cwd=repo, env=env),
+            repeat=9,
+        )
+        rows.append(
+            Row(
+                "smoke-test, trivial command",
+                harness,
+                "the command",
+                direct,
+                "< 0.5 s",
+                _verdict(harness - direct),
+            )
+        )
+        no_probe = ["--set", "smoke_test.expect.checkpoint_loads=false"]
+        direct, harness = _paired(
+            command(train, cwd=repo, env=env),
+            command([*claudio, "smoke-test", *no_probe], cwd=repo, env=env),
+            repeat=4,
+        )
+        rows.append(
+            Row(
+                "smoke-test, example project, no checkpoint load",
+                harness,
+                "train.py",
+                direct,
+                "< 0.5 s",
+                _verdict(harness - direct),
+            )
+        )
+        full = best_of(command([*claudio, "smoke-test"], cwd=repo, env=env), repeat=1, warmup=0)
+        state = "ok" if full < TOTAL_GOAL else "over goal"
+        rows.append(
+            Row(
+                "smoke-test, example project, full",
+                full,
+                "train.py",
+                direct,
+                "< 30 s",
+                f"total {full:.1f} s ({state})",
+            )
+        )
+    print_table("Smoke test", rows)
+
+
+if __name__ == "__main__":
+    main()

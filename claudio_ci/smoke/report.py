@@ -1,0 +1,199 @@
+"""Show smoke-test results: the live log, one table row per experiment, JSON, step summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from claudio_ci import findings as fmt
+from claudio_ci.findings import Finding
+from claudio_ci.smoke.plan import Job
+from claudio_ci.smoke.session import ExperimentResult
+
+TITLE = "claudio-ci smoke test"
+CHECKS = ("exit", "metrics", "finite", "loss", "checkpoint", "loads")
+HEADERS = (
+    "experiment",
+    "result",
+    "wall time",
+    "peak RSS",
+    "final loss",
+    "exit",
+    "metrics",
+    "finite",
+    "loss trend",
+    "checkpoint",
+    "loads",
+)
+TEXT_MARKS = {"pass": "ok", "fail": "FAIL", "skip": "-"}
+ICONS = {"pass": "✅", "fail": "❌", "skip": "➖"}
+TAIL_LINES = 30
+
+
+class LiveLog:
+    """The training output as it comes, under a header per experiment.
+
+    On GitHub it is a collapsed group, with workflow commands switched off inside it so that
+    no line of the log turns into an annotation or a masked secret.
+    """
+
+    def __init__(self, stream: BinaryIO, github: bool) -> None:
+        self.stream = stream
+        self.github = github
+        self._token = ""
+        self._at_line_start = True
+
+    def _put(self, text: str) -> None:
+        self.stream.write(text.encode("utf-8"))
+        self.stream.flush()
+
+    def begin(self, job: Job) -> None:
+        experiment = job.experiment
+        if self.github:
+            self._token = secrets.token_hex(16)
+            self._put(f"::group::smoke test {experiment.name}: {experiment.command}\n")
+            self._put(f"::stop-commands::{self._token}\n")
+        else:
+            self._put(f"==> smoke test {experiment.name}: {experiment.command}\n")
+        self._at_line_start = True
+
+    def write(self, chunk: bytes) -> None:
+        self.stream.write(chunk)
+        self.stream.flush()
+        self._at_line_start = chunk.endswith(b"\n")
+
+    def end(self, result: ExperimentResult) -> None:
+        if not self._at_line_start:
+            self._put("\n")
+        if self.github:
+            self._put(f"::{self._token}::\n::endgroup::\n")
+        verdict = "passed" if result.passed else "FAILED"
+        self._put(
+            f"<== {result.job.experiment.name}: {verdict} in {result.run.wall_seconds:.1f} s\n"
+        )
+        if self.github and not result.passed:  # the group is collapsed: show its end
+            self._put("".join(f"    {line}\n" for line in result.run.tail[-TAIL_LINES:]))
+
+
+# --- one row per experiment ------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def _detail(result: ExperimentResult, check: str) -> str:
+    if check == "exit":
+        return str(result.run.exit_code)
+    if check == "loss" and result.loss_trend is not None:
+        _, first, last = result.loss_trend
+        return f"{first:.4g} → {last:.4g}"
+    if check == "loads" and result.checkpoint_arrays is not None:
+        return f"{result.checkpoint_arrays} arrays"
+    return ""
+
+
+def _limit(text: str, status: str, limit: str, marks: dict[str, str]) -> str:
+    return f"{text} {marks['fail']} (limit {limit})" if status == "fail" else text
+
+
+def row(result: ExperimentResult, marks: dict[str, str]) -> list[str]:
+    run, limits = result.run, result.limits
+    memory_limit = f"{limits.max_memory_mb} MB" if limits.max_memory_mb else "none"
+    cells = [
+        result.job.experiment.name,
+        "passed" if result.passed else "failed",
+        _limit(
+            f"{run.wall_seconds:.1f} s",
+            result.status("time"),
+            f"{limits.timeout_seconds:g} s",
+            marks,
+        ),
+        _limit(f"{run.peak_rss_mb:.0f} MB", result.status("memory"), memory_limit, marks),
+        _number(result.final_loss),
+    ]
+    for check in CHECKS:
+        status = result.status(check)
+        detail = _detail(result, check) if status != "skip" else ""
+        cells.append(f"{marks[status]} {detail}".strip())
+    return cells
+
+
+def render_table(results: Sequence[ExperimentResult]) -> str:
+    """A plain-text table, columns aligned."""
+    rows = [list(HEADERS), *(row(r, TEXT_MARKS) for r in results)]
+    widths = [max(len(cells[i]) for cells in rows) for i in range(len(HEADERS))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        + "\n"
+        for cells in rows
+    )
+
+
+def _fence(lines: Sequence[str]) -> str:
+    """A code fence longer than any run of backticks in the text."""
+    longest = max((len(run) for run in re.findall("`+", "\n".join(lines))), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return "\n".join([ticks + "text", *lines, ticks])
+
+
+def render_markdown(
+    results: Sequence[ExperimentResult], findings: Sequence[Finding], notes: Sequence[str] = ()
+) -> str:
+    """The step summary: the table, any notes, the findings, and the log tail of failures."""
+    parts = [f"### {TITLE}", ""]
+    parts += [f"| {' | '.join(HEADERS)} |", "|" + "---|" * len(HEADERS)]
+    for result in results:
+        cells = row(result, ICONS)
+        cells[0] = f"`{fmt.markdown_cell(cells[0])}`"
+        parts.append("| " + " | ".join(fmt.markdown_cell(c) for c in cells) + " |")
+    if notes:
+        parts += ["", *notes]
+    if findings:
+        parts += ["", fmt.render_markdown(findings, "Findings").rstrip()]
+    for result in results:
+        if not result.passed:
+            tail = result.run.tail[-TAIL_LINES:]
+            name = fmt.markdown_cell(result.job.experiment.name)
+            parts += ["", f"<details><summary>{name}: last {len(tail)} lines of output</summary>"]
+            parts += ["", _fence(tail), "", "</details>"]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """JSON has no NaN: a non-finite loss is reported as its text."""
+    return value if value is None or math.isfinite(value) else str(value)
+
+
+def render_json(
+    results: Sequence[ExperimentResult],
+    findings: Sequence[Finding],
+    notes: Sequence[str],
+    passed: bool,
+) -> str:
+    experiments = [
+        {
+            "experiment": r.job.experiment.name,
+            "config": r.job.experiment.config,
+            "command": r.job.experiment.command,
+            "passed": r.passed,
+            "exit_code": r.run.exit_code,
+            "wall_seconds": round(r.run.wall_seconds, 3),
+            "peak_rss_mb": round(r.run.peak_rss_mb, 1),
+            "final_loss": _json_number(r.final_loss),
+            "loss_trend": list(r.loss_trend) if r.loss_trend else None,
+            "checks": {check: r.status(check) for check in ("time", "memory", *CHECKS)},
+        }
+        for r in results
+    ]
+    document = {
+        "passed": passed,
+        "experiments": experiments,
+        "notes": list(notes),
+        "findings": [f.to_dict() for f in fmt.sort_findings(findings)],
+    }
+    return json.dumps(document, indent=2) + "\n"
