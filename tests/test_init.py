@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from claudio_ci.cli import main
-from claudio_ci.config import load_config
+from claudio_ci.config import load_config, load_schema
 from claudio_ci.resources import repo_templates_dir
+from tests.gitutil import REPO_ROOT
 
 EXPECTED = {
     ".pre-commit-config.yaml",
@@ -84,7 +87,6 @@ def test_the_config_template_is_valid_and_shows_every_section_of_ours() -> None:
     config = load_config(None, repo_file=template)
     assert config.warnings == []
     written = yaml.safe_load(template.read_text(encoding="utf-8"))
-    from claudio_ci.config import load_schema
 
     ours = [
         name
@@ -107,3 +109,32 @@ def test_the_workflow_template_is_least_privilege() -> None:
             if step.get("uses", "").startswith("actions/checkout"):
                 assert step["with"]["persist-credentials"] is False
             assert "${{" not in step.get("run", ""), "expressions belong in env:, not in run:"
+
+
+def test_the_workflow_template_and_every_action_fit_githubs_schemas() -> None:
+    """check-jsonschema ships GitHub's own workflow and action schemas (no network)."""
+    workflow = repo_templates_dir() / ".github" / "workflows" / "ml-ci.yml"
+    actions = sorted((REPO_ROOT / "actions").glob("*/action.yml"))
+    assert len(actions) == 3
+    for schema, files in (("workflows", [workflow]), ("actions", actions)):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "check_jsonschema",
+                "--builtin-schema",
+                f"vendor.github-{schema}",
+                *map(str, files),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_workflow_template_uses_our_actions() -> None:
+    text = (repo_templates_dir() / ".github" / "workflows" / "ml-ci.yml").read_text("utf-8")
+    for action in ("smoke-test", "assign-reviewers", "gpu-cost"):
+        assert f"claudio-ci/claudio-ci/actions/{action}@" in text
+        assert (REPO_ROOT / "actions" / action / "action.yml").is_file()
