@@ -47,6 +47,24 @@ def relative_paths(repo: Repository, filenames: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def command_config(
+    repo: Repository | None,
+    *,
+    overrides: Sequence[str] = (),
+    config_file: str | None = None,
+    flag_values: Mapping[str, Any] | None = None,
+) -> Config:
+    """The configuration a command runs with: the repository's files, `--config FILE`,
+    `--set` overrides and the command's own flags, validation cached in the state dir."""
+    return load_config(
+        repo.root if repo else None,
+        cache_dir=repo.state_dir() if repo else None,
+        overrides=overrides,
+        flag_values=flag_values,
+        repo_file=Path(config_file) if config_file else None,
+    )
+
+
 def run_check(
     runner: CheckRunner,
     *,
@@ -61,12 +79,8 @@ def run_check(
     options: Mapping[str, Any] | None = None,
 ) -> int:
     repo = discover()
-    config = load_config(
-        repo.root,
-        cache_dir=repo.state_dir(),
-        overrides=overrides,
-        flag_values=flag_values,
-        repo_file=Path(config_file) if config_file else None,
+    config = command_config(
+        repo, overrides=overrides, config_file=config_file, flag_values=flag_values
     )
     files = relative_paths(repo, filenames)
     context = CheckContext(

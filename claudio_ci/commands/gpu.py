@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci import findings as fmt
-from claudio_ci.config import Config, load_config
+from claudio_ci.commands.check import command_config
+from claudio_ci.config import Config
 from claudio_ci.errors import UsageError
 from claudio_ci.findings import Finding
 from claudio_ci.git import Repository, discover
@@ -25,11 +26,7 @@ if TYPE_CHECKING:
 
 def _context(args: argparse.Namespace) -> tuple[Repository, Config]:
     repo = discover()
-    config = load_config(
-        repo.root,
-        overrides=args.overrides,
-        repo_file=Path(args.config) if args.config else None,
-    )
+    config = command_config(repo, overrides=args.overrides, config_file=args.config)
     for warning in config.warnings:
         print(f"{warning.location}: {warning.code} {warning.message}", file=sys.stderr)
     return repo, config

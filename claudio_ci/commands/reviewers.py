@@ -40,14 +40,13 @@ from claudio_ci.checks.reviewers import (
     route,
     skip_reason,
 )
-from claudio_ci.commands.check import relative_paths, report
+from claudio_ci.commands.check import command_config, relative_paths, report
 from claudio_ci.config import (
     CODE_SYNTAX,
     REPO_FILE,
     Config,
     config_error,
     env_layer,
-    load_config,
     merge_layers,
     override_layer,
     text_layer,
@@ -356,11 +355,7 @@ def _explain(args: argparse.Namespace) -> Report:
 
 
 def _local_config(repo: Repository, args: argparse.Namespace) -> Config:
-    return load_config(
-        repo.root,
-        overrides=args.overrides,
-        repo_file=Path(args.config) if args.config else None,
-    )
+    return command_config(repo, overrides=args.overrides, config_file=args.config)
 
 
 def _check_names_on_github(

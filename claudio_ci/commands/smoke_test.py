@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from claudio_ci import findings as fmt
-from claudio_ci.config import Config, load_config
+from claudio_ci.commands.check import command_config
+from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError
 from claudio_ci.findings import Finding
 from claudio_ci.git import discover
@@ -47,11 +48,11 @@ def _emit_matrix(jobs: list[plan.Job]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     repo = discover()
-    config = load_config(
-        repo.root,
+    config = command_config(
+        repo,
         overrides=args.overrides,
+        config_file=args.config,
         flag_values={"smoke_test.timeout_seconds": args.timeout},
-        repo_file=Path(args.config) if args.config else None,
     )
     settings = plan.Settings.from_config(config, repo.root)
     base = args.base or default_base()

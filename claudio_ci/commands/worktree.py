@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from claudio_ci.config import Config, load_config
+from claudio_ci.commands.check import command_config
+from claudio_ci.config import Config
 from claudio_ci.errors import UsageError
 from claudio_ci.findings import exit_code, render
 from claudio_ci.git import discover
@@ -26,9 +27,7 @@ from claudio_ci.worktree.status import (
 
 
 def _config(args: argparse.Namespace, root: Path) -> Config:
-    return load_config(
-        root, overrides=args.overrides, repo_file=Path(args.config) if args.config else None
-    )
+    return command_config(discover(root), overrides=args.overrides, config_file=args.config)
 
 
 def _settings(args: argparse.Namespace, root: Path) -> WorktreeSettings:
