@@ -32,12 +32,12 @@ Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci.findings import Finding, Severity
+from claudio_ci.globs import gitignore_spec
 
 if TYPE_CHECKING:
     from pathspec import PathSpec
@@ -85,12 +85,6 @@ class Merge(enum.Enum):
     UNKNOWN = "unknown"
 
 
-def _spec(patterns: Iterable[str]) -> PathSpec:
-    import pathspec  # ~35 ms: paid only when there are files to classify
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
-
-
 @dataclass(frozen=True)
 class RiskRules:
     """The `conflicts` globs (gitignore semantics, `!` excludes). The first that matches
@@ -104,10 +98,10 @@ class RiskRules:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> RiskRules:
         return cls(
-            ignore=_spec(section.get("ignore") or ()),
-            single_writer=_spec(section.get("single_writer") or ()),
-            high=_spec(section.get("high") or ()),
-            low=_spec(section.get("low") or ()),
+            ignore=gitignore_spec(section.get("ignore") or ()),
+            single_writer=gitignore_spec(section.get("single_writer") or ()),
+            high=gitignore_spec(section.get("high") or ()),
+            low=gitignore_spec(section.get("low") or ()),
         )
 
     def classify(self, path: str) -> Risk:
@@ -235,13 +229,8 @@ def _message(risk: Risk, overlap: Overlap) -> str:
     return f"{subject} also changed {overlap.other.describe()}{how}: {outcome}"
 
 
-@functools.cache
-def _builtin_spec(patterns: tuple[str, ...]) -> PathSpec:
-    return _spec(patterns)
-
-
 def _matches(path: str, patterns: tuple[str, ...]) -> bool:
-    return _builtin_spec(patterns).match_file(path)
+    return gitignore_spec(patterns).match_file(path)
 
 
 def way_out(overlap: Overlap, risk: Risk) -> str:

@@ -16,9 +16,9 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from claudio_ci import __version__
@@ -27,13 +27,13 @@ from claudio_ci.checks import experiments as exp
 from claudio_ci.commands.check import CheckContext, run_check
 from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError, GitError
+from claudio_ci.experiment_files import Selection
 from claudio_ci.fileio import write_atomic
 from claudio_ci.findings import Finding, Fix, Severity
 from claudio_ci.git import Repository, Worktree
 from claudio_ci.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_yaml
 
 BUILTIN_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "experiment.schema.json"
-SUFFIXES = (".yaml", ".yml")
 CACHE_NAME = "experiments-cache.json"
 
 
@@ -47,38 +47,6 @@ def run(args: argparse.Namespace) -> int:
         config_file=args.config,
         title="claudio-ci: experiment configs",
     )
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which files are experiment configs: YAML under `dir`, minus `exclude` (gitignore globs)."""
-
-    directory: str  # "experiments", or "." for the whole repository
-    exclude: tuple[str, ...]
-
-    @classmethod
-    def from_config(cls, config: Config) -> Selection:
-        raw = str(config.get("experiments.dir"))
-        directory = PurePosixPath(raw).as_posix().strip("/") or "."
-        if raw.startswith("/") or ".." in PurePosixPath(directory).parts:
-            origin = config.origins.get("experiments.dir", "configuration")
-            raise ConfigError(f"{origin}: experiments.dir {raw!r} must be inside the repository")
-        return cls(directory, tuple(config.get("experiments.exclude")))
-
-    def select(self, paths: Iterable[str]) -> list[str]:
-        prefix = "" if self.directory == "." else f"{self.directory}/"
-        found = [p for p in paths if p.startswith(prefix) and p.endswith(SUFFIXES)]
-        if not found or not self.exclude:
-            return found
-        spec = _gitignore_spec(self.exclude)
-        return [p for p in found if not spec.match_file(p)]
-
-
-@functools.cache
-def _gitignore_spec(patterns: tuple[str, ...]) -> Any:
-    import pathspec  # ~40 ms: only paid when a config is among the files
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def check(ctx: CheckContext) -> list[Finding]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import shutil
@@ -10,12 +9,13 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from claudio_ci.checks.smoke import Expectations, Experiment
 from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError, UsageError
+from claudio_ci.experiment_files import Selection
 from claudio_ci.git import Repository
+from claudio_ci.globs import gitignore_spec
 from claudio_ci.smoke.runner import Limits
 
 PYTHON_WORDS = ("python", "python3")
@@ -140,18 +140,9 @@ def _expand(patterns: Iterable[str], root: Path, config: Config) -> list[str]:
 
 def _experiment_configs(repo: Repository, config: Config) -> list[str]:
     """Every experiment config under `experiments.dir`, as the experiment-config hook sees it."""
-    from claudio_ci.commands.check_experiments import Selection
-
     selection = Selection.from_config(config)
     listed = selection.select(repo.files_under(selection.directory))
     return sorted(p for p in listed if (repo.root / p).is_file())
-
-
-@functools.cache
-def _spec(patterns: tuple[str, ...]) -> Any:
-    import pathspec
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _by_name(names: Sequence[str], known: Sequence[str], repo: Repository) -> list[str]:
@@ -198,7 +189,7 @@ def select_configs(
         return known
     changed = {c.path for c in repo.changed_in_worktree_since(base) if not c.deleted}
     changed |= set(repo.untracked_files())
-    if any(_spec(settings.shared_paths).match_file(path) for path in changed):
+    if any(gitignore_spec(settings.shared_paths).match_file(path) for path in changed):
         return known
     return [path for path in known if path in changed]
 
