@@ -78,7 +78,14 @@ def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str] = FOR
 
 
 def _check_parser(
-    checks: Any, name: str, help_text: str, description: str, handler: Handler
+    checks: Any,
+    name: str,
+    help_text: str,
+    description: str,
+    handler: Handler,
+    *,
+    fixable: bool = True,
+    default_files: str = "every file in the repository",
 ) -> argparse.ArgumentParser:
     parser = checks.add_parser(
         name,
@@ -91,9 +98,10 @@ def _check_parser(
         "filenames",
         nargs="*",
         metavar="FILE",
-        help="files to check, as pre-commit passes them (default: every file in the repository)",
+        help=f"files to check, as pre-commit passes them (default: {default_files})",
     )
-    parser.add_argument("--fix", action="store_true", help="fix what can be fixed safely")
+    if fixable:
+        parser.add_argument("--fix", action="store_true", help="fix what can be fixed safely")
     _format_option(parser)
     parser.set_defaults(handler=handler)
     return parser
@@ -107,7 +115,46 @@ def _add_check_commands(sub: Any) -> None:
         formatter_class=_Formatter,
     )
     checks = check.add_subparsers(dest="check", metavar="CHECK", required=True)
-    del checks  # each check adds itself below as it lands
+    _check_parser(
+        checks,
+        "notebooks",
+        "notebooks paired with their jupytext text twin, and in sync",
+        "Check notebooks (the `jupytext-pairing` hook): each notebook under notebooks.paths has "
+        "its text twin in notebooks.formats, declares that pairing, and is in sync with it "
+        "(jupytext --sync would change nothing). --fix creates missing twins, sets the pairing "
+        "and syncs from the staged or most recently committed file; it refuses when both "
+        "files changed differently. Codes NB001-NB008.",
+        lazy("claudio_ci.commands.check_notebooks", "run"),
+    )
+    _check_parser(
+        checks,
+        "experiments",
+        "experiment configs: names, schema, output dirs, sibling worktrees",
+        "Check experiment configs (the `experiment-config` hook): the name key equals the file "
+        "name, the config fits the schema, ${...} references resolve, and no two experiments "
+        "(here, in a sibling worktree or in experiments.compare_branches) share a name or an "
+        "output directory. --fix sets the name key to the file name. Codes EXP001-EXP503.",
+        lazy("claudio_ci.commands.check_experiments", "run"),
+    )
+    conflicts = _check_parser(
+        checks,
+        "conflicts",
+        "files a sibling worktree or branch also changes, with the merge git predicts",
+        "Check conflict risk (the `conflict-risk` hook): the files being committed (FILES, "
+        "else the staged files) against every sibling worktree's changes since its fork point "
+        "plus its uncommitted edits, and the branches in conflicts.compare. Each overlap names "
+        "the other worktree and branch, and the outcome `git merge-tree` predicts. Risk comes "
+        "from conflicts.high/low/ignore/single_writer globs; conflicts.fail_on decides what "
+        "fails. Codes CR001-CR005, notices CR101-CR104.",
+        lazy("claudio_ci.commands.check_conflicts", "run"),
+        fixable=False,
+        default_files="the staged files",
+    )
+    conflicts.add_argument(
+        "--pr",
+        action="store_true",
+        help="in CI on a pull request: compare its changed files with the other open PRs'",
+    )
 
 
 def _add_config_commands(sub: Any) -> None:
@@ -168,6 +215,263 @@ def _add_demo_command(sub: Any) -> None:
     demo.set_defaults(handler=lazy("claudio_ci.commands.demo", "run"))
 
 
+def _add_install_hooks_command(sub: Any) -> None:
+    hooks = sub.add_parser(
+        "install-hooks",
+        help="install the plain git hooks: worktree setup at `git worktree add`, checks at commit",
+        description="Install claudio-ci's post-checkout hook (sets up each worktree that "
+        "`git worktree add` creates) and pre-commit hook (runs `claudio-ci check ...` on the "
+        "staged files) where git looks for hooks: the common git dir, shared by every "
+        "worktree, or core.hooksPath when that is an absolute directory. A hook already there "
+        "keeps running first (renamed NAME.pre-claudio); one installed by the pre-commit "
+        "framework is left alone. The hooks record this Python to run claudio-ci with.",
+        formatter_class=_Formatter,
+    )
+    hooks.add_argument(
+        "--uninstall",
+        action="store_true",
+        help="remove claudio-ci's hooks and put back the ones they replaced",
+    )
+    hooks.add_argument(
+        "--hook",
+        action="append",
+        choices=("post-checkout", "pre-commit"),
+        help="only this hook (repeatable; default: both)",
+    )
+    hooks.set_defaults(handler=lazy("claudio_ci.commands.install_hooks", "run"))
+
+
+def _add_worktree_command(sub: Any) -> None:
+    worktree = sub.add_parser(
+        "worktree",
+        help="set up a worktree (data links, directories, Jupyter port, .env), or list them all",
+        description="Each worktree gets the shared-data links, directories and setup commands "
+        "of the `worktree` config section, a Jupyter port of its own (recorded in the common git "
+        "dir) and an env file with JUPYTER_PORT and EXPERIMENT_OUTPUT_ROOT. The post-checkout "
+        "hook (`claudio-ci install-hooks`) runs `worktree setup` when `git worktree add` "
+        "creates a worktree.",
+        formatter_class=_Formatter,
+    )
+    actions = worktree.add_subparsers(dest="action", metavar="ACTION", required=True)
+    setup = actions.add_parser(
+        "setup",
+        help="set up this worktree; idempotent, never deletes a file (exit 1: a command failed)",
+        parents=[_config_options()],
+    )
+    setup.add_argument(
+        "--commands",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="run worktree.setup_commands: auto (unless they already succeeded here), always, "
+        "never (default: auto)",
+    )
+    setup.add_argument(
+        "--post-checkout",
+        nargs="*",
+        metavar="ARG",
+        help="as a post-checkout hook: only set up when git's arguments (OLD-HEAD NEW-HEAD FLAG, "
+        "or the pre-commit framework's PRE_COMMIT_FROM_REF and PRE_COMMIT_CHECKOUT_TYPE) say "
+        "`git worktree add` created this worktree",
+    )
+    setup.set_defaults(handler=lazy("claudio_ci.commands.worktree", "setup"))
+    status = actions.add_parser(
+        "status",
+        help="every worktree: branch, Jupyter port, data links, setup state "
+        "(exit 1: a broken link or a failed setup)",
+        parents=[_config_options()],
+    )
+    _format_option(status, ("text", "json"))
+    status.set_defaults(handler=lazy("claudio_ci.commands.worktree", "status"))
+
+
+def _add_gpu_command(sub: Any) -> None:
+    gpu = sub.add_parser(
+        "gpu",
+        help="GPU time, energy and cost per branch: run a command measured, report, PR comment",
+        description="Measure what a command spends on GPUs (NVML, through nvidia-ml-py), keep "
+        "it in a ledger shared by every worktree (<git common dir>/claudio/gpu-ledger.sqlite3), "
+        "price it, and report it per branch against resources.cost_warning_threshold and "
+        "resources.cost_limit.",
+        formatter_class=_Formatter,
+    )
+    actions = gpu.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="run a command and record its GPU time, energy and cost (exit: the command's)",
+        description="Run CMD, sampling the GPUs its process tree uses; exit with its exit code "
+        "(128+N when it dies of signal N). Without a GPU or driver it still runs, at $0.",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    run.add_argument("--branch", help="charge this branch (default: the checked-out one)")
+    run.add_argument(
+        "--gpus",
+        type=int,
+        metavar="N",
+        help="reserve N free GPUs (no other run or process on them) and set CUDA_VISIBLE_DEVICES",
+    )
+    run.add_argument(
+        "--replay",
+        metavar="TRACE",
+        help="read GPU readings from a recorded trace instead of NVML (tests, demos); "
+        "the run is marked replayed",
+    )
+    run.add_argument("--record", metavar="FILE", help="also write the readings as a trace")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    run.set_defaults(handler=lazy("claudio_ci.commands.gpu", "run"))
+    report = actions.add_parser(
+        "report",
+        help="runs, GPU-hours, kWh and cost per branch, the costliest runs (exit 1: over "
+        "resources.cost_limit)",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    report.add_argument("--branch", help="only this branch")
+    report.add_argument("--since", metavar="T", help="only runs started since T: 7d, 12h, or ISO")
+    report.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    report.set_defaults(handler=lazy("claudio_ci.commands.gpu", "report"))
+    comment = actions.add_parser(
+        "comment",
+        help="keep one sticky PR comment with the branch's cumulative GPU cost (GitHub Actions)",
+        description="Merge this branch's runs from the ledger into the figures carried by the "
+        "PR's sticky comment, update it (or create it), write the step summary and annotate "
+        "the thresholds. Exit 1 over resources.cost_limit.",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    comment.add_argument("--branch", help="the PR's head branch (default: $GITHUB_HEAD_REF)")
+    comment.add_argument("--pr", type=int, metavar="N", help="default: from $GITHUB_EVENT_PATH")
+    comment.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    posting = comment.add_mutually_exclusive_group()
+    posting.add_argument(
+        "--dry-run", action="store_true", help="print the comment instead of posting it"
+    )
+    posting.add_argument(
+        "--no-comment",
+        action="store_true",
+        help="only the step summary and the threshold annotations (e.g. on push)",
+    )
+    comment.set_defaults(handler=lazy("claudio_ci.commands.gpu", "comment"))
+
+
+def _add_smoke_test_command(sub: Any) -> None:
+    smoke = sub.add_parser(
+        "smoke-test",
+        help="train each experiment briefly on CPU and check that it still trains",
+        description="Run smoke_test.command (default: one epoch, batch size 2, on CPU) for each\n"
+        "experiment config, in its own process group with CUDA hidden, under a timeout and a\n"
+        "memory limit on the whole process tree; then check the exit code, that the metrics\n"
+        "are written and finite, that the loss did not rise, and that the checkpoint loads\n"
+        "with the project's interpreter.\n"
+        "Exit codes: 0 passed, 1 a check failed, 2 usage or configuration error.",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    which = smoke.add_mutually_exclusive_group()
+    which.add_argument(
+        "--experiment",
+        nargs="+",
+        metavar="NAME",
+        help="these experiments: a config's file stem or its path (default: smoke_test.configs)",
+    )
+    which.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="the experiments whose config changed since the merge base with --base; "
+        "all of them when shared code (smoke_test.shared_paths) changed",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="smoke_test.configs and every config under experiments.dir",
+    )
+    smoke.add_argument(
+        "--base",
+        metavar="REF",
+        help="base branch for --changed-only (default: origin/$GITHUB_BASE_REF on GitHub, "
+        "else main)",
+    )
+    smoke.add_argument(
+        "--matrix",
+        action="store_true",
+        help="print the selection as JSON for a GitHub Actions strategy.matrix and run nothing "
+        "(also written to $GITHUB_OUTPUT as matrix= and count=)",
+    )
+    smoke.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds per experiment (overrides smoke_test.timeout_seconds)",
+    )
+    _format_option(smoke)
+    smoke.set_defaults(handler=lazy("claudio_ci.commands.smoke_test", "run"))
+
+
+def _add_reviewers_command(sub: Any) -> None:
+    reviewers = sub.add_parser(
+        "reviewers",
+        help="request PR reviewers by changed path (pr.reviewers), or explain the routing",
+        description="On a pull request (GitHub Actions: the `assign-reviewers` action), request "
+        "reviews from pr.reviewers.default and from every pr.reviewers.by_path rule that matches "
+        "a changed file. The rules are read from the PR's base commit through the API, never "
+        "from its head. Locally, --explain shows which rule routes each file and who would be "
+        "asked, without GitHub. On a pull request, --config names a path in the repository, "
+        "read at the base commit. Codes REV001-REV009 (validate: REV101-REV105, codeowners: "
+        "REV201-REV203).",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    reviewers.add_argument(
+        "--event", metavar="PATH", help="the event payload (default: $GITHUB_EVENT_PATH)"
+    )
+    reviewers.add_argument(
+        "--dry-run", action="store_true", help="read everything from GitHub, request nobody"
+    )
+    reviewers.add_argument(
+        "--explain",
+        nargs="*",
+        metavar="FILE",
+        help="locally, without GitHub: route these files (default: every tracked file)",
+    )
+    reviewers.add_argument(
+        "--base",
+        metavar="REV",
+        help="with --explain: route what this worktree changed since its merge base with REV",
+    )
+    _format_option(reviewers)
+    reviewers.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "run"))
+    actions = reviewers.add_subparsers(dest="action", metavar="ACTION")
+    codeowners = actions.add_parser(
+        "codeowners",
+        help="write the .github/CODEOWNERS that requests the same reviewers",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    codeowners.add_argument(
+        "--output", default=".github/CODEOWNERS", metavar="PATH", help="'-' prints it"
+    )
+    codeowners.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when the file is stale"
+    )
+    _format_option(codeowners)
+    codeowners.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "codeowners_command"))
+    validate = actions.add_parser(
+        "validate",
+        help="patterns that match no tracked file, shadowed rules, unknown users or teams",
+        description="Check pr.reviewers against the tracked files; with a token "
+        "($GITHUB_TOKEN) and a repository, also ask GitHub whether every user and team exists.",
+        parents=[_config_options()],
+        formatter_class=_Formatter,
+    )
+    validate.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    _format_option(validate)
+    validate.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "validate"))
+    for parser in (codeowners, validate):  # `reviewers --config X validate` keeps X
+        for option in parser._actions:
+            if option.dest in ("config", "overrides", "format"):
+                option.default = argparse.SUPPRESS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="claudio-ci", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter
@@ -178,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_commands(sub)
     _add_init_command(sub)
     _add_demo_command(sub)
+    _add_install_hooks_command(sub)
+    _add_worktree_command(sub)
+    _add_gpu_command(sub)
+    _add_smoke_test_command(sub)
+    _add_reviewers_command(sub)
     return parser
 
 
@@ -188,6 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClaudioError as exc:
         print(f"claudio-ci: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file we cannot read or write: the user's to fix, not a bug
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"claudio-ci: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("claudio-ci: interrupted", file=sys.stderr)
         return 130

@@ -9,9 +9,13 @@ the `GIT_*` variables of the current commit scrubbed, so they never see our inde
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,7 +187,18 @@ class Repository:
             path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def hooks_dir(self) -> Path:
+        """Where git looks for hooks: `core.hooksPath` when set, else `<common git dir>/hooks`."""
+        path = Path(self.output("rev-parse", "--git-path", "hooks").strip())
+        return path if path.is_absolute() else self.root / path
+
+    def config_value(self, key: str) -> str | None:
+        """A git configuration value (every scope merged, last wins); None when unset."""
+        proc = self.run("config", "--get", key, check=False)
+        return proc.stdout.rstrip("\n") if proc.returncode == 0 else None
+
     def worktrees(self) -> list[Worktree]:
+        """Every worktree, the main one first."""
         return parse_worktree_porcelain(self.output("worktree", "list", "--porcelain", "-z"))
 
     def sibling_worktrees(self) -> list[Worktree]:
@@ -234,13 +249,59 @@ class Repository:
     def untracked_files(self) -> list[str]:
         return _split_z(self.output("ls-files", "--others", "--exclude-standard", "-z"))
 
+    def uncommitted_files(self, paths: Sequence[str] = ()) -> list[ChangedFile]:
+        """Staged, unstaged and untracked (not ignored, status "?") changes: one `git status`,
+        limited to `paths` when given (git then looks at those files only).
+
+        Optional locks are off, so git never rewrites the index to refresh it: an agent
+        working in this worktree never finds its index locked by a check run elsewhere.
+        A submodule counts when it points at another commit, not for edits inside it.
+        """
+        out = self.output(
+            "status",
+            "--porcelain",
+            "-z",
+            "--no-renames",
+            "--untracked-files=all",
+            "--ignore-submodules=dirty",
+            "--",
+            *(f":(literal){path}" for path in paths),
+            env={"GIT_OPTIONAL_LOCKS": "0"},
+        )
+        return [
+            ChangedFile(entry[3:], entry[1] if entry[1] != " " else entry[0])
+            for entry in _split_z(out)
+        ]
+
     def changed_since(self, base: str, head: str = "HEAD") -> list[ChangedFile]:
         """Files `head` changed since its merge base with `base` (three-dot semantics)."""
         out = self.output("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", "--")
         return parse_name_status(out)
 
+    def changed_in_worktree_since(self, base: str) -> list[ChangedFile]:
+        """Tracked files the worktree (commits, staged and unstaged edits) changed since its
+        merge base with `base`: what a PR from here would change, before it is committed."""
+        if self.resolve(base) is None:
+            raise GitError(f"unknown revision {base!r} (in CI, check out with fetch-depth: 0)")
+        merge_base = self.merge_base(base, "HEAD")
+        if merge_base is None:
+            raise GitError(f"HEAD and {base} have no common ancestor")
+        out = self.output("diff", "--name-status", "--no-renames", "-z", merge_base, "--")
+        return parse_name_status(out)
+
     def tracked_files(self) -> list[str]:
         return _split_z(self.output("ls-files", "-z"))
+
+    def files_under(self, directory: str) -> list[str]:
+        """Tracked and untracked (not ignored) files under a repo-relative directory."""
+        flags = ("-z", "--cached", "--others", "--exclude-standard")
+        out = self.output("ls-files", *flags, "--", f":(literal){directory}")
+        return list(dict.fromkeys(_split_z(out)))
+
+    def tree_files(self, rev: str, directory: str) -> list[str]:
+        """Files under a repo-relative directory in commit `rev`."""
+        out = self.output("ls-tree", "-r", "-z", "--name-only", rev, "--", f":(literal){directory}")
+        return _split_z(out)
 
     def is_tracked(self, path: str) -> bool:
         return bool(self.output("ls-files", "-z", "--", path))
@@ -264,6 +325,35 @@ class Repository:
             check=False,
         )
         return proc.stdout if proc.returncode == 0 else None
+
+    def read_blobs(self, rev: str, paths: Sequence[str]) -> dict[str, bytes]:
+        """Files' bytes at a commit through one `git cat-file --batch`; absent ones left out."""
+        wanted = [path for path in paths if "\n" not in path]
+        if not wanted:
+            return {}
+        request = "".join(f"{rev}:{path}\n" for path in wanted)
+        proc = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            env=dict(self.env if self.env is not None else os.environ),
+            input=request.encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            check=False,
+        )
+        blobs: dict[str, bytes] = {}
+        out, pos = proc.stdout, 0
+        for path in wanted:
+            end = out.find(b"\n", pos)
+            if end < 0:
+                break
+            header = out[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) == 3 and header[2].isdigit():  # "<oid> <type> <size>"
+                size = int(header[2])
+                if header[1] == b"blob":
+                    blobs[path] = out[pos : pos + size]
+                pos += size + 1
+        return blobs
 
     def index_blob_ids(self, paths: Sequence[str]) -> dict[str, str]:
         """Blob ids of paths in the index (the staged content)."""
@@ -303,6 +393,162 @@ class Repository:
         """Committer time (epoch seconds) of the last commit that touched `path`."""
         out = self.output("log", "-1", "--format=%ct", "--", path, check=False).strip()
         return int(out) if out else None
+
+
+# --- merge prediction -------------------------------------------------------------------
+
+# Fixed identity and date: a prediction's temporary commits need no configured user, and
+# the same inputs always give the same commit ids.
+_PREDICTION_IDENTITY = {
+    "GIT_AUTHOR_NAME": "claudio-ci",
+    "GIT_AUTHOR_EMAIL": "claudio-ci@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_NAME": "claudio-ci",
+    "GIT_COMMITTER_EMAIL": "claudio-ci@localhost",
+    "GIT_COMMITTER_DATE": "@0 +0000",
+}
+
+SANDBOX_DIRNAME = "merge-objects"
+SANDBOX_MAX_AGE_S = 3600
+
+# git's built-in text merge, run in place of a user's merge driver: it rewrites %A and
+# exits with the number of conflicts, which is what git expects of a driver.
+TEXT_MERGE_DRIVER = "git merge-file --quiet --marker-size=%L %A %O %B"
+
+
+@dataclass(frozen=True)
+class MergePrediction:
+    """What a real `git merge` of two commits would do, as `git merge-tree` predicts it."""
+
+    clean: bool
+    conflicts: frozenset[str] = frozenset()  # paths the merge would leave conflicted
+
+
+def _delete_stale_objects(directory: Path, before: float) -> None:
+    """Delete the loose objects (and temporary files) under `directory` older than `before`."""
+    for fanout in os.scandir(directory):
+        if not fanout.is_dir():
+            continue
+        for entry in os.scandir(fanout.path):
+            with contextlib.suppress(FileNotFoundError):  # another check got there first
+                if entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+
+
+def _quote_alternate(path: str) -> str:
+    """A path as `GIT_ALTERNATE_OBJECT_DIRECTORIES` reads it (C-quoted when it holds a `:`)."""
+    if ":" not in path and not path.startswith('"'):
+        return path
+    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class MergeSandbox:
+    """Predicts merges without touching the repository's objects, refs or indexes, and
+    without running anyone's merge driver.
+
+    - Trees, temporary commits and merge results go to an object directory of their own,
+      `<common git dir>/claudio/merge-objects`, put in front of the repository's
+      (`GIT_OBJECT_DIRECTORY` over `GIT_ALTERNATE_OBJECT_DIRECTORIES`, the way git
+      quarantines a push): the repository's object store gains nothing and no ref moves.
+      Objects untouched for an hour go when the next sandbox opens (git refreshes an
+      object's time whenever it writes it again); the fan-out directories stay, since
+      removing directories costs more than a whole prediction on some disks.
+    - Indexes are read from temporary copies, so no worktree's index is ever locked.
+      (`git stash create` refreshes and locks the sibling's index, and fails while that
+      sibling's agent is in the middle of a `git add`; it also leaves untracked files out.)
+    - `git merge-tree` (2.39) reads `.gitattributes` from the worktree it runs in, as a
+      real merge does, and runs each path's `merge=<driver>`. The built-in drivers (text,
+      union, binary) stay; every custom driver the configuration defines
+      (`merge.<name>.driver`) is replaced by `git merge-file`, the built-in text merge, with
+      `-c merge.<name>.driver=...` for this command only. (git 2.39 has no `--attr-source`,
+      and `core.attributesFile` cannot override a tree's `.gitattributes`.)
+
+    It is safe to share between threads and processes. `repo` is the repository seen
+    through the sandbox: it reads the sandbox's commits too.
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        objects = Path(repo.output("rev-parse", "--git-path", "objects").strip())
+        self.objects = repo.state_dir() / SANDBOX_DIRNAME
+        self.objects.mkdir(exist_ok=True)
+        _delete_stale_objects(self.objects, time.time() - SANDBOX_MAX_AGE_S)
+        self.env = {
+            **_PREDICTION_IDENTITY,
+            "GIT_OBJECT_DIRECTORY": str(self.objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": _quote_alternate(str(repo.root / objects)),
+        }
+        inherited = repo.env if repo.env is not None else os.environ
+        self.repo = Repository(
+            repo.root, repo.git_dir, repo.common_dir, {**inherited, **self.env}, repo.shallow
+        )
+        self.custom_drivers = self._custom_drivers()
+
+    def _custom_drivers(self) -> list[str]:
+        """Names of the merge drivers the configuration defines (`merge.<name>.driver`)."""
+        pattern = r"^merge\..+\.driver$"
+        out = self.repo.run("config", "-z", "--get-regexp", pattern, check=False).stdout
+        keys = (entry.partition("\n")[0] for entry in _split_z(out))
+        return list(dict.fromkeys(key[len("merge.") : -len(".driver")] for key in keys))
+
+    def index_commit(self, repo: Repository, parent: str | None) -> str:
+        """A commit of what `repo`'s index holds (`GIT_INDEX_FILE` honoured): the next commit."""
+        return self._commit(self._tree(repo, add_all=False), parent)
+
+    def worktree_commit(self, repo: Repository, parent: str | None) -> str:
+        """A commit of `repo`'s worktree as `git add --all` would stage it: staged, unstaged
+        and untracked (not ignored) files, all of which its next commits may hold."""
+        return self._commit(self._tree(repo, add_all=True), parent)
+
+    def _tree(self, repo: Repository, *, add_all: bool) -> str:
+        index = repo.root / repo.output("rev-parse", "--git-path", "index").strip()
+        fd, copy = tempfile.mkstemp(prefix="claudio-", suffix=".index")
+        os.close(fd)
+        try:
+            if index.exists():
+                shutil.copyfile(index, copy)
+            else:  # nothing staged yet: git starts from an empty index
+                os.unlink(copy)
+            env = {**self.env, "GIT_INDEX_FILE": copy}  # on top of a sibling's own environment
+            if add_all:
+                repo.run("add", "--all", env=env)
+            return repo.output("write-tree", env=env).strip()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(copy)
+
+    def _commit(self, tree: str, parent: str | None) -> str:
+        parents = ["-p", parent] if parent else []
+        message = "claudio-ci merge prediction"
+        return self.repo.output("commit-tree", tree, *parents, "-m", message).strip()
+
+    def merge(self, ours: str, theirs: str) -> MergePrediction:
+        """`git merge-tree --write-tree`: exit 0 is a clean merge, 1 a conflicted one."""
+        overrides = []
+        for name in self.custom_drivers:
+            overrides += ["-c", f"merge.{name}.driver={TEXT_MERGE_DRIVER}"]
+        flags = ("--write-tree", "--name-only", "-z", "--no-messages")
+        proc = self.repo.run(*overrides, "merge-tree", *flags, ours, theirs, check=False)
+        if proc.returncode not in (0, 1):
+            detail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise GitError(f"git merge-tree failed: {detail.removeprefix('fatal: ')}")
+        _tree, *conflicts = _split_z(proc.stdout)
+        return MergePrediction(clean=proc.returncode == 0, conflicts=frozenset(conflicts))
+
+    def custom_driver_paths(self, paths: Sequence[str]) -> dict[str, str]:
+        """Which of `paths` a custom merge driver would merge in a real merge: path -> name."""
+        if not self.custom_drivers or not paths:
+            return {}
+        default = self.repo.config_value("merge.default")
+        out = self.repo.output(
+            "check-attr", "-z", "--stdin", "merge", input="\0".join(paths) + "\0"
+        )
+        items = _split_z(out)
+        drivers = {}
+        for path, value in zip(items[::3], items[2::3], strict=True):
+            driver = default if value == "unspecified" else value
+            if driver in self.custom_drivers:
+                drivers[path] = driver
+        return drivers
 
 
 @functools.lru_cache(maxsize=64)

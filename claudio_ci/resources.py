@@ -17,6 +17,11 @@ def templates_dir() -> Path:
     return _shipped("templates")
 
 
+def hooks_dir() -> Path:
+    """The plain git hooks `claudio-ci install-hooks` installs (`hooks/` in a checkout)."""
+    return _shipped("hooks")
+
+
 def repo_templates_dir() -> Path:
     """What `claudio-ci init` writes into a user repository, laid out as it lands there."""
     return templates_dir() / "repo"
