@@ -238,6 +238,23 @@ def _conflicts_step(demo: Demo) -> None:
     )
 
 
+def _notebooks_step(demo: Demo) -> None:
+    attention = demo.worktrees["attention"]
+    demo.claudio(
+        "check notebooks",
+        "A cell added to the .py twin only: the notebook pair is out of sync",
+        where=attention,
+        expected="1",
+    )
+    demo.claudio(
+        "check notebooks --fix",
+        "--fix syncs the .ipynb from the staged .py twin",
+        where=attention,
+        expected="1",
+    )
+    demo.claudio("check notebooks", "The pair is in sync again", where=attention, expected="0")
+
+
 def _experiments_step(demo: Demo) -> None:
     optimizer = demo.worktrees["optimizer"]
     demo.claudio(
@@ -304,6 +321,7 @@ STEPS: list[Callable[[Demo], None]] = [
     _config_step,
     _worktree_step,
     _conflicts_step,
+    _notebooks_step,
     _experiments_step,
     _smoke_test_step,
     _reviewers_step,

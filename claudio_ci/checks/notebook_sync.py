@@ -1,0 +1,314 @@
+"""A pair read, compared and written exactly as `jupytext --sync` does it.
+
+Every notebook is read and written through jupytext here (jupytext and nbformat take about
+0.2 s to import); the check comes here only for pairs whose verdict is not cached. The
+semantics are jupytext's own: the text file is read with the notebook's outputs combined
+in (`read_pair`), then every file is written again (`write_pair`); a file whose new text
+differs is one `jupytext --sync` would rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claudio_ci.checks.notebook_formats import Format, Member, PairingFormats
+from claudio_ci.errors import ConfigError
+from claudio_ci.yamlfile import json_path
+
+_MAX_MESSAGE = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file cannot be read as a member of a pair, at a 1-based line and column."""
+
+    message: str
+    line: int = 1
+    col: int = 1
+
+
+def decode(data: bytes) -> str:
+    """The text jupytext reads from a file: UTF-8, universal newlines.
+
+    Raises UnicodeDecodeError; `unicode_problem` turns it into a Problem.
+    """
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+
+
+def unicode_problem(data: bytes, error: UnicodeDecodeError) -> Problem:
+    line = data.count(b"\n", 0, error.start) + 1
+    col = error.start - data.rfind(b"\n", 0, error.start)
+    return Problem(f"not UTF-8: byte 0x{data[error.start]:02x} cannot be decoded", line, col)
+
+
+def notebook_problem(text: str) -> Problem | None:
+    """JSON syntax (with its line) and the nbformat version; the schema is checked on parsing."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Problem(f"not valid JSON: {exc.msg}", exc.lineno, exc.colno)
+    version = data.get("nbformat") if isinstance(data, dict) else None
+    if type(version) is not int:
+        return Problem("not a Jupyter notebook: no integer `nbformat` at the top level")
+    if version != 4:
+        return Problem(f"nbformat {version} notebook: jupytext reads nbformat 4 only")
+    return None
+
+
+def _shorten(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """nbformat and jupytext warn and log on stderr; a check reports through findings only."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+@contextlib.contextmanager
+def session() -> Iterator[None]:
+    """Where jupytext runs: quiet, and without costs that do not change what it writes.
+
+    nbformat validates a notebook on every read and write, and every cell jupytext creates
+    on its own (through jsonschema's slow path): a third of the time here. A pair's notebook
+    is validated once, when it is parsed (`PairNotebooks`); validation only ever reports.
+    jupytext parses each YAML header twice with PyYAML's pure-Python loader; libyaml's
+    loader gives the same data (and the pure one still reads what libyaml rejects).
+    """
+    import nbformat
+    import yaml
+    from nbformat.v4 import nbbase
+
+    saved = nbformat.validate, nbbase.validate, yaml.safe_load
+    nbformat.validate = nbbase.validate = _accept
+    if getattr(yaml, "__with_libyaml__", False):
+        yaml.safe_load = _libyaml_safe_load
+    try:
+        with _quiet():
+            yield
+    finally:
+        nbformat.validate, nbbase.validate, yaml.safe_load = saved
+
+
+def _accept(node: Any, ref: str | None = None) -> None:
+    del node, ref
+
+
+def _libyaml_safe_load(stream: Any) -> Any:
+    import yaml
+
+    try:
+        return yaml.load(stream, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return yaml.load(stream, Loader=yaml.SafeLoader)
+
+
+class Jupytext:
+    """jupytext for one run: the configured pairing is checked, and each folder's jupytext
+    configuration read, once; nothing is imported before the first pair is parsed."""
+
+    def __init__(self, pairing: PairingFormats) -> None:
+        self.pairing = pairing
+        self._pairing_checked = False
+        self._configs: dict[Path, Any] = {}
+
+    def pair(
+        self, root: Path, members: Sequence[Member], files: Mapping[str, str]
+    ) -> PairNotebooks:
+        if not self._pairing_checked:
+            self._check_pairing()
+            self._pairing_checked = True
+        notebook_path = root / members[0].path
+        if notebook_path.parent not in self._configs:
+            from jupytext.config import load_jupytext_config
+
+            self._configs[notebook_path.parent] = load_jupytext_config(str(notebook_path))
+        return PairNotebooks(root, members, files, self._configs[notebook_path.parent])
+
+    def _check_pairing(self) -> None:
+        from jupytext.formats import JupytextFormatError, get_format_implementation
+
+        for fmt in self.pairing.formats:
+            try:
+                if not fmt.is_notebook:
+                    get_format_implementation(fmt.extension, fmt.format_name)
+            except JupytextFormatError as exc:
+                raise ConfigError(f"notebooks.formats: {fmt.short}: {exc}") from None
+
+
+class PairNotebooks:
+    """The existing files of one pair, as jupytext reads and writes them.
+
+    `files` maps the repo-relative path of each existing member to its decoded text;
+    `members` lists the whole pair, the notebook first; `config` is jupytext's configuration
+    for the notebook's folder (None when there is none). Use inside `session()`.
+    """
+
+    def __init__(
+        self, root: Path, members: Sequence[Member], files: Mapping[str, str], config: Any
+    ) -> None:
+        self.root = root
+        self.members = tuple(members)
+        self.files = dict(files)
+        self.config = config
+        self.notebook = members[0] if members[0].path in files else None
+        self.texts = [m for m in members[1:] if m.path in files]
+        self.problem: Problem | None = None
+        self._notebook = self._parse_notebook() if self.notebook else None
+        # The pairing the files declare (metadata, else jupytext's configuration).
+        self.declared: PairingFormats | None = None
+        if self.problem is None:
+            self.declared = self._declared_formats()
+
+    def _parse_notebook(self) -> Any:
+        """The notebook as `jupytext.read` returns it, parsed and validated once."""
+        import nbformat
+        from jupytext.formats import rearrange_jupytext_metadata
+        from nbformat.validator import validate
+
+        assert self.notebook is not None
+        try:
+            notebook = nbformat.reads(self.files[self.notebook.path], nbformat.NO_CONVERT)
+            validate(notebook)  # the real one: `session()` turned off nbformat's own calls
+        except Exception as exc:  # a schema error, or nbformat giving up on a broken notebook
+            path = list(getattr(exc, "absolute_path", []))
+            where = f"{json_path(path)}: " if path else ""
+            message = getattr(exc, "message", str(exc))
+            self.problem = Problem(f"invalid notebook: {where}{_shorten(message)}")
+            return None
+        rearrange_jupytext_metadata(notebook.metadata)
+        return notebook
+
+    # --- reading and writing as jupytext's command line does -------------------------------
+
+    def fmt(self, member: Member) -> dict[str, str]:
+        """The format a member is read in: the one its pairing metadata declares for its slot."""
+        declared = self.declared.formats if self.declared else ()
+        chosen = next((f for f in declared if f.slot == member.format.slot), member.format)
+        return chosen.to_jupytext()
+
+    def read(self, member: Member) -> Any:
+        """A fresh notebook read from `member` (jupytext and nbformat change what they get)."""
+        import jupytext
+
+        if member == self.notebook:
+            return copy.deepcopy(self._notebook)
+        text = io.StringIO(self.files[member.path])
+        return jupytext.read(text, fmt=self.fmt(member), config=self.config)
+
+    def write(self, notebook: Any, fmt: dict[str, str]) -> str:
+        import jupytext
+
+        text = jupytext.writes(notebook, fmt=dict(fmt), config=self.config)
+        return text if text.endswith("\n") else text + "\n"
+
+    def from_text(self, member: Member) -> Any:
+        """The notebook `jupytext --sync` builds when `member` is the newest file."""
+        from jupytext.combine import combine_inputs_with_outputs
+        from jupytext.formats import check_file_version
+
+        notebook = self.read(member)
+        if self.notebook is None:
+            return notebook
+        check_file_version(notebook, member.path, self.notebook.path)
+        outputs = self.read(self.notebook)
+        return combine_inputs_with_outputs(notebook, outputs, fmt=self.fmt(member))
+
+    # --- what the check asks --------------------------------------------------------------
+
+    def _declared_formats(self) -> PairingFormats | None:
+        from jupytext.config import notebook_formats
+
+        source = self.notebook or (self.texts[0] if self.texts else None)
+        if source is None:
+            return None
+        notebook = self._notebook if source == self.notebook else self.read(source)
+        formats = notebook_formats(
+            notebook, self.config, str(self.root / source.path), fallback_on_current_fmt=False
+        )
+        if not formats:
+            return None
+        return PairingFormats(tuple(Format.from_jupytext(f) for f in formats))
+
+    def stale(self) -> list[str]:
+        """The existing files `jupytext --sync` would rewrite, whichever text file is newest."""
+        stale: dict[str, None] = {}
+        for member in self.texts:
+            notebook = self.from_text(member)
+            for other in self._existing():
+                if self.write(notebook, self.fmt(other)) != self.files[other.path]:
+                    stale[other.path] = None
+        return list(stale)
+
+    def difference(self, member: Member) -> tuple[str, int]:
+        """How `member` (a text file) differs from the notebook, and the first line that does."""
+        assert self.notebook is not None
+        notebook = self.read(self.notebook)
+        expected = self.write(notebook, self.fmt(member))
+        line = _first_different_line(expected, self.files[member.path])
+        ours = [(c.cell_type, c.source) for c in notebook.cells]
+        theirs = [(c.cell_type, c.source) for c in self.read(member).cells]
+        nb_name, text_name = Path(self.notebook.path).name, Path(member.path).name
+        for index, (mine, other) in enumerate(zip(ours, theirs, strict=False)):
+            if mine != other:
+                kinds = "" if mine[0] == other[0] else f": {mine[0]} in {nb_name}, {other[0]} here"
+                return f"cell {index + 1} differs from {nb_name}{kinds}", line
+        if len(ours) != len(theirs):
+            return f"{len(theirs)} cells here, {len(ours)} in {nb_name}", line
+        return f"same cells as {nb_name}; metadata or layout differ from {text_name}", line
+
+    def cells_with_outputs(self) -> int:
+        if self._notebook is None:
+            return 0
+        cells = self._notebook.cells
+        return sum(1 for c in cells if c.cell_type == "code" and c.get("outputs"))
+
+    def synced(
+        self,
+        source: Member,
+        pairing: PairingFormats,
+        members: Sequence[Member],
+        *,
+        strip_outputs: bool,
+    ) -> dict[str, str]:
+        """The text of each of `members` once synced from `source`, declaring `pairing`."""
+        notebook = self.read(source) if source == self.notebook else self.from_text(source)
+        settings = notebook.metadata.setdefault("jupytext", {})
+        if settings.get("formats") != pairing.short:
+            # As `jupytext --set-formats` does: the text file must be able to show its pairing.
+            if settings.get("notebook_metadata_filter") == "-all":
+                del settings["notebook_metadata_filter"]
+            settings["formats"] = pairing.short
+        if strip_outputs:
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    cell.outputs = []
+                    cell.execution_count = None
+        return {m.path: self.write(notebook, m.format.to_jupytext()) for m in members}
+
+    def _existing(self) -> list[Member]:
+        return [m for m in self.members if m.path in self.files]
+
+
+def _first_different_line(a: str, b: str) -> int:
+    for number, (left, right) in enumerate(zip(a.splitlines(), b.splitlines(), strict=False), 1):
+        if left != right:
+            return number
+    return min(len(a.splitlines()), len(b.splitlines())) + 1

@@ -1,0 +1,171 @@
+"""`claudio-ci check notebooks` (pre-commit hook `jupytext-pairing`).
+
+pre-commit may pass either file of a pair, both, in any order, split over several calls:
+every call resolves the pairs its files belong to and checks each pair once, from the
+worktree's files, so the verdict never depends on which files were passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from claudio_ci.checks.notebook_cache import VerdictCache
+from claudio_ci.checks.notebook_formats import Member
+from claudio_ci.checks.notebook_sync import Jupytext
+from claudio_ci.checks.notebooks import FileState, PairResult, Settings, check_pair
+from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.fileio import write_atomic
+from claudio_ci.findings import Finding
+from claudio_ci.git import Repository
+
+# Below this many pairs to parse per CPU, forking workers costs more than it saves.
+PAIRS_PER_WORKER = 16
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_check(
+        check_notebooks,
+        filenames=args.filenames,
+        output_format=args.format,
+        fix=args.fix,
+        overrides=args.overrides,
+        config_file=args.config,
+        title="claudio-ci check notebooks",
+    )
+
+
+def check_notebooks(ctx: CheckContext) -> list[Finding]:
+    settings = Settings.from_config(ctx.config.section("notebooks"))
+    repo, root = ctx.repo, ctx.repo.root
+    candidates = ctx.files
+    if ctx.all_files:
+        candidates = repo.tracked_files() + repo.untracked_files()
+    pairs = settings.pairs(candidates, root)
+    if not pairs:
+        return []
+    index = repo.index_blob_ids(sorted({m.path for pair in pairs for m in pair}))
+    cache = VerdictCache(repo.state_dir(create=False), settings.fingerprint)
+    jobs = []
+    for members in pairs:
+        files = [read_member(root, member, index) for member in members]
+        key = cache.key((root / members[0].path).parent, [(f.path, f.data) for f in files])
+        jobs.append(Job(files, key, cache.known(key)))
+    history = GitHistory(repo, index)
+    checker = PairChecker(settings, root, history, Jupytext(settings.pairing), ctx.fix)
+    findings: list[Finding] = []
+    for job, result in zip(jobs, check_all(checker, jobs), strict=True):
+        if result.content_ok and not job.known_ok:
+            cache.remember(job.key)
+        findings += _apply(root, result)
+    cache.save()
+    return findings
+
+
+@dataclass(frozen=True)
+class Job:
+    files: list[FileState]  # the pair, notebook first
+    key: str  # of its verdict in the cache
+    known_ok: bool  # the cache knows its content is good
+
+
+@dataclass(frozen=True)
+class PairChecker:
+    """`check_pair` with this run's settings, callable in a worker process too."""
+
+    settings: Settings
+    root: Path
+    history: GitHistory
+    jupytext: Jupytext  # imports jupytext only once a pair must really be parsed
+    fix: bool
+
+    def __call__(self, job: Job) -> PairResult:
+        return check_pair(
+            job.files,
+            self.settings,
+            root=self.root,
+            history=self.history,
+            jupytext=self.jupytext,
+            fix=self.fix,
+            content_known_ok=job.known_ok,
+        )
+
+
+def check_all(checker: PairChecker, jobs: list[Job]) -> list[PairResult]:
+    """Every pair, in order; many pairs to parse are spread over the CPUs (forked workers)."""
+    misses = sum(1 for job in jobs if not job.known_ok)
+    workers = min(_usable_cpus(), misses // PAIRS_PER_WORKER)
+    if workers < 2 or not hasattr(os, "fork"):
+        return [checker(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import jupytext  # noqa: F401  imported once, before the workers fork
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(checker, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def read_member(root: Path, member: Member, index: Mapping[str, str]) -> FileState:
+    path = root / member.path
+    in_index = member.path in index
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # absent, or a dangling link
+        return FileState(member, None, in_index, path.is_symlink())
+    except OSError as exc:
+        return FileState(member, None, in_index, path.is_symlink(), exc.strerror or str(exc))
+    return FileState(member, data, in_index, path.is_symlink())
+
+
+def _apply(root: Path, result: PairResult) -> list[Finding]:
+    """Write a planned fix; if a write fails, its findings say so instead of "fixed"."""
+    try:
+        for path, text in result.writes.items():
+            write_atomic(root / path, text)
+    except OSError as exc:
+        reason = f"--fix could not write {exc.filename}: {exc.strerror}"
+        return [
+            replace(f, fix=None, hint=reason) if f.fix is not None and f.fix.applied else f
+            for f in result.findings
+        ]
+    return result.findings
+
+
+class GitHistory:
+    """What git says about the files of a pair, each question asked once per run."""
+
+    def __init__(self, repo: Repository, index: Mapping[str, str]) -> None:
+        self.repo = repo
+        self.index = index
+
+    @functools.cached_property
+    def _staged(self) -> frozenset[str]:
+        return frozenset(c.path for c in self.repo.staged_files() if not c.deleted)
+
+    @functools.cached_property
+    def _changed(self) -> frozenset[str]:
+        return frozenset(c.path for c in self.repo.unstaged_files())
+
+    def staged(self, path: str) -> bool:
+        return path in self._staged
+
+    def rank(self, path: str) -> int:
+        if path in self._staged:
+            return 2
+        return 1 if path in self._changed or path not in self.index else 0
+
+    def commit_time(self, path: str) -> int | None:
+        return self.repo.last_commit_time(path)

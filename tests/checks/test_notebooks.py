@@ -1,0 +1,186 @@
+"""The pairing check on files and git state handed to it: findings, and which side --fix
+trusts. Real jupytext does the reading and writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from claudio_ci.checks import notebooks as nb_check
+from claudio_ci.checks.notebook_sync import Jupytext
+from claudio_ci.config import builtin_defaults
+from claudio_ci.findings import Severity
+
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+class History:
+    """git state as a test sets it: rank 2 staged, 1 changed, 0 committed; commit times."""
+
+    def __init__(self, ranks: dict[str, int] | None = None, times: dict[str, int] | None = None):
+        self.ranks = ranks or {}
+        self.times = times or {}
+
+    def staged(self, path: str) -> bool:
+        return self.ranks.get(path) == 2
+
+    def rank(self, path: str) -> int:
+        return self.ranks.get(path, 0)
+
+    def commit_time(self, path: str) -> int | None:
+        return self.times.get(path)
+
+
+def settings(**overrides: object) -> nb_check.Settings:
+    return nb_check.Settings.from_config({**builtin_defaults()["notebooks"], **overrides})
+
+
+def pair_texts(*sources: str) -> tuple[bytes, bytes]:
+    notebook = new_notebook(
+        cells=[new_markdown_cell("# T"), *(new_code_cell(s) for s in sources)],
+        metadata={"kernelspec": KERNEL, "jupytext": {"formats": "ipynb,py:percent"}},
+    )
+    return (
+        (jupytext.writes(notebook, "ipynb") + "\n").encode(),
+        jupytext.writes(notebook, "py:percent").encode(),
+    )
+
+
+def check(
+    tmp_path: Path,
+    notebook: bytes | None,
+    text: bytes | None,
+    history: History | None = None,
+    fix: bool = False,
+    notebook_in_git: bool = True,
+    **overrides: object,
+) -> nb_check.PairResult:
+    chosen = settings(**overrides)
+    members = chosen.pairing.members("notebooks/nb.ipynb", tmp_path)
+    assert members is not None
+    files = [
+        nb_check.FileState(members[0], notebook, in_index=notebook_in_git and bool(notebook)),
+        nb_check.FileState(members[1], text, in_index=text is not None),
+    ]
+    return nb_check.check_pair(
+        files,
+        chosen,
+        root=tmp_path,
+        history=history or History(),
+        jupytext=Jupytext(chosen.pairing),
+        fix=fix,
+    )
+
+
+def codes(result: nb_check.PairResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def test_a_good_pair_passes_and_is_worth_caching(tmp_path: Path) -> None:
+    result = check(tmp_path, *pair_texts("x = 1"))
+    assert (codes(result), result.content_ok) == ([], True)
+
+
+def test_only_text_files_that_look_like_notebooks_need_one(tmp_path: Path) -> None:
+    assert codes(check(tmp_path, None, b"def helper():\n    return 1\n")) == []
+    for text in (
+        b"# %%\nx = 1\n",
+        b"#%% [markdown]\n# hi\n",
+        b"# ---\n# jupyter:\n#   jupytext:\n",
+    ):
+        assert nb_check.NO_NOTEBOOK in codes(check(tmp_path, None, text)), text
+
+
+def test_a_lone_allowed_notebook_needs_no_twin_nor_pairing(tmp_path: Path) -> None:
+    notebook = (jupytext.writes(new_notebook(), "ipynb") + "\n").encode()
+    assert codes(check(tmp_path, notebook, None)) == [nb_check.NO_TWIN, nb_check.PAIRING_METADATA]
+    assert codes(check(tmp_path, notebook, None, allow_unpaired=["notebooks/*"])) == []
+
+
+@pytest.mark.parametrize(
+    ("ranks", "times", "winner"),
+    [
+        ({"notebooks/nb.ipynb": 2, "notebooks/nb.py": 1}, {}, "notebook"),
+        ({"notebooks/nb.py": 2}, {}, "text"),
+        ({"notebooks/nb.py": 1}, {}, "text"),
+        ({}, {"notebooks/nb.ipynb": 200, "notebooks/nb.py": 100}, "notebook"),
+        ({}, {"notebooks/nb.ipynb": 100, "notebooks/nb.py": 200}, "text"),
+    ],
+)
+def test_fix_syncs_from_the_side_git_says_is_newest(
+    tmp_path: Path, ranks: dict[str, int], times: dict[str, int], winner: str
+) -> None:
+    notebook, _ = pair_texts("from_notebook = 1")
+    _, text = pair_texts("from_text = 1")
+    result = check(tmp_path, notebook, text, History(ranks, times), fix=True)
+    assert codes(result) == [nb_check.OUT_OF_SYNC]
+    assert result.findings[0].fix is not None and result.findings[0].fix.applied
+    ((path, written),) = result.writes.items()
+    assert path == ("notebooks/nb.py" if winner == "notebook" else "notebooks/nb.ipynb")
+    assert f"from_{winner} = 1" in written
+
+
+@pytest.mark.parametrize(
+    ("ranks", "times", "code", "reason"),
+    [
+        (
+            {"notebooks/nb.ipynb": 2, "notebooks/nb.py": 2},
+            {},
+            nb_check.BOTH_STAGED,
+            "keep the notebook: jupytext --to py:percent notebooks/nb.ipynb",
+        ),
+        (
+            {"notebooks/nb.ipynb": 1, "notebooks/nb.py": 1},
+            {},
+            nb_check.OUT_OF_SYNC,
+            "are both changed since the last commit, differently",
+        ),
+        (
+            {},
+            {"notebooks/nb.ipynb": 100, "notebooks/nb.py": 100},
+            nb_check.OUT_OF_SYNC,
+            "were committed together",
+        ),
+    ],
+)
+def test_fix_refuses_to_guess(
+    tmp_path: Path, ranks: dict[str, int], times: dict[str, int], code: str, reason: str
+) -> None:
+    notebook, _ = pair_texts("from_notebook = 1")
+    _, text = pair_texts("from_text = 1")
+    result = check(tmp_path, notebook, text, History(ranks, times), fix=True)
+    assert result.writes == {}
+    (finding,) = result.findings
+    assert (finding.code, finding.fix) == (code, None)
+    assert reason in (finding.hint or "")
+
+
+def test_with_untracked_notebooks_the_text_is_the_truth(tmp_path: Path) -> None:
+    notebook, _ = pair_texts("stale = 1")
+    _, text = pair_texts("truth = 1")
+    ranks = {"notebooks/nb.ipynb": 1}
+    result = check(
+        tmp_path,
+        notebook,
+        text,
+        History(ranks),
+        fix=True,
+        notebook_in_git=False,
+        ipynb_tracked=False,
+    )
+    (finding,) = result.findings
+    assert (finding.code, finding.severity) == (nb_check.OUT_OF_SYNC, Severity.WARNING)
+    assert list(result.writes) == ["notebooks/nb.ipynb"]
+    assert "truth = 1" in result.writes["notebooks/nb.ipynb"]
+
+
+def test_a_fix_that_changes_nothing_more_is_a_fixed_point(tmp_path: Path) -> None:
+    notebook, _ = pair_texts("a = 1")
+    _, text = pair_texts("b = 2")
+    first = check(tmp_path, notebook, text, History({"notebooks/nb.py": 1}), fix=True)
+    written = first.writes["notebooks/nb.ipynb"].encode()
+    again = check(tmp_path, written, text, History({"notebooks/nb.py": 1}), fix=True)
+    assert (codes(again), again.writes) == ([], {})
