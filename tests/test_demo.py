@@ -29,6 +29,23 @@ def test_demo_runs_every_step_as_expected_and_keeps_the_repo(tmp_path: Path) -> 
     for instance in ("ab12", "cd34", "ef56"):
         assert f".claudio/worktrees/{instance}" in worktrees
     assert (keep / ".claudio.yaml").is_file()
+    # Each collision the demo stages is caught by the capability made for it.
+    for expected in (
+        "CR001 high-risk file also changed in worktree .claudio/worktrees/ab12",
+        "NB004 out of sync with notebooks/exploration/data_eda.ipynb",
+        "fixed: wrote notebooks/exploration/data_eda.ipynb",
+        "EXP104 model.name is 'adam_w' but the file is named adamw.yaml",
+        "EXP401 output.dir 'outputs/baseline' is also the output directory",
+        "claudio-ci smoke-test",
+        "claudio-ci gpu report",
+        "claudio-ci worktree status",
+    ):
+        assert expected in out, expected
+    adamw = (keep / ".claudio" / "worktrees" / "ef56" / "experiments" / "adamw.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert "name: adamw\n" in adamw
+    assert "dir: outputs/baseline\n" in adamw
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path) -> None:

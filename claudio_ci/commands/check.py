@@ -3,6 +3,7 @@ file selection, rendering in the requested format and the exit code."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -88,6 +89,22 @@ def run_check(
     )
     results = config.warnings + runner(context)
     return report(results, output_format, title=title, fail_on=fail_on)
+
+
+def run_check_command(
+    args: argparse.Namespace, runner: CheckRunner, title: str, **options: Any
+) -> int:
+    """`run_check` with what every `check` subcommand's parser gives it."""
+    return run_check(
+        runner,
+        filenames=args.filenames,
+        output_format=args.format,
+        fix=getattr(args, "fix", False),
+        overrides=args.overrides,
+        config_file=args.config,
+        title=title,
+        options=options,
+    )
 
 
 def report(

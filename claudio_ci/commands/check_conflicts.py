@@ -31,7 +31,7 @@ from claudio_ci.checks.conflicts import (
     pull_requests_unavailable,
     worktree_gone,
 )
-from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.errors import GitError, UsageError
 from claudio_ci.findings import Finding
 from claudio_ci.git import MergeSandbox, Repository, Worktree
@@ -42,15 +42,7 @@ MAX_PATHSPECS = 500  # up to this many files, a sibling's `git status` looks at 
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_check(
-        check,
-        filenames=args.filenames,
-        output_format=args.format,
-        overrides=args.overrides,
-        config_file=args.config,
-        title="claudio-ci: conflict risk",
-        options={"pr": args.pr},
-    )
+    return run_check_command(args, check, "claudio-ci: conflict risk", pr=args.pr)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 from claudio_ci import __version__
 from claudio_ci.cache import JsonCache, cache_key, fingerprint
 from claudio_ci.checks import experiments as exp
-from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError, GitError
 from claudio_ci.experiment_files import Selection
@@ -38,15 +38,7 @@ CACHE_NAME = "experiments-cache.json"
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_check(
-        check,
-        filenames=args.filenames,
-        output_format=args.format,
-        fix=args.fix,
-        overrides=args.overrides,
-        config_file=args.config,
-        title="claudio-ci: experiment configs",
-    )
+    return run_check_command(args, check, "claudio-ci: experiment configs")
 
 
 def check(ctx: CheckContext) -> list[Finding]:

@@ -18,7 +18,7 @@ from claudio_ci.checks.notebook_cache import VerdictCache
 from claudio_ci.checks.notebook_formats import Member
 from claudio_ci.checks.notebook_sync import Jupytext
 from claudio_ci.checks.notebooks import FileState, PairResult, Settings, check_pair
-from claudio_ci.commands.check import CheckContext, run_check
+from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.fileio import write_atomic
 from claudio_ci.findings import Finding
 from claudio_ci.git import Repository
@@ -28,15 +28,7 @@ PAIRS_PER_WORKER = 16
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_check(
-        check_notebooks,
-        filenames=args.filenames,
-        output_format=args.format,
-        fix=args.fix,
-        overrides=args.overrides,
-        config_file=args.config,
-        title="claudio-ci check notebooks",
-    )
+    return run_check_command(args, check_notebooks, "claudio-ci: notebook pairing")
 
 
 def check_notebooks(ctx: CheckContext) -> list[Finding]:
