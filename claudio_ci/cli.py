@@ -26,9 +26,12 @@ Exit codes: 0 clean, 1 findings, 2 usage or configuration error."""
 
 EPILOG = """\
 examples:
-  claudio-ci demo                       see every check on a throw-away example repo
+  claudio-ci demo                       every capability on a throw-away repo with 3 worktrees
   claudio-ci init                       add the hooks, CI workflow and .claudio.yaml here
   claudio-ci check notebooks --fix      pair and sync jupytext notebooks
+  claudio-ci check conflicts            what sibling worktrees also change, merges predicted
+  claudio-ci smoke-test                 one CPU epoch of experiments/test.yaml, checked
+  claudio-ci gpu run -- python train.py GPU time, energy and cost, recorded per branch
   claudio-ci config show                the merged configuration and where each value came from
 
 configuration: built-in defaults < ~/.config/claudio/config.yaml < .claudio.yaml
@@ -110,7 +113,7 @@ def _check_parser(
 def _add_check_commands(sub: Any) -> None:
     check = sub.add_parser(
         "check",
-        help="run a pre-commit check (notebooks, experiments, ...)",
+        help="run a pre-commit check: notebooks, experiments, conflicts",
         description="Checks that run in every worktree at commit time (pre-commit hooks).",
         formatter_class=_Formatter,
     )
@@ -205,7 +208,7 @@ def _add_init_command(sub: Any) -> None:
 def _add_demo_command(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
-        help="run every check on a throw-away repo with parallel worktrees",
+        help="every capability on a throw-away repo with three parallel worktrees",
         description="Build a git repository from the bundled example ML project, add three "
         "worktrees on claudio/* branches with realistic parallel edits, run every check "
         "against them and print a report. Exits 0 when the demo itself ran.",
@@ -479,14 +482,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"claudio-ci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_check_commands(sub)
+    _add_reviewers_command(sub)
+    _add_smoke_test_command(sub)
+    _add_gpu_command(sub)
+    _add_install_hooks_command(sub)
+    _add_worktree_command(sub)
     _add_config_commands(sub)
     _add_init_command(sub)
     _add_demo_command(sub)
-    _add_install_hooks_command(sub)
-    _add_worktree_command(sub)
-    _add_gpu_command(sub)
-    _add_smoke_test_command(sub)
-    _add_reviewers_command(sub)
     return parser
 
 
