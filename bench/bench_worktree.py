@@ -8,22 +8,21 @@ Run: python bench/bench_worktree.py
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import Row, best_of, command, print_table
+from benchlib import Row, best_of, command, installed_env, print_table
 
-ENV = {
-    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "b",
     "GIT_AUTHOR_EMAIL": "b@b",
     "GIT_COMMITTER_NAME": "b",
     "GIT_COMMITTER_EMAIL": "b@b",
 }
+ENV: dict[str, str] = {}
 CLAUDIO = [sys.executable, "-m", "claudio_ci"]
 
 
@@ -70,7 +69,7 @@ def _switch_twice(repo: Path) -> Callable[[], None]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # The hook's Python starts from bytecode, as it does when claudio-ci is installed.
-        ENV["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        ENV.update(installed_env(Path(tmp) / "pycache"), **GIT_IDENTITY)
         plain = _repo(Path(tmp) / "plain", hooks=False)
         hooked = _repo(Path(tmp) / "hooked", hooks=True)
         worktree = Path(tmp) / "set-up"

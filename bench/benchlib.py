@@ -6,11 +6,13 @@ so numbers from different machines can be compared; absolute times are shown too
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -66,3 +68,14 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
             f"| {r.name} | {r.seconds * 1000:.1f} ms | {r.anchor_name} | "
             f"{r.anchor_seconds * 1000:.1f} ms | {r.ratio:.2f}x | {r.goal} | {r.note} |"
         )
+
+
+def installed_env(pycache: Path) -> dict[str, str]:
+    """The environment of an installed copy: bytecode compiled once, then reused.
+
+    This machine sets PYTHONDONTWRITEBYTECODE=1, which makes an editable checkout recompile
+    every module at every start; pip compiles an installed package once.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env

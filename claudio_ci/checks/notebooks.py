@@ -37,6 +37,7 @@ from claudio_ci.checks.notebook_sync import (
 )
 from claudio_ci.errors import ConfigError
 from claudio_ci.findings import Finding, Fix, Severity
+from claudio_ci.globs import gitignore_spec
 
 NO_TWIN = "NB001"
 NO_NOTEBOOK = "NB002"
@@ -58,23 +59,21 @@ class Settings:
     """The `notebooks` configuration section, parsed once per run."""
 
     pairing: PairingFormats
-    paths: Any  # pathspec.GitIgnoreSpec
-    allow_unpaired: Any
+    paths: tuple[str, ...]  # globs, compiled only once a file has a notebook's extension
+    allow_unpaired: tuple[str, ...]
     ipynb_tracked: bool
     strip_outputs: bool
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> Settings:
-        import pathspec
-
         try:
             pairing = PairingFormats.parse(section["formats"])
         except ValueError as exc:
             raise ConfigError(f"notebooks.formats: {exc}") from None
         return cls(
             pairing=pairing,
-            paths=pathspec.GitIgnoreSpec.from_lines(section["paths"]),
-            allow_unpaired=pathspec.GitIgnoreSpec.from_lines(section["allow_unpaired"]),
+            paths=tuple(section["paths"]),
+            allow_unpaired=tuple(section["allow_unpaired"]),
             ipynb_tracked=section["ipynb_tracked"],
             strip_outputs=section["strip_outputs"],
         )
@@ -90,7 +89,7 @@ class Settings:
         for path in paths:
             if posixpath.splitext(path)[1] not in self.pairing.extensions:
                 continue
-            if not self.paths.match_file(path):
+            if not gitignore_spec(self.paths).match_file(path):
                 continue
             members = self.pairing.members(path, root)
             if members:
@@ -199,7 +198,7 @@ def _looks_like_notebook(state: FileState) -> bool:
 
 
 def _allowed_unpaired(files: Sequence[FileState], settings: Settings) -> bool:
-    return any(settings.allow_unpaired.match_file(f.path) for f in files)
+    return any(gitignore_spec(settings.allow_unpaired).match_file(f.path) for f in files)
 
 
 def _presence_findings(files: Sequence[FileState], settings: Settings) -> list[Finding]:
