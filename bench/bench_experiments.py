@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import Row, best_of, command, print_table
+from benchlib import Row, best_of, command, installed_env, print_table
 
 Runner = Callable[[], None]
 
@@ -112,12 +112,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = build_repo(Path(tmp))
         repo = Path(tmp) / "repo"
+        env = installed_env(Path(tmp) / "pycache")  # both tools start from bytecode
         cache = repo / ".git" / "claudio" / "experiments-cache.json"
         ours = [str(BIN / "claudio-ci"), "check", "experiments"]
         anchor = [str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMA)]
 
         def row(name: str, mine: Runner, theirs: list[str], goal: str, note: str) -> Row:
-            ours_cpu, anchor_cpu = CpuMeter(mine), CpuMeter(command(theirs, cwd=str(repo)))
+            ours_cpu = CpuMeter(mine)
+            anchor_cpu = CpuMeter(command(theirs, cwd=str(repo), env=env))
             seconds = best_of(ours_cpu, repeat=5)
             anchor_seconds = best_of(anchor_cpu, repeat=5)
             cpu = (
@@ -127,7 +129,7 @@ def main() -> None:
             return Row(name, seconds, "check-jsonschema", anchor_seconds, goal, f"{note}; {cpu}")
 
         def run(*args: str) -> Runner:
-            return command([*ours, *args], cwd=str(repo))
+            return command([*ours, *args], cwd=str(repo), env=env)
 
         every = [*anchor, *files]
         rows = [

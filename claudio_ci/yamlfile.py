@@ -27,6 +27,7 @@ MAX_DEPTH = 100
 MAX_BYTES = 1_000_000
 
 PathKey = tuple[str | int, ...]
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class YamlError(Exception):
@@ -116,8 +117,13 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node) -> Any:
         """A scalar's value; a tag it cannot satisfy (`!!int abc`, `2024-13-45`) is an error."""
+        if node.tag == _STR_TAG:  # most scalars: nothing to convert
+            return node.value
+        construct = self.constructor.yaml_constructors.get(node.tag)
         try:
-            return self.constructor.construct_object(node, deep=True)
+            if construct is None:  # an unknown tag: let PyYAML say so
+                return self.constructor.construct_object(node, deep=True)
+            return construct(self.constructor, node)
         except yaml.constructor.ConstructorError as exc:
             message = str(exc.problem)
         except (ValueError, TypeError, AttributeError, OverflowError):

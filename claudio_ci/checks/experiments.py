@@ -29,7 +29,7 @@ import json
 import math
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -174,10 +174,16 @@ class SiblingState:
 
 @dataclass(frozen=True)
 class Schema:
-    """A JSON Schema to validate against; `validator` is a jsonschema validator."""
+    """A JSON Schema to validate against.
+
+    `validator()` gives the jsonschema validator that explains every error (built on first
+    use); `accepts`, when set, is a compiled check that only answers "valid?", much faster:
+    data it accepts is not explained again, so valid configs never wait for jsonschema.
+    """
 
     label: str
-    validator: Any
+    validator: Callable[[], Any]
+    accepts: Callable[[Any], bool] | None = None
 
 
 @dataclass
@@ -453,7 +459,9 @@ def _schema(
 def _schema_errors(schemas: Sequence[Schema], data: Any) -> list[tuple[str, Any]]:
     unique: dict[tuple[PathKey, str], tuple[str, Any]] = {}
     for schema in schemas:
-        for error in schema.validator.iter_errors(data):
+        if schema.accepts is not None and schema.accepts(data):
+            continue
+        for error in schema.validator().iter_errors(data):
             unique.setdefault((tuple(error.absolute_path), error.message), (schema.label, error))
     return list(unique.values())
 

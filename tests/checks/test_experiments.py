@@ -3,6 +3,7 @@ worktrees, and the hook through the real pre-commit."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -18,14 +19,14 @@ import pytest
 
 from claudio_ci.checks import experiments as exp
 from claudio_ci.cli import main
-from claudio_ci.commands.check_experiments import _builtin_validator
+from claudio_ci.commands.check_experiments import builtin_schema
 from claudio_ci.findings import Finding, Severity
 from claudio_ci.git import discover
 from claudio_ci.yamlfile import YamlError, parse_yaml
 from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git
 
 RULES = exp.Rules(re.compile("^[a-z][a-z0-9_]*$"), reserved_names=frozenset({"latest"}))
-SCHEMAS = [exp.Schema("the built-in experiment schema", _builtin_validator())]
+SCHEMAS = [builtin_schema()]
 
 
 def config(name: str, *, out: str = "outputs/${experiment_name}", extra: str = "") -> str:
@@ -726,3 +727,47 @@ def test_pre_commit_hook_in_a_linked_worktree(ml_repo: Path, try_repo) -> None:
         "they must match",
     ]
     assert "Found 2 problems (2 errors). 1 fixable with `--fix`." in proc.stdout
+
+
+TRICKY_VALUES = [
+    True, False, None, 0, 1, -1, 1.0, 1.5, 0.0, -0.5, 1e-9, 10**30, float("inf"),
+    "1", "", "x", [], [1], {}, {"a": 1},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("model",),
+        ("model", "name"),
+        ("model", "hidden_size"),
+        ("model", "layers"),
+        ("training",),
+        ("training", "epochs"),
+        ("training", "batch_size"),
+        ("training", "learning_rate"),
+        ("output",),
+        ("output", "dir"),
+        ("output", "checkpoint_freq"),
+    ],
+)
+def test_the_compiled_check_never_accepts_what_jsonschema_rejects(path: tuple[str, ...]) -> None:
+    """Valid data skips jsonschema, so the fast check must agree with it on every value."""
+    schema = builtin_schema()
+    base = {
+        "model": {"name": "baseline", "hidden_size": 256, "layers": 4},
+        "training": {"epochs": 100, "batch_size": 32, "learning_rate": 0.001},
+        "output": {"dir": "outputs/x", "checkpoint_freq": 10},
+    }
+    assert schema.accepts(base)
+    for value in [*TRICKY_VALUES, "__missing__"]:
+        data = copy.deepcopy(base)
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        if value == "__missing__":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
+        explained = list(schema.validator().iter_errors(data))
+        assert schema.accepts(data) == (not explained), (path, value, explained)
