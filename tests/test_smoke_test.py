@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from claudio_ci import procfs
 from claudio_ci.cli import main
-from claudio_ci.smoke import proctree
 from claudio_ci.smoke.report import HEADERS
 from tests.gitutil import EXAMPLE_PROJECT, GIT_IDENTITY, REPO_ROOT, commit_all, git
 
@@ -289,7 +289,7 @@ def test_a_hang_is_stopped_with_its_children(project: Project, smoke: Smoke) -> 
     assert finding["code"] == "SMK002"
     assert finding["message"].startswith("test: still running after 1 s: stopped the process tree")
     child = int(finding["message"].rsplit("child ", 1)[1])
-    assert proctree.read_process(child) is None
+    assert procfs.read_process(child) is None
     checks = json.loads(out)["experiments"][0]["checks"]
     assert (checks["time"], checks["exit"], checks["metrics"]) == ("fail", "skip", "skip")
 

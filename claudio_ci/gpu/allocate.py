@@ -17,9 +17,9 @@ from pathlib import Path
 from claudio_ci.errors import UsageError
 from claudio_ci.fileio import write_atomic
 from claudio_ci.gpu.locks import file_lock
-from claudio_ci.gpu.procfs import is_alive, start_ticks
 from claudio_ci.gpu.readings import DeviceReading
 from claudio_ci.gpu.visible import visibility
+from claudio_ci.procfs import is_alive, start_ticks
 
 RESERVATIONS = "gpu-reservations.json"
 

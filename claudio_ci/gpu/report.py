@@ -19,8 +19,8 @@ from claudio_ci.errors import UsageError
 from claudio_ci.findings import Finding, Severity, markdown_cell, sort_findings
 from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
-from claudio_ci.gpu.procfs import is_alive
 from claudio_ci.gpu.usage import MJ_PER_KWH
+from claudio_ci.procfs import is_alive
 
 CODE_LIMIT = "GPU001"
 CODE_WARNING = "GPU002"

@@ -6,10 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from claudio_ci.gpu.procfs import ProcessTree
 from claudio_ci.gpu.readings import Snapshot, Source
 from claudio_ci.gpu.trace import TraceWriter
 from claudio_ci.gpu.usage import GpuUsage, UsageMeter
+from claudio_ci.procfs import ProcessTree
 
 OnSample = Callable[[list[GpuUsage]], None]
 
@@ -55,7 +55,7 @@ class Sampler:
         return self._meter.usage()
 
     def _add(self, snapshot: Snapshot) -> None:
-        self._tree.refresh()
+        self._tree.refresh(pid for device in snapshot.devices for pid in device.pids())
         tree = snapshot.tree if snapshot.tree is not None else self._tree
         ours = self._meter.add(snapshot, tree)
         self.samples += 1

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci.smoke import proctree
+from claudio_ci import procfs
 
 MB = 1024 * 1024
 RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # getrusage's unit
@@ -132,7 +132,7 @@ def run_process(
         done.wait()
     wall = time.perf_counter() - start
     status, max_rss = reaped[0]
-    leftovers = [f"{p.name} ({p.pid})" for p in proctree.members(proc.pid)]
+    leftovers = [f"{p.name} ({p.pid})" for p in procfs.members(proc.pid)]
     _terminate(proc.pid, grace_seconds)  # whatever the command left behind holds our pipe
     reader.join(grace_seconds)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not by Popen
@@ -154,11 +154,11 @@ def _watch(
 ) -> tuple[int, bool, bool]:
     """Sample the tree until the leader exits or a limit is crossed:
     (peak RSS in bytes, timed out, over the memory limit)."""
-    sampling = proctree.available()
+    sampling = procfs.available()
     peak_bytes = 0
     while not done.wait(SAMPLE_SECONDS if sampling else 0.5):
         if sampling:
-            peak_bytes = max(peak_bytes, proctree.total_rss_bytes(proctree.members(leader)))
+            peak_bytes = max(peak_bytes, procfs.total_rss_bytes(procfs.members(leader)))
         if time.perf_counter() - start > limits.timeout_seconds:
             return peak_bytes, True, False
         if limits.max_memory_mb and peak_bytes > limits.max_memory_mb * MB:
@@ -169,12 +169,12 @@ def _watch(
 def _tree(leader: int, known: set[int]) -> set[int]:
     """The members now, plus those seen before that still live: a process that left the
     session is a member only through its parent, and stays one after its parent dies."""
-    alive = {pid for pid in known if proctree.read_process(pid) is not None}
-    return alive | {p.pid for p in proctree.members(leader)}
+    alive = {pid for pid in known if procfs.read_process(pid) is not None}
+    return alive | {p.pid for p in procfs.members(leader)}
 
 
 def _alive(leader: int, pids: set[int]) -> bool:
-    if proctree.available():
+    if procfs.available():
         return bool(pids)
     try:  # without /proc, the process group is all we know
         os.killpg(leader, 0)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.smoke import proctree
+from claudio_ci import procfs
 from claudio_ci.smoke.runner import Limits, StartError, run_process
 
-pytestmark = pytest.mark.skipif(not proctree.available(), reason="needs /proc (Linux)")
+pytestmark = pytest.mark.skipif(not procfs.available(), reason="needs /proc (Linux)")
 
 SPAWN_SLEEPER = """
 import subprocess, sys, time
@@ -29,7 +29,7 @@ def _run(tmp_path: Path, script: str, limits: Limits, **kwargs: object):
 
 def _gone(pid: int) -> bool:
     """Exited (a zombie waiting for init counts: it runs nothing and holds no memory)."""
-    return proctree.read_process(pid) is None
+    return procfs.read_process(pid) is None
 
 
 def test_output_is_echoed_while_the_command_runs(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from claudio_ci.gpu.procfs import ProcessTree, is_alive, parent_pid, start_ticks
+from claudio_ci.procfs import ProcessTree, is_alive, parent_pid, start_ticks
 
 SPAWN_GRANDCHILD = (
     "import subprocess, sys; "
@@ -45,3 +45,18 @@ def test_a_reused_pid_is_not_the_process_that_reserved_a_gpu() -> None:
     proc.wait()
     assert not is_alive(proc.pid)
     assert parent_pid(proc.pid) is None
+
+
+def test_answers_are_kept_only_for_pids_still_listed() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tree = ProcessTree(os.getpid())
+        assert child.pid in tree
+        assert 1 not in tree
+        tree.refresh([child.pid])
+        assert tree._known == {child.pid: True}
+        tree.refresh([])
+        assert tree._known == {}
+    finally:
+        child.kill()
+        child.wait()
