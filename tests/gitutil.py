@@ -17,9 +17,11 @@ GIT_IDENTITY = {
 }
 
 
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run git for a test; fails the test with git's own message."""
-    proc = subprocess.run(
+def run_git(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """git with its output (and its hooks', which git sends to stderr) captured."""
+    return subprocess.run(
         ["git", *args],
         cwd=cwd,
         capture_output=True,
@@ -27,6 +29,11 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git for a test; fails the test with git's own message."""
+    proc = run_git(cwd, *args, env=env)
     assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
     return proc.stdout
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
@@ -18,7 +17,7 @@ from claudio_ci.hook_install import install
 from claudio_ci.resources import hooks_dir
 from claudio_ci.worktree import blocks
 from claudio_ci.worktree.registry import Registry
-from tests.gitutil import commit_all, git, run_pre_commit
+from tests.gitutil import commit_all, git, run_git, run_pre_commit
 
 NULL_ID = "0" * 40
 USER_POST_CHECKOUT = """#!/bin/sh
@@ -45,20 +44,6 @@ case "$2" in
     broken) echo "claudio-ci: error: .claudio.yaml:1:1: CFG001 broken" >&2; exit 2 ;;
 esac
 """
-
-
-def run_git(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """git, with the hooks' output (git sends it to stderr) captured."""
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 def install_hooks(
