@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from claudio_ci import __version__
 from claudio_ci.errors import ClaudioError
-from claudio_ci.findings import FORMATS
+from claudio_ci.findings import FORMATS, shown_path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -493,22 +494,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerate_undecodable_names() -> None:
+    """A file name that is not UTF-8 reaches Python as lone surrogates; under a UTF-8 locale
+    stdout would raise on them. Write them back as the bytes they came from, as `ls` does."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
+
+
+def _error(message: str) -> None:
+    """One line, whatever a path or value in `message` holds."""
+    print(f"claudio-ci: error: {shown_path(message)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _tolerate_undecodable_names()
     try:
         return args.handler(args)
     except ClaudioError as exc:
-        print(f"claudio-ci: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # `| head` stopped reading: not an error (an OSError, so first)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+        return 0
     except OSError as exc:  # a file we cannot read or write: the user's to fix, not a bug
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"claudio-ci: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        _error(f"{exc.strerror or exc}{where}")
         return 2
     except KeyboardInterrupt:
         print("claudio-ci: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

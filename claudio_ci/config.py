@@ -14,8 +14,9 @@ import copy
 import difflib
 import functools
 import json
+import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,18 +238,30 @@ def env_layer(environ: Mapping[str, str]) -> Layer | None:
         path = _resolve_key(load_schema(), name[len(ENV_PREFIX) :].lower())
         if path is None or len(path) < 2:
             continue
+        _require_utf8(environ[name], "environment", f"{name}=")
         _deep_merge(layer.data, _nest(path, _parse_value(environ[name], path)))
         layer.key_labels[tuple(path)] = f"env {name}"
     return layer if layer.data else None
+
+
+def _require_utf8(text: str, label: str, prefix: str) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which no YAML or JSON holds."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        message = f"{prefix}'{shown}' is not valid UTF-8"
+        raise config_error(label, CODE_INVALID, message, 0, 0) from None
 
 
 def override_layer(assignments: Iterable[str], label: str = "command line") -> Layer | None:
     """`--set section.key=value` flags."""
     layer = Layer(label, {})
     for assignment in assignments:
+        _require_utf8(assignment, label, "--set ")
         key, sep, raw = assignment.partition("=")
-        path = [part for part in key.strip().split(".") if part]
-        if not sep or len(path) < 2:
+        path = key.strip().split(".")
+        if not sep or len(path) < 2 or not all(path):
             raise config_error(
                 label, CODE_INVALID, f"--set expects SECTION.KEY=VALUE, got {assignment!r}", 0, 0
             )
@@ -287,7 +300,21 @@ def check_layer(layer: Layer) -> tuple[list[Finding], list[Finding]]:
                 warnings.append(_unknown_key(layer, [*path, key], known))
             continue
         errors.append(_finding(layer, path, CODE_INVALID, f"{json_path(path)}: {error.message}"))
+    for path in _nan_paths(layer.data, []):  # JSON Schema takes NaN for a number; no limit is met
+        message = f"{json_path(path)}: NaN is not a number"
+        errors.append(_finding(layer, path, CODE_INVALID, message))
     return sort_findings(errors), sort_findings(warnings)
+
+
+def _nan_paths(value: Any, path: list[Any]) -> Iterator[list[Any]]:
+    if isinstance(value, float) and math.isnan(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nan_paths(item, [*path, str(key)])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nan_paths(item, [*path, index])
 
 
 def _unknown_key(layer: Layer, path: list[Any], known: list[str]) -> Finding:
@@ -354,6 +381,7 @@ class ValidationCache:
     """
 
     FILE = "config-validation.json"
+    CHECK_REVISION = "2"  # bump when check_layer finds more: earlier verdicts are then misses
 
     def __init__(self, directory: Path) -> None:
         self.store = JsonCache(directory / self.FILE, max_entries=32)
@@ -362,7 +390,8 @@ class ValidationCache:
     def key(layer: Layer) -> str:
         marks = (layer.document.key_marks, layer.document.value_marks) if layer.document else None
         return cache_key(
-            fingerprint([SCHEMA_PATH]), repr((layer.label, layer.data, marks, layer.key_labels))
+            fingerprint([SCHEMA_PATH], ValidationCache.CHECK_REVISION),
+            repr((layer.label, layer.data, marks, layer.key_labels)),
         )
 
     def check(self, layer: Layer) -> tuple[list[Finding], list[Finding]]:

@@ -53,8 +53,11 @@ class Finding:
 
     @property
     def location(self) -> str:
-        """`path:line:col`, or just the source's name when it has no lines (line 0)."""
-        return f"{self.path}:{self.line}:{self.col}" if self.line > 0 else self.path
+        """`path:line:col`, or just the source's name when it has no lines (line 0); a
+        newline, other control character or undecodable byte in the path is escaped, so that
+        a finding stays on one line."""
+        path = shown_path(self.path)
+        return f"{path}:{self.line}:{self.col}" if self.line > 0 else path
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -90,6 +93,14 @@ class Finding:
             end_line=data.get("end_line"),
             extra=data.get("extra") or {},
         )
+
+
+def shown_path(path: str) -> str:
+    """`path` on one line: `new\\nline.yaml` for a name holding a newline, `\\udcff` for a
+    byte that is not UTF-8 (printing it as is would raise)."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in path)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -469,9 +470,17 @@ class MergeSandbox:
 
     def __init__(self, repo: Repository) -> None:
         objects = Path(repo.output("rev-parse", "--git-path", "objects").strip())
-        self.objects = repo.state_dir() / SANDBOX_DIRNAME
-        self.objects.mkdir(exist_ok=True)
-        _delete_stale_objects(self.objects, time.time() - SANDBOX_MAX_AGE_S)
+        self.objects = repo.state_dir(create=False) / SANDBOX_DIRNAME
+        try:
+            self.objects.mkdir(parents=True, exist_ok=True)
+            shared = os.access(self.objects, os.W_OK)  # False on a read-only file system
+        except OSError:
+            shared = False
+        if shared:
+            _delete_stale_objects(self.objects, time.time() - SANDBOX_MAX_AGE_S)
+        else:  # a read-only repository still gets its prediction, from objects of its own
+            self.objects = Path(tempfile.mkdtemp(prefix="claudio-merge-objects-"))
+            weakref.finalize(self, shutil.rmtree, self.objects, ignore_errors=True)
         self.env = {
             **_PREDICTION_IDENTITY,
             "GIT_OBJECT_DIRECTORY": str(self.objects),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from claudio_ci import __version__
 from claudio_ci.errors import ClaudioError, UsageError
+from claudio_ci.fileio import read_regular
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -81,8 +82,9 @@ class Environment:
                 "GITHUB_EVENT_PATH); locally, use --explain [FILE ...] or --explain --base REV"
             )
         event = _read_event(Path(path))
+        named = event.get("repository")
         repository = environ.get("GITHUB_REPOSITORY") or str(
-            (event.get("repository") or {}).get("full_name") or ""
+            (named.get("full_name") if isinstance(named, dict) else None) or ""
         )
         if repository.count("/") != 1:
             raise UsageError(f"GITHUB_REPOSITORY must be OWNER/NAME, got {repository!r}")
@@ -91,9 +93,11 @@ class Environment:
 
     @property
     def pull_number(self) -> int:
-        pull = self.event.get("pull_request") or {}
-        number = pull.get("number", self.event.get("number"))
-        if not isinstance(number, int):
+        pull = self.event.get("pull_request")
+        number = self.event.get("number")
+        if isinstance(pull, dict):
+            number = pull.get("number", number)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise UsageError(
                 "the event has no pull request: run on pull_request or pull_request_target"
             )
@@ -102,10 +106,12 @@ class Environment:
 
 def _read_event(path: Path) -> dict[str, Any]:
     try:
-        event = json.loads(path.read_text(encoding="utf-8"))
+        event = json.loads(read_regular(path).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such event file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:  # a directory, or a FIFO (refused: reading it could wait forever)
+        raise UsageError(f"{path}: not a GitHub event payload ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: not a GitHub event payload ({exc})") from None
     if not isinstance(event, dict):
         raise UsageError(f"{path}: not a GitHub event payload (not a JSON object)")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from claudio_ci.errors import UsageError
 from claudio_ci.fileio import write_atomic
 
 
@@ -41,8 +42,22 @@ def plan(template_root: Path, destination: Path, force: bool) -> list[PlannedFil
             action = Action.UNCHANGED
         else:
             action = Action.OVERWRITE if force else Action.SKIP
+        if action in (Action.CREATE, Action.OVERWRITE):
+            _check_writable(destination, relative)
         planned.append(PlannedFile(target, relative, content, action))
     return planned
+
+
+def _check_writable(destination: Path, relative: str) -> None:
+    """Refuse before anything is written, rather than leave half of the files behind."""
+    path = destination
+    parts = Path(relative).parts
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        if depth < len(parts) and path.exists() and not path.is_dir():
+            raise UsageError(f"{relative}: cannot be written: {path} is not a directory")
+    if path.is_dir():
+        raise UsageError(f"{relative}: cannot be written: {path} is a directory")
 
 
 def apply(planned: list[PlannedFile]) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from claudio_ci.fileio import read_regular
+
 try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
@@ -241,11 +243,12 @@ def decode_yaml_bytes(raw: bytes) -> str:
 
 
 def load_yaml_file(path: Path, max_bytes: int = MAX_BYTES) -> YamlDocument:
-    """Read and parse a YAML file; raises `YamlError` (and `OSError` for I/O)."""
-    size = path.stat().st_size
-    if size > max_bytes:
+    """Read and parse a YAML file; raises `YamlError` (and `OSError` for I/O, or for a FIFO)."""
+    raw = read_regular(path, max_bytes)
+    if len(raw) > max_bytes:
+        size = path.stat().st_size
         raise YamlError(
             f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for YAML here",
             code="too-large",
         )
-    return parse_yaml(decode_yaml_bytes(path.read_bytes()), str(path))
+    return parse_yaml(decode_yaml_bytes(raw), str(path))

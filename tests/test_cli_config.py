@@ -331,6 +331,42 @@ def _claudio_ci() -> str:
     return script
 
 
+def test_an_error_stays_on_one_line_whatever_the_path_holds(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "reviewers", "--event", "two\nlines.json")
+    assert (code, out, err) == (2, "", "claudio-ci: error: two\\nlines.json: no such event file\n")
+
+
+def test_a_reader_that_stops_early_is_not_an_error(repo: Path) -> None:
+    """`claudio-ci config show --format json | head -c 10`: no "Broken pipe" error, exit 0."""
+    proc = subprocess.Popen(
+        [_claudio_ci(), "config", "show", "--format", "json"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # every write now fails with EPIPE
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=60), err) == (0, b"")
+
+
+def test_console_script_prints_file_names_that_are_not_utf8(repo: Path) -> None:
+    """Under a strict UTF-8 stdout, a non-UTF-8 name is written back as its own bytes."""
+    (repo / "experiments").mkdir()
+    (repo / "experiments").joinpath(os.fsdecode(b"caf\xe9.yaml")).write_bytes(b"x: 1\n")
+    proc = subprocess.run(
+        [_claudio_ci(), "check", "experiments", os.fsdecode(b"experiments/caf\xe9.yaml")],
+        cwd=repo,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
+        capture_output=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (1, b"")
+    assert b"model.name is missing; it must hold the experiment's name 'caf\xe9'" in proc.stdout
+
+
 def test_console_script_shows_the_environment_origin(repo: Path) -> None:
     proc = subprocess.run(
         [_claudio_ci(), "config", "show", "--format", "json"],

@@ -635,7 +635,9 @@ def test_set_overrides_one_key(
     assert config.origins[dotted] == f"--set {dotted}"
 
 
-@pytest.mark.parametrize("assignment", ["notebooks.formats", "formats=x", ".=x", "=x"])
+@pytest.mark.parametrize(
+    "assignment", ["notebooks.formats", "formats=x", ".=x", "=x", "notebooks..formats=x"]
+)
 def test_set_needs_section_key_and_value(
     assignment: str, root: Path, environ: dict[str, str]
 ) -> None:
@@ -644,6 +646,43 @@ def test_set_needs_section_key_and_value(
     assert str(caught.value) == (
         f"command line: CFG003 --set expects SECTION.KEY=VALUE, got {assignment!r}"
     )
+
+
+def test_set_and_environment_values_that_are_not_utf8_are_config_errors(
+    root: Path, environ: dict[str, str]
+) -> None:
+    undecodable = b"caf\xe9".decode("utf-8", "surrogateescape")  # how argv and environ hold it
+    with pytest.raises(ConfigError) as caught:
+        load_config(root, environ=environ, overrides=[f"notebooks.formats={undecodable}"])
+    assert str(caught.value) == (
+        "command line: CFG003 --set 'notebooks.formats=caf\\xe9' is not valid UTF-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(root, environ={**environ, "CLAUDIO_NOTEBOOKS_FORMATS": undecodable})
+    assert str(caught.value) == (
+        "environment: CFG003 CLAUDIO_NOTEBOOKS_FORMATS='caf\\xe9' is not valid UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "message"),
+    [
+        (
+            "resources:\n  cost_limit: .nan\n",
+            [],
+            ".claudio.yaml:2:15: CFG003 $.resources.cost_limit",
+        ),
+        ("", ["smoke_test.timeout_seconds=nan"], "--set smoke_test.timeout_seconds: CFG003 "),
+    ],
+)
+def test_nan_is_not_a_number(
+    text: str, overrides: list[str], message: str, root: Path, environ: dict[str, str]
+) -> None:
+    (root / ".claudio.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(root, environ=environ, overrides=overrides)
+    assert str(caught.value).startswith(message)
+    assert str(caught.value).endswith(": NaN is not a number")
 
 
 def test_set_of_an_unknown_key_warns(root: Path, environ: dict[str, str]) -> None:

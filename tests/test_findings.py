@@ -55,6 +55,16 @@ def test_text_keeps_each_problem_on_one_line() -> None:
     )
 
 
+def test_a_path_with_a_newline_or_an_undecodable_byte_stays_on_one_line() -> None:
+    odd = b"caf\xe9".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    findings = [Finding(f"new\nline/{odd}.yaml", "X001", "m", 2, 3), Finding("été b", "X002", "m")]
+    assert render_text(findings).splitlines()[:2] == [
+        "new\\nline/caf\\udce9.yaml:2:3: X001 m",
+        "été b:1:1: X002 m",
+    ]
+    assert json.loads(render_json(findings))[0]["path"] == f"new\nline/{odd}.yaml"
+
+
 def test_text_shows_an_applied_fix_instead_of_the_hint() -> None:
     fixed = Finding("a.ipynb", "NB002", "out of sync", hint="run --fix", fix=Fix("synced", True))
     fixable = Finding("b.ipynb", "NB002", "out of sync", fix=Fix("sync it"))

@@ -194,3 +194,23 @@ def test_inside_a_commit_hook_the_index_is_ours_and_siblings_are_scrubbed(
     assert seen["sibling_root"] == str(git_repo)
     assert seen["sibling_branch"] == "main"
     assert seen["sibling_staged"] == ["main-only.txt"]
+
+
+def test_a_merge_sandbox_works_where_the_state_dir_cannot_be_written(git_repo: Path) -> None:
+    """A read-only repository (here: `<git dir>/claudio` is a file) still gets predictions."""
+    (git_repo / ".git" / "claudio").write_text("not a directory", encoding="utf-8")
+    (git_repo / "a.txt").write_text("base\n", encoding="utf-8")
+    commit_all(git_repo, "base")
+    for branch, text in (("ours", "one\n"), ("theirs", "two\n")):
+        git(git_repo, "checkout", "-q", "-b", branch, "main")
+        (git_repo / "a.txt").write_text(text, encoding="utf-8")
+        commit_all(git_repo, branch)
+    sandbox = gitlayer.MergeSandbox(
+        gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
+    )
+    objects = sandbox.objects
+    assert sandbox.merge("ours", "theirs") == gitlayer.MergePrediction(False, frozenset({"a.txt"}))
+    assert not objects.is_relative_to(git_repo)
+    del sandbox  # its private objects go with it
+    assert not objects.exists()
+    assert (git_repo / ".git" / "claudio").read_text(encoding="utf-8") == "not a directory"

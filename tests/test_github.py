@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -359,6 +360,10 @@ def test_the_environment_comes_from_github_actions_variables(tmp_path: Path) -> 
         ({"GITHUB_REPOSITORY": "a/b"}, {"push": {}}, "the event has no pull request"),
         ({"GITHUB_REPOSITORY": "nope"}, {"number": 1}, "GITHUB_REPOSITORY must be OWNER/NAME"),
         ({"GITHUB_REPOSITORY": "a/b"}, [1], "not a GitHub event payload"),
+        ({"GITHUB_REPOSITORY": "a/b"}, {"pull_request": "x"}, "the event has no pull request"),
+        ({"GITHUB_REPOSITORY": "a/b"}, {"number": True}, "the event has no pull request"),
+        ({"GITHUB_REPOSITORY": "a/b"}, {"number": 0}, "the event has no pull request"),
+        ({}, {"repository": "o/r", "number": 1}, "GITHUB_REPOSITORY must be OWNER/NAME"),
     ],
 )
 def test_a_missing_or_wrong_event_is_a_usage_error(
@@ -368,6 +373,13 @@ def test_a_missing_or_wrong_event_is_a_usage_error(
         environ = {**environ, "GITHUB_EVENT_PATH": _event(tmp_path, payload)}
     with pytest.raises(UsageError, match=message):
         Environment.from_environ(environ).pull_number  # noqa: B018
+
+
+def test_an_event_path_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "event.json"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would wait forever
+    with pytest.raises(UsageError, match=r"not a GitHub event payload.*not a regular file"):
+        Environment.from_environ({"GITHUB_REPOSITORY": "a/b", "GITHUB_EVENT_PATH": str(fifo)})
 
 
 # --- the local server answers what other commands reuse (sticky comments, open PRs) --------

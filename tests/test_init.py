@@ -82,6 +82,24 @@ def test_init_outside_a_repository_is_a_usage_error(
     assert "no such directory" in capsys.readouterr().err
 
 
+def test_a_target_that_cannot_be_written_stops_init_before_it_writes_anything(
+    git_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (git_repo / ".github").write_text("a file, not a directory", encoding="utf-8")
+    assert main(["init", str(git_repo)]) == 2
+    assert capsys.readouterr().err == (
+        f"claudio-ci: error: .github/workflows/ml-ci.yml: cannot be written: "
+        f"{git_repo / '.github'} is not a directory\n"
+    )
+    assert {p for p in _written(git_repo) if not p.startswith(".git/")} == {".github"}
+    (git_repo / ".github").unlink()
+    (git_repo / ".claudio.yaml").mkdir()
+    assert main(["init", str(git_repo)]) == 0  # kept as it is, like any file that differs
+    assert ".claudio.yaml: skipped" in capsys.readouterr().out
+    assert main(["init", "--force", str(git_repo)]) == 2
+    assert "claudio-ci: error: .claudio.yaml: cannot be written: " in capsys.readouterr().err
+
+
 def test_the_config_template_is_valid_and_shows_every_section_of_ours() -> None:
     template = repo_templates_dir() / ".claudio.yaml"
     config = load_config(None, repo_file=template)

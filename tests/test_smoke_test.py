@@ -438,6 +438,19 @@ def test_usage_and_configuration_errors_exit_2(
     assert (code, err.splitlines()[-1] + "\n") == (2, error)
 
 
+def test_an_unknown_experiment_is_one_line_whatever_the_names(
+    project: Project, smoke: Smoke
+) -> None:
+    repo = project()
+    (repo / "experiments" / "two\nlines.yaml").write_text("model: {}\n", encoding="utf-8")
+    code, _, err = smoke(repo, "--experiment", "no\npe")
+    assert (code, err) == (
+        2,
+        "claudio-ci: error: --experiment no\\npe: is not an experiment "
+        "(known: test, two\\nlines)\n",
+    )
+
+
 def test_the_action_passes_inputs_through_env_only() -> None:
     action = REPO_ROOT / "actions" / "smoke-test" / "action.yml"
     proc = subprocess.run(

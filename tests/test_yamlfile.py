@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,14 @@ def test_files_over_the_size_limit_are_refused(size: int, too_large: bool, tmp_p
 def test_a_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_yaml_file(tmp_path / "missing.yaml")
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_instead_of_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would block forever
+    with pytest.raises(OSError, match="not a regular file"):
+        load_yaml_file(fifo)
 
 
 # --- anchors, aliases, merge keys -------------------------------------------------------

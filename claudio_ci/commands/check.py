@@ -59,7 +59,7 @@ def command_config(
     `--set` overrides and the command's own flags, validation cached in the state dir."""
     return load_config(
         repo.root if repo else None,
-        cache_dir=repo.state_dir() if repo else None,
+        cache_dir=repo.state_dir(create=False) if repo else None,  # caches are best effort
         overrides=overrides,
         flag_values=flag_values,
         repo_file=Path(config_file) if config_file else None,

@@ -14,7 +14,6 @@ import codecs
 import dataclasses
 import functools
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError, GitError
 from claudio_ci.experiment_files import Selection
-from claudio_ci.fileio import write_atomic
+from claudio_ci.fileio import read_regular, write_atomic
 from claudio_ci.findings import Finding, Fix, Severity
 from claudio_ci.git import Repository, Worktree
 from claudio_ci.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_yaml
@@ -145,7 +144,7 @@ def _user_validator(path: Path, label: str) -> Any:
         return ConfigError(f"{label}: experiments.schema {reason}")
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
@@ -209,10 +208,7 @@ class _Summaries:
 
 def _read(file: Path) -> bytes:
     """The file's bytes; of a file over MAX_BYTES, only enough to tell that it is."""
-    with file.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size > MAX_BYTES:
-            return handle.read(MAX_BYTES + 1)
-        return handle.read()
+    return read_regular(file, MAX_BYTES)
 
 
 def _parse(path: str, raw: bytes) -> exp.ExperimentFile:

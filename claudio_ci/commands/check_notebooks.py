@@ -19,7 +19,7 @@ from claudio_ci.checks.notebook_formats import Member
 from claudio_ci.checks.notebook_sync import Jupytext
 from claudio_ci.checks.notebooks import FileState, PairResult, Settings, check_pair
 from claudio_ci.commands.check import CheckContext, run_check_command
-from claudio_ci.fileio import write_atomic
+from claudio_ci.fileio import read_regular, write_atomic
 from claudio_ci.findings import Finding
 from claudio_ci.git import Repository
 
@@ -114,7 +114,7 @@ def read_member(root: Path, member: Member, index: Mapping[str, str]) -> FileSta
     path = root / member.path
     in_index = member.path in index
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:  # absent, or a dangling link
         return FileState(member, None, in_index, path.is_symlink())
     except OSError as exc:

@@ -37,7 +37,7 @@ def ledger_path(repo: Repository, config: Config) -> Path:
     if configured:  # relative to the main worktree, so that every worktree shares it
         path = Path(configured).expanduser()
         return path if path.is_absolute() else repo.common_dir.parent / path
-    return repo.state_dir() / gpu_ledger.FILENAME
+    return repo.state_dir(create=False) / gpu_ledger.FILENAME  # `run` creates it
 
 
 def _shown(path: Path, repo: Repository) -> str:
@@ -141,6 +141,8 @@ def report(args: argparse.Namespace) -> int:
 
 def _pull_number(explicit: int | None, environ: Mapping[str, str]) -> int:
     if explicit is not None:
+        if explicit < 1:
+            raise UsageError(f"gpu comment: --pr {explicit}: a pull request number is 1 or more")
         return explicit
     if not environ.get("GITHUB_EVENT_PATH"):
         raise UsageError("gpu comment: no pull request: pass --pr N (or run on pull_request)")

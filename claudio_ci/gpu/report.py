@@ -33,6 +33,8 @@ CHART_BARS = 12
 _J_PER_KWH = MJ_PER_KWH / 1000
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone.utc).timestamp()
 
 
 def parse_since(value: str | None, now: float | None = None) -> float | None:
@@ -42,16 +44,20 @@ def parse_since(value: str | None, now: float | None = None) -> float | None:
     relative = _RELATIVE.match(value.strip())
     if relative:
         reference = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
-        return reference - int(relative[1]) * _UNIT_SECONDS[relative[2]]
-    try:
-        moment = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(
-            f"--since {value!r}: expected 7d, 12h, 30m, 2w or an ISO date such as 2026-05-01"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.timestamp()
+        since = reference - int(relative[1]) * _UNIT_SECONDS[relative[2]]
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError(
+                f"--since {value!r}: expected 7d, 12h, 30m, 2w or an ISO date such as 2026-05-01"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        since = moment.timestamp()
+    if not _EARLIEST <= since <= _LATEST:  # a UTC date-time could not show it
+        raise UsageError(f"--since {value!r}: out of range (years 1 to 9999, UTC)")
+    return since
 
 
 def utc(timestamp: float | None) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from claudio_ci.errors import UsageError
+from claudio_ci.fileio import read_regular
 from claudio_ci.gpu.readings import DeviceReading, ProcessUse, Snapshot
 
 FORMAT_KEY = "claudio_ci_trace"
@@ -92,9 +93,11 @@ def snapshot_to_json(snapshot: Snapshot, tree: Iterable[int] | None = None) -> d
 def read_trace(path: Path) -> tuple[dict[str, Any], list[Snapshot]]:
     """The header and the snapshots of a trace file; a bad line is a one-line usage error."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_regular(path).decode("utf-8").splitlines()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such trace file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a claudio-ci NVML trace (not UTF-8: {exc.reason})") from None
     header: dict[str, Any] | None = None
     snapshots: list[Snapshot] = []
     for number, line in enumerate(lines, 1):

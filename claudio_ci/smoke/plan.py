@@ -122,15 +122,18 @@ def _interpreter(value: str | None, root: Path, config: Config) -> str:
 # --- which experiments ---------------------------------------------------------------------
 
 
-def _expand(patterns: Iterable[str], root: Path, config: Config) -> list[str]:
-    """The configured configs: literal paths must exist, globs may match nothing."""
+def _expand(
+    patterns: Iterable[str], root: Path, config: Config, *, missing_ok: bool = False
+) -> list[str]:
+    """The configured configs: literal paths must exist (unless `missing_ok`: they are not
+    what runs), globs may match nothing."""
     found: list[str] = []
     for pattern in patterns:
         if GLOB_CHARACTERS & set(pattern):
             found += sorted(p.relative_to(root).as_posix() for p in root.glob(pattern))
         elif (root / pattern).is_file():
             found.append(Path(pattern).as_posix())
-        else:
+        elif not missing_ok:
             raise ConfigError(
                 f"{_origin(config, 'configs')}: smoke_test.configs: {pattern} does not exist "
                 "(list the configs to smoke-test in .claudio.yaml, or pass --experiment)"
@@ -179,7 +182,7 @@ def select_configs(
     `changed_only`: the ones the worktree changed since its merge base with `base`, or all
     of them when a `shared_paths` file changed.
     """
-    default = _expand(settings.configs, repo.root, config)
+    default = _expand(settings.configs, repo.root, config, missing_ok=bool(names))
     if not (names or changed_only or every):
         return default
     known = list(dict.fromkeys([*default, *_experiment_configs(repo, config)]))

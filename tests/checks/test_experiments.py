@@ -468,13 +468,15 @@ def test_billion_laughs_is_refused_quickly(ml_repo: Path, cli) -> None:
     )
 
 
+@pytest.mark.timeout(60)
 def test_unreadable_oversized_and_undecodable_files(ml_repo: Path, cli) -> None:
     experiments = ml_repo / "experiments"
     (experiments / "folder.yaml").mkdir()
     (experiments / "huge.yaml").write_text("a: " + "x" * 1_100_000 + "\n")
     (experiments / "latin.yaml").write_bytes(b"model:\n  name: caf\xe9\n")
     (experiments / "gone.yaml").symlink_to(experiments / "missing.yaml")
-    names = ["folder", "huge", "latin", "gone"]
+    os.mkfifo(experiments / "pipe.yaml")  # nobody writes to it: reading it would block
+    names = ["folder", "huge", "latin", "gone", "pipe"]
     code, out = cli(ml_repo, *[f"experiments/{n}.yaml" for n in names])
     assert code == 1
     found = sorted(line for line in out.splitlines() if line.startswith("experiments/"))
@@ -483,6 +485,7 @@ def test_unreadable_oversized_and_undecodable_files(ml_repo: Path, cli) -> None:
         "experiments/gone.yaml: EXP007 cannot read the file: No such file or directory",
         "experiments/huge.yaml:1:1: EXP004 file is over the 1,000,000-byte limit for YAML here",
         "experiments/latin.yaml:2:12: EXP005 not UTF-8: byte 0xe9 cannot be decoded",
+        "experiments/pipe.yaml: EXP007 cannot read the file: not a regular file",
     ]
 
 

@@ -88,6 +88,12 @@ def test_the_example_project_is_clean(ml_repo: Path, cli) -> None:
     assert cli(ml_repo, f"{EDA}.ipynb", "README.md", "src/models/baseline.py") == (0, "")
 
 
+def test_a_state_dir_that_cannot_be_created_only_costs_the_cache(ml_repo: Path, cli) -> None:
+    (ml_repo / ".git" / "claudio").write_text("", encoding="utf-8")  # as on a read-only disk
+    assert cli(ml_repo) == (0, "")
+    assert cli(ml_repo, f"{EDA}.ipynb") == (0, "")
+
+
 def test_files_outside_paths_and_helper_modules_are_not_pairs(ml_repo: Path, cli) -> None:
     (ml_repo / "notebooks" / "helpers.py").write_text("def f():\n    return 1\n", "utf-8")
     (ml_repo / "notebooks" / "README.md").write_text("# Notebooks\n", "utf-8")
@@ -494,6 +500,16 @@ def test_unreadable_notebooks_are_findings(git_repo: Path, cli, content: str, me
     assert message in out
     assert "Traceback" not in out
     assert (folder / "bad.ipynb").read_text("utf-8") == content
+
+
+@pytest.mark.timeout(20)
+def test_a_notebook_that_is_a_fifo_is_a_finding_not_a_hang(git_repo: Path, cli) -> None:
+    (git_repo / "notebooks").mkdir()
+    os.mkfifo(git_repo / "notebooks" / "pipe.ipynb")  # nobody writes: reading it would block
+    code, out = cli(git_repo, "--fix", "notebooks/pipe.ipynb")
+    assert code == 1
+    assert "notebooks/pipe.ipynb:1:1: NB006 cannot read: not a regular file" in out.splitlines()
+    assert sorted(p.name for p in (git_repo / "notebooks").iterdir()) == ["pipe.ipynb"]
 
 
 def test_fix_leaves_a_pair_alone_while_a_file_is_unreadable(git_repo: Path, cli) -> None:

@@ -203,6 +203,18 @@ def test_without_a_pull_request_it_says_so_in_one_line(
     )
 
 
+@pytest.mark.parametrize("number", ["0", "-5"])
+def test_a_pull_request_number_below_1_is_a_usage_error(
+    number: str, pr_repo: Path, capsys: pytest.CaptureFixture[str], github_server
+) -> None:
+    requests = len(github_server.requests)
+    assert main(["gpu", "comment", "--pr", number]) == 2
+    assert capsys.readouterr().err == (
+        f"claudio-ci: error: gpu comment: --pr {number}: a pull request number is 1 or more\n"
+    )
+    assert len(github_server.requests) == requests  # GitHub was not asked
+
+
 def test_the_branch_defaults_to_the_pull_requests_head(
     pr_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

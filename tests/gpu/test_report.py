@@ -174,6 +174,15 @@ def test_no_ledger_yet_says_how_to_start_and_creates_nothing(
     assert not (git_repo / ".git" / "claudio" / FILENAME).exists()
 
 
+def test_a_state_dir_that_cannot_be_created_is_no_ledger_yet(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (git_repo / ".git" / "claudio").write_text("", encoding="utf-8")  # as on a read-only disk
+    monkeypatch.chdir(git_repo)
+    assert main(["gpu", "report"]) == 0
+    assert "No GPU runs recorded yet" in capsys.readouterr().out
+
+
 def test_many_branches_fold_into_one_bar(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,3 +205,9 @@ def test_since_accepts_relative_and_iso_times() -> None:
     assert parse_since(None) is None
     with pytest.raises(UsageError, match="--since 'yesterday': expected 7d, 12h"):
         parse_since("yesterday")
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "0001-01-01T00:00+01:00", "9999-12-31T23:59-05"])
+def test_since_beyond_what_a_date_can_show_is_a_usage_error(value: str) -> None:
+    with pytest.raises(UsageError, match=r"out of range \(years 1 to 9999, UTC\)"):
+        parse_since(value, now=1_000_000.0)

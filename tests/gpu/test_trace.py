@@ -60,3 +60,10 @@ def test_a_bad_trace_is_one_line_naming_file_and_line(
 def test_a_missing_trace_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such trace file"):
         ReplaySource(tmp_path / "missing.jsonl")
+
+
+def test_a_trace_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(b'{"claudio_ci_trace": 1, "host": "caf\xe9"}\n')
+    with pytest.raises(UsageError, match=r"latin.jsonl: not a claudio-ci NVML trace \(not UTF-8"):
+        read_trace(path)

@@ -38,6 +38,14 @@ def test_configs_may_be_globs_and_must_exist(ml_repo: Path) -> None:
         _select(ml_repo)
 
 
+def test_a_missing_configured_config_does_not_block_experiments_by_name(ml_repo: Path) -> None:
+    """The error says "or pass --experiment": doing so must work."""
+    (ml_repo / "experiments" / "test.yaml").unlink()  # the default smoke_test.configs
+    assert _select(ml_repo, names=["baseline"]) == ["experiments/baseline.yaml"]
+    with pytest.raises(ConfigError, match=r"experiments/test\.yaml does not exist"):
+        _select(ml_repo)
+
+
 def test_all_adds_every_experiment_config(ml_repo: Path) -> None:
     assert _select(ml_repo, every=True) == ALL
 
