@@ -23,6 +23,9 @@ def _load(args: argparse.Namespace) -> Config:
     )
 
 
+ORIGIN_COLUMN = 60
+
+
 def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for key, value in data.items():
@@ -46,7 +49,8 @@ def show(args: argparse.Namespace) -> int:
         sys.stdout.write(yaml.safe_dump(config.data, sort_keys=False, allow_unicode=True))
     else:
         rows = [(key, json.dumps(value, default=str)) for key, value in _flatten(config.data)]
-        width = max(len(key) + len(value) for key, value in rows) + 3
+        # Origins line up, except after the few values too long for a terminal line.
+        width = min(max(len(key) + len(value) for key, value in rows) + 3, ORIGIN_COLUMN)
         for key, value in rows:
             origin = config.origins.get(key, "default")
             sys.stdout.write(f"{key} = {value}".ljust(width) + f"  # {origin}\n")
