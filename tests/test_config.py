@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from claudio_ci.config import (
     Config,
     ConfigError,
+    ValidationCache,
     builtin_defaults,
     load_config,
     user_config_path,
@@ -737,11 +740,6 @@ def test_validate_of_a_clean_configuration_is_empty(root: Path, environ: dict[st
 
 
 def test_validation_cache_skips_jsonschema_for_an_unchanged_file(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from claudio_ci.config import ValidationCache
-
     repo_file = tmp_path / ".claudio.yaml"
     repo_file.write_text("notebooks:\n  formatz: x\n", encoding="utf-8")
     state = tmp_path / "state"
