@@ -53,11 +53,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def _config_options() -> argparse.ArgumentParser:
+def _config_options(nested: bool = False) -> argparse.ArgumentParser:
+    """`--config` and `--set`. `nested`: for a sub-action of a command that takes them
+    too, so `reviewers --config X validate` keeps X instead of resetting it to the default."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("configuration")
     group.add_argument(
         "--config",
+        default=argparse.SUPPRESS if nested else None,
         metavar="FILE",
         help="read this file instead of the repository's .claudio.yaml",
     )
@@ -66,17 +69,19 @@ def _config_options() -> argparse.ArgumentParser:
         dest="overrides",
         metavar="SECTION.KEY=VALUE",
         action="append",
-        default=[],
+        default=argparse.SUPPRESS if nested else [],
         help="override one setting (repeatable); VALUE is YAML, lists also take commas",
     )
     return parent
 
 
-def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) -> None:
+def _format_option(
+    parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, *, nested: bool = False
+) -> None:
     parser.add_argument(
         "--format",
         choices=choices,
-        default=None,
+        default=argparse.SUPPRESS if nested else None,
         help="output format (default: github under GitHub Actions, else text)",
     )
 
@@ -448,7 +453,7 @@ def _add_reviewers_command(sub: Any) -> None:
     codeowners = actions.add_parser(
         "codeowners",
         help="write the .github/CODEOWNERS that requests the same reviewers",
-        parents=[_config_options()],
+        parents=[_config_options(nested=True)],
         formatter_class=_Formatter,
     )
     codeowners.add_argument(
@@ -457,23 +462,19 @@ def _add_reviewers_command(sub: Any) -> None:
     codeowners.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when the file is stale"
     )
-    _format_option(codeowners)
+    _format_option(codeowners, nested=True)
     codeowners.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "codeowners_command"))
     validate = actions.add_parser(
         "validate",
         help="patterns that match no tracked file, shadowed rules, unknown users or teams",
         description="Check pr.reviewers against the tracked files; with a token "
         "($GITHUB_TOKEN) and a repository, also ask GitHub whether every user and team exists.",
-        parents=[_config_options()],
+        parents=[_config_options(nested=True)],
         formatter_class=_Formatter,
     )
     validate.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
-    _format_option(validate)
+    _format_option(validate, nested=True)
     validate.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "validate"))
-    for parser in (codeowners, validate):  # `reviewers --config X validate` keeps X
-        for option in parser._actions:
-            if option.dest in ("config", "overrides", "format"):
-                option.default = argparse.SUPPRESS
 
 
 def build_parser() -> argparse.ArgumentParser:
