@@ -627,9 +627,10 @@ def init_repository(path: Path, branch: str = "main") -> Repository:
     return repo
 
 
-def find_root(path: Path | str | None = None) -> Path | None:
-    """The worktree root around `path`, None outside a repository."""
+def find_repository(path: Path | str | None = None) -> Repository | None:
+    """The worktree around `path`, None outside a repository (for commands that also
+    work outside one)."""
     try:
-        return discover(path).root
+        return discover(path)
     except GitError:
         return None

@@ -38,7 +38,7 @@ def test_linked_worktree_shares_the_common_dir(git_repo: Path) -> None:
 def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="not a git repository"):
         gitlayer.discover(tmp_path)
-    assert gitlayer.find_root(tmp_path) is None
+    assert gitlayer.find_repository(tmp_path) is None
 
 
 def test_bare_repository_is_a_clear_error(tmp_path: Path) -> None:

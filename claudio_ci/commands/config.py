@@ -8,19 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from claudio_ci.commands.check import report
-from claudio_ci.config import SCHEMA_PATH, Config, load_config
+from claudio_ci.commands.check import command_config, report
+from claudio_ci.config import SCHEMA_PATH, Config
 from claudio_ci.config import validate as validate_config
 from claudio_ci.findings import render_text
-from claudio_ci.git import find_root
+from claudio_ci.git import find_repository
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(
-        find_root(),
-        overrides=args.overrides,
-        repo_file=Path(args.config) if args.config else None,
-    )
+    return command_config(find_repository(), overrides=args.overrides, config_file=args.config)
 
 
 ORIGIN_COLUMN = 60
@@ -59,8 +55,9 @@ def show(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
+    repo = find_repository()
     findings = validate_config(
-        find_root(),
+        repo.root if repo else None,
         overrides=args.overrides,
         repo_file=Path(args.config) if args.config else None,
     )
