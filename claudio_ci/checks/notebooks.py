@@ -176,7 +176,7 @@ def check_pair(
         except Exception as exc:  # jupytext on input it cannot handle: a finding, no traceback
             anchor = next((f for f in present if f is not notebook), present[0])
             message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
-            hint = f"jupytext --sync {_quote(anchor.path)} shows jupytext's own error"
+            hint = f"jupytext --sync {shlex.quote(anchor.path)} shows jupytext's own error"
             failure = Finding(anchor.path, UNREADABLE, message.strip(), hint=hint)
             return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
     return result
@@ -210,7 +210,7 @@ def _presence_findings(files: Sequence[FileState], settings: Settings) -> list[F
                 notebook.path,
                 NOTEBOOK_IN_GIT,
                 "notebook is in git although notebooks.ipynb_tracked is false",
-                hint=f"git rm --cached {_quote(notebook.path)} and add *.ipynb to .gitignore",
+                hint=f"git rm --cached {shlex.quote(notebook.path)} and add *.ipynb to .gitignore",
             )
         )
     if _allowed_unpaired(files, settings):
@@ -223,7 +223,7 @@ def _presence_findings(files: Sequence[FileState], settings: Settings) -> list[F
                     notebook.path,
                     NO_TWIN,
                     f"no text twin: {text.path} is missing",
-                    hint=f"jupytext --sync {_quote(notebook.path)} (or --fix) creates it",
+                    hint=f"jupytext --sync {shlex.quote(notebook.path)} (or --fix) creates it",
                     fix=Fix(f"create {text.path} from {notebook.path}"),
                 )
             )
@@ -233,7 +233,7 @@ def _presence_findings(files: Sequence[FileState], settings: Settings) -> list[F
                     notebook.path if notebook.exists else text.path,
                     NO_TWIN,
                     f"text twin {text.path} is not added to git",
-                    hint=f"git add {_quote(text.path)}",
+                    hint=f"git add {shlex.quote(text.path)}",
                 )
             )
     if settings.ipynb_tracked:
@@ -264,7 +264,7 @@ def _notebook_presence(
                 text.path,
                 NO_NOTEBOOK,
                 f"notebook {notebook.path} is not added to git",
-                hint=f"git add {_quote(notebook.path)}",
+                hint=f"git add {shlex.quote(notebook.path)}",
             )
         ]
     return []
@@ -300,10 +300,10 @@ def _unreadable(path: str, problem: Problem) -> Finding:
 
 def _unreadable_hint(path: str, message: str) -> str:
     if message.startswith("nbformat"):
-        return f"upgrade it: jupyter nbconvert --to notebook --inplace {_quote(path)}"
+        return f"upgrade it: jupyter nbconvert --to notebook --inplace {shlex.quote(path)}"
     if message.startswith("not UTF-8"):
         return "jupytext reads UTF-8 only: re-save the file as UTF-8"
-    return f"restore the last good version (git restore {_quote(path)}) or repair the file"
+    return f"restore the last good version (git restore {shlex.quote(path)}) or repair the file"
 
 
 def _content_findings(
@@ -318,13 +318,14 @@ def _content_findings(
     configured = settings.pairing
     anchor = notebook if pair.notebook is not None else next(f for f in files if f.exists)
     declared = pair.declared
+    set_formats = f"jupytext --set-formats {configured.short} {shlex.quote(anchor.path)} (or --fix)"
     if not lone_allowed and declared is None:
         findings.append(
             Finding(
                 anchor.path,
                 PAIRING_METADATA,
                 f"no pairing metadata: expected jupytext formats {configured.short}",
-                hint=f"jupytext --set-formats {configured.short} {_quote(anchor.path)} (or --fix)",
+                hint=set_formats,
                 fix=Fix(f"declare formats {configured.short}"),
             )
         )
@@ -334,7 +335,7 @@ def _content_findings(
                 anchor.path,
                 PAIRING_METADATA,
                 f"paired as {declared.short}; this repository pairs {configured.short}",
-                hint=f"jupytext --set-formats {configured.short} {_quote(anchor.path)} (or --fix)",
+                hint=set_formats,
                 fix=Fix(f"declare formats {configured.short}"),
             )
         )
@@ -383,8 +384,8 @@ def _sync_finding(pair: PairNotebooks, settings: Settings, history: History) -> 
 
 def _keep_one_hint(nb_path: str, text: Member) -> str:
     return (
-        f"keep the notebook: jupytext --to {text.format.short} {_quote(nb_path)}; "
-        f"keep the text: jupytext --update --to ipynb {_quote(text.path)}"
+        f"keep the notebook: jupytext --to {text.format.short} {shlex.quote(nb_path)}; "
+        f"keep the text: jupytext --update --to ipynb {shlex.quote(text.path)}"
     )
 
 
@@ -492,7 +493,3 @@ def _refused(finding: Finding, reason: str) -> Finding:
 
 def _with_fix(finding: Finding, fix: Fix | None, hint: str | None = None) -> Finding:
     return replace(finding, fix=fix, hint=hint or finding.hint)
-
-
-def _quote(path: str) -> str:
-    return shlex.quote(path)
