@@ -22,6 +22,9 @@ from claudio_ci.gpu.visible import visibility
 from claudio_ci.procfs import is_alive, start_ticks
 
 RESERVATIONS = "gpu-reservations.json"
+# A GPU whose processes NVML cannot list counts as busy above this much memory in use
+# (an idle board shows a few hundred MiB at most).
+IDLE_MEMORY_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ def _busy_reason(device: DeviceReading, held: Mapping[str, Reservation]) -> str 
         return f"reserved by {holder.branch} (pid {holder.pid})"
     if device.processes:
         return f"{len(device.processes)} process(es) on it"
+    if device.processes is None and device.memory_used > IDLE_MEMORY_BYTES:
+        return f"{device.memory_used / (1 << 30):.1f} GiB in use by processes NVML cannot list"
     return None
 
 

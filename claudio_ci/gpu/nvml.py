@@ -4,6 +4,11 @@ Device facts (UUID, name, MIG layout, which counters exist) are read once; a sam
 memory, the total-energy counter (mJ, Volta and newer) or else the power draw (mW), and
 the compute and graphics process lists. Any NVML error on one reading leaves that reading
 None instead of stopping the run.
+
+In a container with its own pid namespace, older drivers list the host's pids, which the
+container cannot see: such a list cannot tell the command's processes from others, so it
+is read as no list at all (the GPUs `CUDA_VISIBLE_DEVICES` names are then charged), and
+`notices` says so once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from claudio_ci.gpu.readings import DeviceReading, GpuUnavailable, ProcessUse, Snapshot
+from claudio_ci.procfs import is_alive
+
+FOREIGN_PIDS = (
+    "NVML lists processes by ids this machine's /proc does not show (a container without "
+    "--pid=host?): GPU time goes to the GPUs CUDA_VISIBLE_DEVICES names (claudio-ci gpu run "
+    "--gpus N sets it)"
+)
 
 
 def _text(value: str | bytes) -> str:
@@ -67,6 +79,8 @@ class NvmlSource:
 
     def __init__(self, nvml: Any | None = None) -> None:
         self._nvml = nvml or load_nvml()
+        self.notices: list[str] = []
+        self._seen_alive: set[int] = set()  # listed pids this machine's /proc has shown
         try:
             self.devices = self._enumerate()
         except self._nvml.NVMLError as exc:
@@ -148,6 +162,12 @@ class NvmlSource:
         for process in (p for found in lists for p in found or ()):
             used, known = process.usedGpuMemory, memory.get(process.pid)
             memory[process.pid] = used if known is None else max(known, used or 0)
+        seen = {pid for pid in memory if pid in self._seen_alive or is_alive(pid)}
+        self._seen_alive |= seen
+        if memory and not seen:  # none ever seen here; one that has since exited was
+            if FOREIGN_PIDS not in self.notices:
+                self.notices.append(FOREIGN_PIDS)
+            return None
         return tuple(ProcessUse(pid, used) for pid, used in sorted(memory.items()))
 
     def _reading(self, device: _Device) -> DeviceReading:

@@ -60,6 +60,7 @@ class Source(Protocol):
 
     label: str
     kind: str  # "nvml" or "replay"
+    notices: list[str]  # one line each, for the user once the run ends
 
     def read(self) -> Snapshot | None:
         """The next snapshot; None when a replayed trace has nothing more."""

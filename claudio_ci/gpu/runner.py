@@ -125,6 +125,8 @@ def run(
         return _run_measured(request, source, env, err)
     finally:
         if source is not None:
+            for notice in source.notices:
+                print(f"claudio-ci gpu: {notice}", file=err)
             source.close()
             if request.gpus:
                 allocate.release(request.state_dir)

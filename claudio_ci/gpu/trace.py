@@ -128,6 +128,7 @@ class ReplaySource:
     def __init__(self, path: Path) -> None:
         self.header, snapshots = read_trace(path)
         self.label = f"replay of {path.name}"
+        self.notices: list[str] = []
         self._pending: Iterator[Snapshot] = iter(snapshots)
 
     def read(self) -> Snapshot | None:

@@ -70,3 +70,15 @@ def test_only_gpus_visible_to_the_command_are_candidates(tmp_path: Path) -> None
     ]
     with pytest.raises(UsageError, match="only 0 of 2 GPUs are free"):
         allocate.reserve(tmp_path, FOUR, 1, branch="b", worktree="/w", environ=environ)
+
+
+def test_a_gpu_whose_processes_nvml_cannot_list_is_busy_when_its_memory_is_used(
+    tmp_path: Path,
+) -> None:
+    idle = gpu(0, procs=None, memory_used=300 << 20)  # the driver's own few hundred MiB
+    used = gpu(1, procs=None, memory_used=allocate.IDLE_MEMORY_BYTES + 1)
+    assert allocate.reserve(tmp_path, [used, idle], 1, branch="b", worktree="/w", environ={}) == [
+        idle.uuid
+    ]
+    with pytest.raises(UsageError, match=r"GiB in use by processes NVML cannot list"):
+        allocate.reserve(tmp_path, [used], 1, branch="b", worktree="/w", environ={})

@@ -1,231 +1,184 @@
-"""The NVML source: the real bindings without a driver, and the sampling logic against a
-stand-in that answers like nvidia-ml-py (no GPU can be borrowed for these tests)."""
+"""The NVML source through NVIDIA's real bindings (nvidia-ml-py), with the driver's library
+replaced by the fake one in tests/gpu/fake_driver (no GPU can be borrowed for these tests)."""
 
 from __future__ import annotations
 
 import ctypes.util
+import os
+import subprocess
 import sys
+import time
 import types
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
-from claudio_ci.gpu.nvml import NvmlSource, load_nvml
+from claudio_ci.gpu.nvml import FOREIGN_PIDS, NvmlSource, load_nvml
 from claudio_ci.gpu.readings import GpuUnavailable, ProcessUse
+from tests.gpu.fake_driver import GIB, Machine
 
-GIB = 1 << 30
 HAS_DRIVER = ctypes.util.find_library("nvidia-ml") is not None
+A100 = "NVIDIA A100-SXM4-40GB"
+
+
+def _unused_pid() -> int:
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid += 1
+    return pid
 
 
 @pytest.mark.skipif(HAS_DRIVER, reason="an NVIDIA driver is installed here")
 def test_without_a_driver_the_real_bindings_give_one_clear_line() -> None:
-    import pynvml  # nvidia-ml-py, the official bindings
-
-    assert hasattr(pynvml, "_nvmlGetFunctionPointer")
-    with pytest.raises(GpuUnavailable) as info:
-        NvmlSource()
-    assert str(info.value) == "no NVIDIA driver (libnvidia-ml.so.1 not found)"
-
-
-class NVMLError(Exception):
-    pass
-
-
-class NotSupported(NVMLError):
-    pass
-
-
-class NotFound(NVMLError):
-    pass
+    code = (
+        "import pynvml\n"
+        "from claudio_ci.gpu.nvml import NvmlSource\n"
+        "from claudio_ci.gpu.readings import GpuUnavailable\n"
+        "assert hasattr(pynvml, '_nvmlGetFunctionPointer')  # nvidia-ml-py, the official one\n"
+        "try:\n"
+        "    NvmlSource()\n"
+        "except GpuUnavailable as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert proc.stdout == "no NVIDIA driver (libnvidia-ml.so.1 not found)\n"
 
 
-class DriverNotLoaded(NVMLError):
-    pass
-
-
-@dataclass
-class Slice:
-    uuid: str
-    name: str
-    total: int
-    used: int = 0
-    compute: list[tuple[int, int | None]] = field(default_factory=list)
-
-
-@dataclass
-class Board:
-    uuid: str
-    name: str
-    total: int = 80 * GIB
-    used: int = 0
-    energy: int | None = None  # None: NotSupported (before Volta)
-    power: int | None = None
-    compute: list[tuple[int, int | None]] | None = field(default_factory=list)
-    graphics: list[tuple[int, int | None]] | None = field(default_factory=list)
-    slices: dict[int, Slice] | None = None  # MIG enabled: slot -> slice
-
-
-class FakeNvml:
-    """Answers as nvidia-ml-py does, from the boards above."""
-
-    NVMLError = NVMLError
-    NVMLError_NotSupported = NotSupported
-    NVMLError_NotFound = NotFound
-    NVMLError_LibraryNotFound = type("NVMLError_LibraryNotFound", (NVMLError,), {})
-    NVMLError_DriverNotLoaded = DriverNotLoaded
-    NVML_DEVICE_MIG_ENABLE = 1
-
-    def __init__(self, boards: list[Board]) -> None:
-        self.boards = boards
-        self.shut_down = False
-
-    def _nvmlGetFunctionPointer(self, name: str) -> None:
-        """Present in the official bindings only."""
-
-    def _of(self, handle: tuple[int, int | None]) -> Board | Slice:
-        board = self.boards[handle[0]]
-        return board if handle[1] is None else board.slices[handle[1]]
-
-    def nvmlInit(self) -> None:
-        pass
-
-    def nvmlShutdown(self) -> None:
-        self.shut_down = True
-
-    def nvmlDeviceGetCount(self) -> int:
-        return len(self.boards)
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> tuple[int, None]:
-        return (index, None)
-
-    def nvmlDeviceGetUUID(self, handle: Any) -> str:
-        return self._of(handle).uuid
-
-    def nvmlDeviceGetName(self, handle: Any) -> bytes:  # older bindings return bytes
-        return self._of(handle).name.encode()
-
-    def nvmlDeviceGetMemoryInfo(self, handle: Any) -> Any:
-        device = self._of(handle)
-        return types.SimpleNamespace(total=device.total, used=device.used)
-
-    def nvmlDeviceGetMigMode(self, handle: Any) -> list[int]:
-        if self._of(handle).slices is None:
-            raise NotSupported
-        return [1, 1]
-
-    def nvmlDeviceGetMaxMigDeviceCount(self, handle: Any) -> int:
-        return 7
-
-    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: Any, slot: int) -> Any:
-        if slot not in (self._of(handle).slices or {}):
-            raise NotFound
-        return (handle[0], slot)
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle: Any) -> int:
-        energy = getattr(self._of(handle), "energy", None)
-        if energy is None:
-            raise NotSupported
-        return energy
-
-    def nvmlDeviceGetPowerUsage(self, handle: Any) -> int:
-        power = getattr(self._of(handle), "power", None)
-        if power is None:
-            raise NotSupported
-        return power
-
-    @staticmethod
-    def _procs(found: list[tuple[int, int | None]] | None) -> list[Any]:
-        if found is None:
-            raise NotSupported
-        return [types.SimpleNamespace(pid=p, usedGpuMemory=m) for p, m in found]
-
-    def nvmlDeviceGetComputeRunningProcesses(self, handle: Any) -> list[Any]:
-        return self._procs(self._of(handle).compute)
-
-    def nvmlDeviceGetGraphicsRunningProcesses(self, handle: Any) -> list[Any]:
-        return self._procs(getattr(self._of(handle), "graphics", None))
-
-
-def _machine() -> FakeNvml:
-    return FakeNvml(
-        [
-            Board(
-                "GPU-h100",
-                "NVIDIA H100 80GB HBM3",
-                used=5 * GIB,
-                energy=1_000,
-                power=300_000,
-                compute=[(10, 4 * GIB), (11, None)],
-                graphics=[(10, 5 * GIB)],
-            ),
-            Board(
-                "GPU-a100",
-                "NVIDIA A100-SXM4-40GB",
-                total=40 * GIB,
-                energy=5,
-                slices={
-                    0: Slice("MIG-a", "NVIDIA A100-SXM4-40GB MIG 3g.20gb", 20 * GIB, 1, [(12, 1)]),
-                    3: Slice("MIG-b", "NVIDIA A100-SXM4-40GB MIG 1g.5gb", 5 * GIB),
-                },
-            ),
-            Board("GPU-v100", "Tesla V100-SXM2-16GB", power=90_000, compute=None, graphics=None),
-        ]
+def _machine(fake_nvml: Machine) -> Machine:
+    return (
+        fake_nvml.gpu("GPU-h100", energy=1_000, watts=300)
+        .gpu("GPU-a100", A100, memory=40 * GIB, mig=True, watts=250)
+        .mig("GPU-a100", 0, "MIG-a", f"{A100} MIG 3g.20gb", 20 * GIB)
+        .mig("GPU-a100", 3, "MIG-b", f"{A100} MIG 1g.5gb", 5 * GIB)
+        .gpu("GPU-v100", "Tesla V100-SXM2-16GB", energy=None, processes=False, watts=90)
+        .proc("GPU-h100", os.getpid(), 4 * GIB)
+        .proc("GPU-h100", os.getppid(), None)
+        .proc("GPU-h100", os.getpid(), 5 * GIB, kind="graphics")
+        .proc("MIG-a", os.getpid(), 1)
+        .write()
     )
 
 
-def test_boards_mig_slices_counters_and_processes_are_read_as_nvml_reports_them() -> None:
-    nvml = _machine()
-    source = NvmlSource(nvml)
+def test_boards_mig_slices_counters_and_processes_are_read_as_nvml_reports_them(
+    fake_nvml: Machine,
+) -> None:
+    _machine(fake_nvml)
+    source = NvmlSource()
     snapshot = source.read()
     h100, mig_a, mig_b, v100 = snapshot.devices
-    assert (h100.uuid, h100.name, h100.energy_mj, h100.power_mw) == (
+    assert (h100.index, h100.uuid, h100.name, h100.power_mw) == (
+        0,
         "GPU-h100",
         "NVIDIA H100 80GB HBM3",
-        1_000,
         300_000,
     )
-    assert h100.processes == (ProcessUse(10, 5 * GIB), ProcessUse(11, None))  # merged by pid
-    assert h100.memory_used == 5 * GIB
+    me, parent = os.getpid(), os.getppid()
+    # one entry per pid, the larger of its compute and graphics memory; None: not known
+    assert h100.processes == tuple(
+        sorted([ProcessUse(me, 5 * GIB), ProcessUse(parent, None)], key=lambda p: p.pid)
+    )
+    assert (h100.memory_used, h100.memory_total) == (9 * GIB, 80 * GIB)
     assert (mig_a.uuid, mig_a.index, mig_a.mig, mig_a.parent_uuid) == ("MIG-a", 1, True, "GPU-a100")
+    assert (mig_a.name, mig_b.name) == (f"{A100} MIG 3g.20gb", f"{A100} MIG 1g.5gb")
     assert (mig_a.share, mig_b.share) == (0.5, 0.125)
     assert (mig_a.energy_mj, mig_a.power_mw) == (None, None)  # not measurable per slice
-    assert mig_a.processes == (ProcessUse(12, 1),)
+    assert (mig_a.processes, mig_b.processes) == ((ProcessUse(me, 1),), ())
     assert (v100.energy_mj, v100.power_mw, v100.processes) == (None, 90_000, None)
-
-    nvml.boards[0].energy = 61_000
-    assert source.read().devices[0].energy_mj == 61_000
-    assert [s.devices[0].energy_mj for s in source.drain()] == [61_000]
+    assert source.notices == []
     source.close()
-    assert nvml.shut_down
 
 
-def test_a_machine_without_gpus_is_unavailable_in_one_line() -> None:
-    nvml = FakeNvml([])
+def test_the_energy_counter_is_read_in_millijoules_as_it_runs(fake_nvml: Machine) -> None:
+    fake_nvml.gpu("GPU-h100", energy=1_000, watts=300).write()
+    source = NvmlSource()
+    first = source.read()
+    time.sleep(0.2)
+    (last,) = source.drain()
+    joules = (last.devices[0].energy_mj - first.devices[0].energy_mj) / 1000
+    assert joules == pytest.approx(300 * (last.time - first.time), rel=0.05, abs=1.0)
+    assert first.devices[0].energy_mj >= 1_000
+    source.close()
+
+
+def test_a_gpu_that_falls_off_the_bus_leaves_empty_readings_not_an_error(
+    fake_nvml: Machine,
+) -> None:
+    fake_nvml.gpu("GPU-h100", watts=300).proc("GPU-h100", os.getpid()).write()
+    source = NvmlSource()
+    assert source.read().devices[0].processes == (ProcessUse(os.getpid(), GIB),)
+    fake_nvml.lines.clear()  # from now on NVML_ERROR_GPU_IS_LOST from every call on it
+    fake_nvml.gpu("GPU-h100", watts=300, lost=True).write()
+    (lost,) = source.read().devices
+    assert (lost.uuid, lost.memory_used, lost.energy_mj, lost.power_mw, lost.processes) == (
+        "GPU-h100",
+        0,
+        None,
+        None,
+        None,
+    )
+    source.close()
+
+
+def test_host_pids_seen_from_a_container_count_as_no_process_list(fake_nvml: Machine) -> None:
+    stranger = _unused_pid()  # what a driver without pid namespaces lists in a container
+    fake_nvml.gpu("GPU-0").proc("GPU-0", stranger).gpu("GPU-1").proc("GPU-1", stranger)
+    fake_nvml.gpu("GPU-2").proc("GPU-2", stranger).proc("GPU-2", os.getpid()).write()
+    source = NvmlSource()
+    gpu0, gpu1, gpu2 = source.read().devices
+    assert (gpu0.processes, gpu1.processes) == (None, None)
+    assert gpu2.pids() == sorted([stranger, os.getpid()])  # one pid seen here: a real list
+    assert source.notices == [FOREIGN_PIDS]  # once, however many GPUs and samples
+    source.read()
+    assert source.notices == [FOREIGN_PIDS]
+    source.close()
+
+
+def test_a_process_that_has_just_exited_but_is_still_listed_keeps_the_list(
+    fake_nvml: Machine,
+) -> None:
+    worker = subprocess.Popen(["sleep", "30"])
+    fake_nvml.gpu("GPU-0").proc("GPU-0", worker.pid).write()
+    source = NvmlSource()
+    assert source.read().devices[0].pids() == [worker.pid]
+    worker.kill()
+    worker.wait()  # gone, while the driver still tears its context down
+    (last,) = source.drain()
+    assert (last.devices[0].pids(), source.notices) == ([worker.pid], [])
+    source.close()
+
+
+def test_a_machine_without_gpus_is_unavailable_in_one_line(fake_nvml: Machine) -> None:
+    import pynvml
+
+    fake_nvml.write()
     with pytest.raises(GpuUnavailable, match=r"^no NVIDIA GPU found$"):
-        NvmlSource(nvml)
-    assert nvml.shut_down
+        NvmlSource()
+    assert pynvml._nvmlLib_refcount == 0  # NVML was shut down again
 
 
-def _install(monkeypatch: pytest.MonkeyPatch, module: object) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", module)
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (None, "the NVIDIA driver is not loaded"),  # no machine file: NVML_ERROR_DRIVER_NOT_LOADED
+        (4, "NVML did not start: Insufficient Permissions"),
+        (999, "NVML did not start: Unknown Error"),
+    ],
+)
+def test_nvml_that_does_not_start_is_named_in_one_line(
+    fake_nvml: Machine, error: int | None, message: str
+) -> None:
+    if error is not None:
+        fake_nvml.gpu("GPU-0").init_error(error).write()
+    with pytest.raises(GpuUnavailable) as info:
+        load_nvml()
+    assert str(info.value) == message
 
 
 def test_the_deprecated_pynvml_package_is_named_as_the_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _install(monkeypatch, types.SimpleNamespace(nvmlInit=lambda: None))
+    monkeypatch.setitem(sys.modules, "pynvml", types.SimpleNamespace(nvmlInit=lambda: None))
     with pytest.raises(GpuUnavailable, match="deprecated `pynvml` package"):
-        load_nvml()
-
-
-def test_a_driver_that_is_not_loaded_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    nvml = FakeNvml([])
-
-    def refuse() -> None:
-        raise DriverNotLoaded
-
-    nvml.nvmlInit = refuse  # type: ignore[method-assign]
-    _install(monkeypatch, nvml)
-    with pytest.raises(GpuUnavailable, match=r"^the NVIDIA driver is not loaded$"):
         load_nvml()

@@ -1,0 +1,40 @@
+"""The fake NVIDIA driver, built once per session (see tests/gpu/fake_driver)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.gpu import fake_driver
+
+
+@pytest.fixture(scope="session")
+def fake_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory holding the built `libnvidia-ml.so.1`."""
+    directory = tmp_path_factory.mktemp("fake-nvidia-driver")
+    try:
+        fake_driver.build(directory)
+    except fake_driver.CannotBuild as exc:
+        pytest.skip(str(exc))
+    return directory
+
+
+@pytest.fixture
+def fake_nvml(
+    fake_driver_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> fake_driver.Machine:
+    """A GPU machine for this test process's real `pynvml`: add GPUs, then `write()`."""
+    fake_driver.load_in_process(fake_driver_dir / fake_driver.LIBRARY)
+    machine = fake_driver.Machine(tmp_path / "fake-machine.txt")
+    monkeypatch.setenv(fake_driver.VARIABLE, str(machine.path))
+    return machine
+
+
+@pytest.fixture
+def driver_environ(fake_nvml: fake_driver.Machine, fake_driver_dir: Path) -> dict[str, str]:
+    """The environment under which a subprocess loads the fake driver, as an install would."""
+    paths = [str(fake_driver_dir), os.environ.get("LD_LIBRARY_PATH", "")]
+    library_path = os.pathsep.join(p for p in paths if p)
+    return {**os.environ, "LD_LIBRARY_PATH": library_path}
