@@ -9,12 +9,14 @@ concurrent runs in several worktrees lose nothing.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
-from claudio_ci.errors import UsageError
+from claudio_ci.errors import ClaudioError, UsageError
 from claudio_ci.gpu.locks import file_lock
 from claudio_ci.gpu.pricing import GpuCost
 from claudio_ci.gpu.usage import GpuUsage
@@ -133,6 +135,29 @@ _RUN_COLUMNS = (
 )
 
 
+class LedgerError(ClaudioError):
+    """SQLite could not read or write the ledger (disk full, I/O error, locked too long)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_line(
+    method: Callable[Concatenate[Ledger, _P], _R],
+) -> Callable[Concatenate[Ledger, _P], _R]:
+    """SQLite's errors as a LedgerError naming the file: one line, never a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: GPU ledger: {exc}") from None
+
+    return wrapper
+
+
 def _where(branch: str | None, since: float | None) -> tuple[str, list[object]]:
     clauses, params = [], []
     if branch is not None:
@@ -192,6 +217,7 @@ class Ledger:
 
     # --- writing --------------------------------------------------------------------------
 
+    @_one_line
     def start(self, run: RunStart) -> int:
         with self._write():
             cursor = self._db.execute(
@@ -213,6 +239,7 @@ class Ledger:
             )
         return int(cursor.lastrowid or 0)
 
+    @_one_line
     def record(
         self,
         run_id: int,
@@ -266,6 +293,7 @@ class Ledger:
 
     # --- reading --------------------------------------------------------------------------
 
+    @_one_line
     def branch_totals(
         self, branch: str | None = None, since: float | None = None
     ) -> list[BranchTotals]:
@@ -280,6 +308,7 @@ class Ledger:
         )
         return [BranchTotals(*row) for row in rows]
 
+    @_one_line
     def runs(
         self,
         branch: str | None = None,
@@ -296,6 +325,7 @@ class Ledger:
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs r{where}{order}", params)
         return [RunRow(*row[:18], bool(row[18]), row[19]) for row in rows]
 
+    @_one_line
     def unpriced_models(self, branch: str | None = None, since: float | None = None) -> list[str]:
         """Models of GPUs that were used but have no hourly rate."""
         where, params = _where(branch, since)

@@ -2,7 +2,7 @@
 
 Device facts (UUID, name, MIG layout, which counters exist) are read once; a sample reads
 memory, the total-energy counter (mJ, Volta and newer) or else the power draw (mW), and
-the compute and graphics process lists. Any NVML error on one reading leaves that reading
+the compute, graphics and MPS process lists. Any NVML error on one reading leaves that reading
 None instead of stopping the run.
 
 In a container with its own pid namespace, older drivers list the host's pids, which the
@@ -27,6 +27,13 @@ FOREIGN_PIDS = (
     "--pid=host?): GPU time goes to the GPUs CUDA_VISIBLE_DEVICES names (claudio-ci gpu run "
     "--gpus N sets it)"
 )
+
+
+# Each process list through its newest call first; MPS clients appear only in the last.
+PROCESS_LISTS = {
+    kind: (f"nvmlDeviceGet{name}RunningProcesses_v3", f"nvmlDeviceGet{name}RunningProcesses_v2")
+    for kind, name in (("compute", "Compute"), ("graphics", "Graphics"), ("mps", "MPSCompute"))
+}
 
 
 def _text(value: str | bytes) -> str:
@@ -77,10 +84,11 @@ class NvmlSource:
     kind = "nvml"
     label = "NVML"
 
-    def __init__(self, nvml: Any | None = None) -> None:
-        self._nvml = nvml or load_nvml()
+    def __init__(self) -> None:
+        self._nvml = load_nvml()
         self.notices: list[str] = []
         self._seen_alive: set[int] = set()  # listed pids this machine's /proc has shown
+        self._list_calls = {kind: list(calls) for kind, calls in PROCESS_LISTS.items()}
         try:
             self.devices = self._enumerate()
         except self._nvml.NVMLError as exc:
@@ -98,9 +106,8 @@ class NvmlSource:
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-            total = int(nvml.nvmlDeviceGetMemoryInfo(handle).total)
             if self._mig_enabled(handle):
-                devices += self._mig_slices(handle, index, uuid, total)
+                devices += self._mig_slices(handle, index, uuid)
                 continue
             devices.append(
                 _Device(
@@ -108,7 +115,7 @@ class NvmlSource:
                     index,
                     uuid,
                     _text(nvml.nvmlDeviceGetName(handle)),
-                    total,
+                    int(nvml.nvmlDeviceGetMemoryInfo(handle).total),
                     has_energy=self._call(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
                     is not None,
                     has_power=self._call(nvml.nvmlDeviceGetPowerUsage, handle) is not None,
@@ -120,8 +127,13 @@ class NvmlSource:
         mode = self._call(self._nvml.nvmlDeviceGetMigMode, handle)
         return bool(mode) and mode[0] == self._nvml.NVML_DEVICE_MIG_ENABLE
 
-    def _mig_slices(self, parent: Any, index: int, parent_uuid: str, total: int) -> list[_Device]:
+    def _mig_slices(self, parent: Any, index: int, parent_uuid: str) -> list[_Device]:
         nvml = self._nvml
+        profiles = (
+            self._call(nvml.nvmlDeviceGetGpuInstanceProfileInfo, parent, profile)
+            for profile in range(nvml.NVML_GPU_INSTANCE_PROFILE_COUNT)
+        )  # the largest GPU-instance profile spans the whole board
+        board_slices = max((p.sliceCount for p in profiles if p is not None), default=0)
         slices = []
         for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(parent)):
             try:
@@ -138,28 +150,49 @@ class NvmlSource:
                     memory,
                     mig=True,
                     parent_uuid=parent_uuid,
-                    share=memory / total if total else 1.0,
+                    share=self._slice_share(parent, handle, memory, board_slices),
                 )
             )
         return slices
 
+    def _slice_share(self, parent: Any, handle: Any, memory: int, board_slices: int) -> float:
+        """The slice's part of the board: its compute slices out of the board's (a 1g slice
+        of an H100 is 1/7), else its memory out of the board's, else the whole board."""
+        nvml = self._nvml
+        attributes = self._call(nvml.nvmlDeviceGetAttributes_v2, handle)
+        if attributes is not None and attributes.computeInstanceSliceCount and board_slices:
+            return min(1.0, attributes.computeInstanceSliceCount / board_slices)
+        board = self._call(nvml.nvmlDeviceGetMemoryInfo, parent)  # may need privileges
+        return min(1.0, memory / board.total) if board is not None and board.total else 1.0
+
     # --- samples -------------------------------------------------------------------------
 
-    def _call(self, function: Callable[[Any], Any], handle: Any) -> Any:
+    def _call(self, function: Callable[..., Any], *args: Any) -> Any:
         try:
-            return function(handle)
+            return function(*args)
         except self._nvml.NVMLError:
             return None
 
+    def _process_list(self, kind: str, handle: Any) -> list[Any] | None:
+        """One of the device's process lists through the newest version of the call this
+        driver exports (older drivers lack the `_v3` ones); None when NVML cannot tell."""
+        versions = self._list_calls[kind]
+        while versions:
+            try:
+                return getattr(self._nvml, versions[0])(handle)
+            except self._nvml.NVMLError_FunctionNotFound:
+                versions.pop(0)
+            except self._nvml.NVMLError:
+                return None
+        return None
+
     def _processes(self, handle: Any) -> tuple[ProcessUse, ...] | None:
-        lists = [
-            self._call(self._nvml.nvmlDeviceGetComputeRunningProcesses, handle),
-            self._call(self._nvml.nvmlDeviceGetGraphicsRunningProcesses, handle),
-        ]
-        if all(found is None for found in lists):
+        compute = self._process_list("compute", handle)
+        if compute is None:  # the list that matters for training: unknown, not empty
             return None
+        others = [self._process_list(kind, handle) or [] for kind in ("graphics", "mps")]
         memory: dict[int, int | None] = {}
-        for process in (p for found in lists for p in found or ()):
+        for process in (p for found in (compute, *others) for p in found):
             used, known = process.usedGpuMemory, memory.get(process.pid)
             memory[process.pid] = used if known is None else max(known, used or 0)
         seen = {pid for pid in memory if pid in self._seen_alive or is_alive(pid)}

@@ -13,7 +13,6 @@ import os
 import shlex
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from claudio_ci.errors import ClaudioError
 from claudio_ci.gpu import allocate
-from claudio_ci.gpu.ledger import Ledger, PricedGpu, RunStart
+from claudio_ci.gpu.ledger import BranchTotals, Ledger, LedgerError, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.readings import GpuUnavailable, Source
@@ -56,7 +56,7 @@ class RunResult:
     exit_code: int
     run_id: int
     gpus: list[PricedGpu]
-    measured: bool  # False: no GPU could be measured, the run is recorded at zero cost
+    measured: bool  # False: no GPU could be measured (recorded at $0), or no ledger written
     branch_cost: float = 0.0  # every run of the branch, this one included
     error: Exception | None = None  # sampling or the ledger failed; the figures may be short
 
@@ -138,12 +138,43 @@ def _run_measured(
     recorder = None
     if source is not None and request.record is not None:
         recorder = TraceWriter(request.record, source.kind, shlex.join(request.command))
+    ledger = _open_ledger(request.ledger_path, err)
     try:
-        with Ledger(request.ledger_path) as ledger:
-            return _supervise(request, source, env, err, ledger, recorder)
+        return _supervise(request, source, env, err, ledger, recorder)
     finally:
+        ledger.close()
         if recorder is not None:
             recorder.close()
+
+
+class _Unrecorded:
+    """Stands in for a ledger that cannot be opened or written: the command still runs,
+    as it does without a GPU, and nothing is recorded."""
+
+    def start(self, run: RunStart) -> int:
+        return 0
+
+    def record(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def branch_totals(self, branch: str | None = None) -> list[BranchTotals]:
+        return []
+
+    def close(self) -> None:
+        return None
+
+
+def _not_recorded(exc: Exception, err: TextIO) -> _Unrecorded:
+    reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+    print(f"claudio-ci gpu: {reason}: GPU cost not recorded; running the command", file=err)
+    return _Unrecorded()
+
+
+def _open_ledger(path: Path, err: TextIO) -> Ledger | _Unrecorded:
+    try:
+        return Ledger(path)
+    except (ClaudioError, OSError) as exc:  # damaged, too new, unwritable
+        return _not_recorded(exc, err)
 
 
 def _supervise(
@@ -151,31 +182,36 @@ def _supervise(
     source: Source | None,
     env: dict[str, str],
     err: TextIO,
-    ledger: Ledger,
+    ledger: Ledger | _Unrecorded,
     recorder: TraceWriter | None,
 ) -> RunResult:
     """Start the command, sample while it runs, keep its ledger row current."""
-    run_id = ledger.start(
-        RunStart(
-            run_key=uuid.uuid4().hex,
-            branch=request.branch,
-            worktree=str(request.worktree),
-            commit=request.commit,
-            command=shlex.join(request.command),
-            started=time.time(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            source=source.kind if source is not None else "none",
-            note=source.label if source is not None and source.kind == "replay" else "",
-        )
+    start = RunStart(
+        run_key=uuid.uuid4().hex,
+        branch=request.branch,
+        worktree=str(request.worktree),
+        commit=request.commit,
+        command=shlex.join(request.command),
+        started=time.time(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        source=source.kind if source is not None else "none",
+        note=source.label if source is not None and source.kind == "replay" else "",
     )
+    try:
+        run_id = ledger.start(start)
+    except LedgerError as exc:
+        ledger.close()
+        ledger = _not_recorded(exc, err)
+        run_id = ledger.start(start)
+    measured = source is not None and isinstance(ledger, Ledger)
     try:
         child = subprocess.Popen(list(request.command), env=env)
     except OSError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
         code = 127 if isinstance(exc, FileNotFoundError) else 126
         print(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}", file=err)
         ledger.record(run_id, [], time.time(), exit_code=code, complete=True)
-        return RunResult(code, run_id, [], source is not None)
+        return RunResult(code, run_id, [], measured)
 
     def priced(usage: list[GpuUsage]) -> list[PricedGpu]:
         return [PricedGpu(u, request.pricing.cost(u)) for u in usage]
@@ -200,6 +236,6 @@ def _supervise(
     try:  # the command has run: its exit code must come back whatever the ledger says
         ledger.record(run_id, gpus, time.time(), exit_code=code, complete=True)
         branch_cost = sum(t.cost for t in ledger.branch_totals(request.branch))
-    except sqlite3.Error as exc:
+    except LedgerError as exc:
         error, branch_cost = exc, 0.0
-    return RunResult(code, run_id, gpus, source is not None, branch_cost, error)
+    return RunResult(code, run_id, gpus, measured, branch_cost, error)

@@ -47,11 +47,15 @@ class Sampler:
         self._thread.start()
 
     def stop(self) -> list[GpuUsage]:
-        """Stop sampling, take the closing readings, and return the usage."""
+        """Stop sampling, take the closing readings, and return the usage; never raises,
+        so that the command's exit code always comes back."""
         self._stop.set()
         self._thread.join()
-        for snapshot in self._source.drain():
-            self._add(snapshot)
+        try:
+            for snapshot in self._source.drain():
+                self._add(snapshot)
+        except Exception as exc:  # a failed closing reading: the usage so far stands
+            self.error = self.error or exc
         return self._meter.usage()
 
     def _add(self, snapshot: Snapshot) -> None:

@@ -1,16 +1,24 @@
 """From snapshots to what a command used: GPU-seconds held, energy, peak memory, per GPU.
 
 A device counts as used at a snapshot when one of the command's processes has a context
-on it (NVML's per-process lists). Between two snapshots the device is charged the interval
+on it (NVML's per-process lists are the evidence, whatever `CUDA_VISIBLE_DEVICES` says:
+a child may set its own). Where NVML cannot list a device's processes, the device counts
+as used when `CUDA_VISIBLE_DEVICES` names it, or, after a list failed only this once, as it
+was at the previous snapshot. Between two snapshots the device is charged the interval
 weighted by the trapezoid rule on that 0/1 signal: a full interval when used at both ends,
-half when at one. Energy follows the practice of Zeus and codecarbon: the delta of the
-total-energy counter (mJ, Volta and newer) where the device has one, else power (mW)
-integrated with the trapezoid rule; a MIG slice's energy is not measurable (NVML reports
-only the whole board), so it stays None, as does any device that reports neither.
+half when at one.
+
+Energy follows the practice of Zeus and codecarbon: the delta of the total-energy counter
+(mJ, Volta and newer) where the device has one, else power (mW) integrated with the
+trapezoid rule. A reading that failed is bridged: the next good one measures the whole gap,
+and the command is charged its held share of it. A MIG slice's energy is not measurable
+(NVML reports only the whole board), so it stays None, as does that of a device that never
+reported either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
@@ -39,20 +47,28 @@ class GpuUsage:
 class _Previous:
     time: float
     in_use: bool
+    listed: bool  # NVML listed the device's processes
+
+
+@dataclass
+class _EnergyMark:
+    """The last reading with an energy counter or a power draw, and the GPU-seconds the
+    command has held since (more than one interval when readings in between failed)."""
+
+    time: float
     energy_mj: int | None
     power_mw: int | None
+    held: float = 0.0
 
 
-def _interval_energy(device: DeviceReading, before: _Previous, seconds: float) -> float | None:
-    """Board energy over one interval in mJ, None when it cannot be measured."""
-    if device.mig:
-        return None
-    if device.energy_mj is not None and before.energy_mj is not None:
-        delta = device.energy_mj - before.energy_mj
+def _energy_between(device: DeviceReading, mark: _EnergyMark, seconds: float) -> float | None:
+    """Board energy over the `seconds` from `mark` to `device` in mJ; None: not measurable."""
+    if device.energy_mj is not None and mark.energy_mj is not None:
+        delta = device.energy_mj - mark.energy_mj
         if delta >= 0:  # a negative delta is a driver reload: fall back to power
             return float(delta)
-    if device.power_mw is not None and before.power_mw is not None:
-        return (device.power_mw + before.power_mw) / 2 * seconds
+    if device.power_mw is not None and mark.power_mw is not None:
+        return (device.power_mw + mark.power_mw) / 2 * seconds
     return None
 
 
@@ -63,6 +79,8 @@ class UsageMeter:
         self._environ = dict(environ or {})
         self._visibility: Visibility | None = None
         self._previous: dict[str, _Previous] = {}
+        self._marks: dict[str, _EnergyMark] = {}
+        self._measured: set[str] = set()  # devices whose energy was measured at least once
         self._usage: dict[str, GpuUsage] = {}
 
     def add(self, snapshot: Snapshot, tree: Container[int]) -> frozenset[int]:
@@ -71,38 +89,47 @@ class UsageMeter:
             self._visibility = visibility(self._environ, snapshot.devices)
         ours: set[int] = set()
         for device in snapshot.devices:
-            if self._visibility.admits(device):
-                ours |= self._add_device(snapshot.time, device, tree, self._visibility)
+            ours |= self._add_device(snapshot.time, device, tree, self._visibility)
         return frozenset(ours)
 
     def _add_device(
         self, time: float, device: DeviceReading, tree: Container[int], visible: Visibility
     ) -> set[int]:
+        before = self._previous.get(device.uuid)
         if device.processes is None:
             ours: list[ProcessUse] = []
-            in_use = visible.names(device)
+            in_use = before.in_use if before and before.listed else visible.names(device)
             memory = device.memory_used
         else:
             ours = [p for p in device.processes if p.pid in tree]
             in_use = bool(ours)
             known = [p.memory for p in ours if p.memory is not None]
             memory = sum(known) if len(known) == len(ours) else device.memory_used
-        before = self._previous.get(device.uuid)
-        self._previous[device.uuid] = _Previous(time, in_use, device.energy_mj, device.power_mw)
+        self._previous[device.uuid] = _Previous(time, in_use, device.processes is not None)
         if in_use:
             usage = self._usage_of(device)
             usage.peak_memory = max(usage.peak_memory, memory)
-        weight = 0.0 if before is None else (before.in_use + in_use) / 2
-        if before is not None and weight:
-            seconds = time - before.time
-            usage = self._usage_of(device)
-            usage.seconds += seconds * weight
-            energy = _interval_energy(device, before, seconds)
-            if energy is None or usage.energy_mj is None:
-                usage.energy_mj = None
-            else:
-                usage.energy_mj += energy * weight
+        held = 0.0
+        if before is not None and (before.in_use or in_use):
+            held = (time - before.time) * (before.in_use + in_use) / 2
+            self._usage_of(device).seconds += held
+        if not device.mig:
+            self._add_energy(time, device, held)
         return {p.pid for p in ours}
+
+    def _add_energy(self, time: float, device: DeviceReading, held: float) -> None:
+        mark = self._marks.get(device.uuid)
+        if mark is not None:
+            mark.held += held
+        if device.energy_mj is None and device.power_mw is None:
+            return  # a failed reading: the next good one measures across the gap
+        if mark is not None and mark.held and time > mark.time:
+            energy = _energy_between(device, mark, time - mark.time)
+            usage = self._usage_of(device)
+            if energy is not None and usage.energy_mj is not None:
+                usage.energy_mj += energy * mark.held / (time - mark.time)
+                self._measured.add(device.uuid)
+        self._marks[device.uuid] = _EnergyMark(time, device.energy_mj, device.power_mw)
 
     def _usage_of(self, device: DeviceReading) -> GpuUsage:
         if device.uuid not in self._usage:
@@ -116,5 +143,11 @@ class UsageMeter:
         return self._usage[device.uuid]
 
     def usage(self) -> list[GpuUsage]:
-        """The GPUs the command used, in the order it first used them."""
-        return list(self._usage.values())
+        """The GPUs the command used, in the order it first used them; a GPU held for a
+        while whose energy was never measured has energy None."""
+        return [
+            dataclasses.replace(u, energy_mj=None)
+            if u.seconds and u.energy_mj is not None and u.uuid not in self._measured
+            else u
+            for u in self._usage.values()
+        ]

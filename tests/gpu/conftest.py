@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,17 @@ def fake_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("fake-nvidia-driver")
     try:
         fake_driver.build(directory)
+    except fake_driver.CannotBuild as exc:
+        pytest.skip(str(exc))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def old_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, as a driver that predates the process lists' `_v3` calls."""
+    directory = tmp_path_factory.mktemp("old-nvidia-driver")
+    try:
+        fake_driver.build(directory, old_driver=True)
     except fake_driver.CannotBuild as exc:
         pytest.skip(str(exc))
     return directory
@@ -35,6 +45,4 @@ def fake_nvml(
 @pytest.fixture
 def driver_environ(fake_nvml: fake_driver.Machine, fake_driver_dir: Path) -> dict[str, str]:
     """The environment under which a subprocess loads the fake driver, as an install would."""
-    paths = [str(fake_driver_dir), os.environ.get("LD_LIBRARY_PATH", "")]
-    library_path = os.pathsep.join(p for p in paths if p)
-    return {**os.environ, "LD_LIBRARY_PATH": library_path}
+    return fake_driver.library_environ(fake_driver_dir)

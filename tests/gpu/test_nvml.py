@@ -49,13 +49,14 @@ def test_without_a_driver_the_real_bindings_give_one_clear_line() -> None:
 def _machine(fake_nvml: Machine) -> Machine:
     return (
         fake_nvml.gpu("GPU-h100", energy=1_000, watts=300)
-        .gpu("GPU-a100", A100, memory=40 * GIB, mig=True, watts=250)
-        .mig("GPU-a100", 0, "MIG-a", f"{A100} MIG 3g.20gb", 20 * GIB)
-        .mig("GPU-a100", 3, "MIG-b", f"{A100} MIG 1g.5gb", 5 * GIB)
+        .gpu("GPU-a100", A100, memory=40 * GIB, mig=True, private=True, watts=250)
+        .mig("GPU-a100", 0, "MIG-a", f"{A100} MIG 3g.20gb", 20 * GIB, slices=3)
+        .mig("GPU-a100", 3, "MIG-b", f"{A100} MIG 1g.5gb", 5 * GIB, slices=1)
         .gpu("GPU-v100", "Tesla V100-SXM2-16GB", energy=None, processes=False, watts=90)
         .proc("GPU-h100", os.getpid(), 4 * GIB)
         .proc("GPU-h100", os.getppid(), None)
         .proc("GPU-h100", os.getpid(), 5 * GIB, kind="graphics")
+        .proc("GPU-h100", 1, 3 * GIB, kind="mps")  # an MPS client, listed only there
         .proc("MIG-a", os.getpid(), 1)
         .write()
     )
@@ -77,16 +78,31 @@ def test_boards_mig_slices_counters_and_processes_are_read_as_nvml_reports_them(
     me, parent = os.getpid(), os.getppid()
     # one entry per pid, the larger of its compute and graphics memory; None: not known
     assert h100.processes == tuple(
-        sorted([ProcessUse(me, 5 * GIB), ProcessUse(parent, None)], key=lambda p: p.pid)
+        sorted(
+            [ProcessUse(me, 5 * GIB), ProcessUse(parent, None), ProcessUse(1, 3 * GIB)],
+            key=lambda p: p.pid,
+        )
     )
-    assert (h100.memory_used, h100.memory_total) == (9 * GIB, 80 * GIB)
+    assert (h100.memory_used, h100.memory_total) == (12 * GIB, 80 * GIB)
     assert (mig_a.uuid, mig_a.index, mig_a.mig, mig_a.parent_uuid) == ("MIG-a", 1, True, "GPU-a100")
     assert (mig_a.name, mig_b.name) == (f"{A100} MIG 3g.20gb", f"{A100} MIG 1g.5gb")
-    assert (mig_a.share, mig_b.share) == (0.5, 0.125)
+    # compute slices out of the board's 7, though the board's memory needs privileges
+    assert (mig_a.share, mig_b.share) == (3 / 7, 1 / 7)
     assert (mig_a.energy_mj, mig_a.power_mw) == (None, None)  # not measurable per slice
     assert (mig_a.processes, mig_b.processes) == ((ProcessUse(me, 1),), ())
     assert (v100.energy_mj, v100.power_mw, v100.processes) == (None, 90_000, None)
     assert source.notices == []
+    source.close()
+
+
+@pytest.mark.parametrize(("private", "share"), [(False, 0.125), (True, 1.0)])
+def test_a_slice_whose_compute_share_is_unknown_is_charged_by_memory_or_else_whole(
+    fake_nvml: Machine, private: bool, share: float
+) -> None:
+    fake_nvml.gpu("GPU-a100", A100, memory=40 * GIB, mig=True, private=private)
+    fake_nvml.mig("GPU-a100", 0, "MIG-a", f"{A100} MIG 1g.5gb", 5 * GIB, slices=0).write()
+    source = NvmlSource()
+    assert [d.share for d in source.read().devices] == [share]
     source.close()
 
 

@@ -251,3 +251,25 @@ def test_a_relative_ledger_setting_is_shared_from_the_main_worktree(git_repo: Pa
     assert [b["branch"] for b in json.loads(report.stdout)["branches"]] == [
         "claudio/ef56-optimizer"
     ]
+
+
+def test_a_damaged_ledger_fails_the_report_but_never_the_training(git_repo: Path) -> None:
+    for _ in range(2):
+        assert claudio(git_repo, "gpu", "run", "--replay", H100_TRACE, "--", "true").returncode == 0
+    path = git_repo / ".git" / "claudio" / FILENAME
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    with path.open("r+b") as handle:  # scribble over the runs table's first page
+        handle.seek((root - 1) * page)
+        handle.write(b"\xff" * 100)
+    damaged = f"{path}: GPU ledger: database disk image is malformed"
+    report = claudio(git_repo, "gpu", "report")
+    assert (report.returncode, report.stderr) == (2, f"claudio-ci: error: {damaged}\n")
+    run = claudio(git_repo, "gpu", "run", "--replay", H100_TRACE, "--", "sh", "-c", "exit 3")
+    assert run.returncode == 3  # the command ran, its exit code came back
+    assert run.stderr == (
+        f"claudio-ci gpu: {damaged}: GPU cost not recorded; running the command\n"
+    )

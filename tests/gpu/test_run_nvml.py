@@ -16,7 +16,7 @@ from claudio_ci.gpu.ledger import FILENAME
 from claudio_ci.gpu.nvml import FOREIGN_PIDS
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.usage import GpuUsage
-from tests.gpu.fake_driver import GIB, VARIABLE, Machine
+from tests.gpu.fake_driver import GIB, VARIABLE, Machine, library_environ
 
 H100 = "NVIDIA H100 80GB HBM3"
 WATTS = 350
@@ -125,3 +125,17 @@ def test_in_a_container_that_cannot_see_nvml_pids_the_named_gpus_are_charged(
         assert run["gpu_seconds"] > 0.3
     else:  # nothing names a GPU: nothing can be charged, and the notice says why
         assert run["gpu_seconds"] == 0
+
+
+def test_a_driver_older_than_the_v3_process_calls_is_measured_the_same(
+    git_repo: Path, fake_nvml: Machine, old_driver_dir: Path
+) -> None:
+    fake_nvml.gpu("GPU-0", watts=WATTS).write()
+    script = f"{on_gpu(fake_nvml, 0.5)}; exit 3"
+    proc = gpu_run(git_repo, library_environ(old_driver_dir), script=script)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    (run,) = ledger(git_repo)
+    assert (run["exit_code"], run["source"]) == (3, "nvml")
+    assert run["gpu_seconds"] > 0.3
+    assert run["energy_j"] == pytest.approx(WATTS * run["gpu_seconds"], rel=0.05)

@@ -93,16 +93,23 @@ def test_unknown_per_process_memory_falls_back_to_the_device_total() -> None:
     assert usage[gpu(0).uuid].peak_memory == 7 * GIB
 
 
-BOTH = [
-    snap(0, gpu(0, procs=[(ROOT, 1)]), gpu(1, procs=[(ROOT, 1)])),
-    snap(4, gpu(0, procs=[(ROOT, 1)]), gpu(1, procs=[(ROOT, 1)])),
+def test_a_process_list_outranks_cuda_visible_devices() -> None:
+    # NVML numbers GPUs in PCI order, CUDA fastest first; a child may set its own variable
+    trace = [snap(0, gpu(0), gpu(1, procs=[(ROOT, 1)])), snap(2, gpu(0), gpu(1, procs=[(ROOT, 1)]))]
+    usage = _measure(trace, {"CUDA_VISIBLE_DEVICES": "0"})
+    assert list(usage) == [gpu(1).uuid]
+
+
+UNLISTED = [  # NVML cannot list these GPUs' processes: CUDA_VISIBLE_DEVICES decides
+    snap(0, gpu(0, procs=None), gpu(1, procs=None)),
+    snap(4, gpu(0, procs=None), gpu(1, procs=None)),
 ]
 
 
 @pytest.mark.parametrize(
     ("visible", "expected"),
     [
-        (None, [0, 1]),
+        (None, []),
         ("1", [1]),
         (gpu(1).uuid, [1]),
         (gpu(1).uuid[:12], [1]),  # a unique UUID prefix, as CUDA accepts
@@ -112,18 +119,19 @@ BOTH = [
         ("-1", []),
     ],
 )
-def test_cuda_visible_devices_limits_the_gpus_charged(
+def test_without_process_lists_cuda_visible_devices_names_the_gpus_charged(
     visible: str | None, expected: list[int]
 ) -> None:
     environ = {} if visible is None else {"CUDA_VISIBLE_DEVICES": visible}
-    usage = _measure(BOTH, environ)
+    usage = _measure(UNLISTED, environ)
     assert sorted(usage) == [gpu(i).uuid for i in expected]
+    assert all(u.seconds == 4 for u in usage.values())
 
 
 def test_mig_slices_are_named_by_their_own_uuid_or_their_gpus() -> None:
     slices = [
-        gpu(0, uuid="MIG-a", mig=True, parent="GPU-board", procs=[(ROOT, 1)], share=0.5),
-        gpu(0, uuid="MIG-b", mig=True, parent="GPU-board", procs=[(ROOT, 1)], share=0.5),
+        gpu(0, uuid="MIG-a", mig=True, parent="GPU-board", procs=None, share=0.5),
+        gpu(0, uuid="MIG-b", mig=True, parent="GPU-board", procs=None, share=0.5),
     ]
     trace = [snap(0, *slices), snap(1, *slices)]
     assert sorted(_measure(trace, {"CUDA_VISIBLE_DEVICES": "MIG-b"})) == ["MIG-b"]
@@ -131,12 +139,28 @@ def test_mig_slices_are_named_by_their_own_uuid_or_their_gpus() -> None:
     assert sorted(_measure(trace, {"CUDA_VISIBLE_DEVICES": "0"})) == ["MIG-a", "MIG-b"]
 
 
-def test_without_process_lists_only_an_explicitly_visible_gpu_counts() -> None:
-    trace = [snap(0, gpu(0, procs=None), gpu(1, procs=None)), snap(3, gpu(0, procs=None))]
-    assert _measure(trace) == {}
-    usage = _measure(trace, {"CUDA_VISIBLE_DEVICES": gpu(0).uuid})
-    assert list(usage) == [gpu(0).uuid]
-    assert usage[gpu(0).uuid].seconds == 3
+def test_a_process_list_that_fails_once_keeps_the_gpu_as_it_was() -> None:
+    trace = [
+        snap(0, gpu(procs=[(ROOT, 1)], energy=0)),
+        snap(1, gpu(procs=None, energy=1_000)),
+        snap(2, gpu(procs=[(ROOT, 1)], energy=2_000)),
+    ]
+    (only,) = _measure(trace).values()
+    assert (only.seconds, only.energy_mj) == (2, 2_000)
+
+
+def test_failed_energy_readings_are_bridged_by_the_next_good_one() -> None:
+    trace = [
+        snap(0, gpu(procs=[], energy=0)),
+        snap(1, gpu(procs=[(ROOT, 1)], energy=1_000)),
+        snap(2, gpu(procs=[(ROOT, 1)])),  # neither counter nor power this time
+        snap(3, gpu(procs=[(ROOT, 1)])),
+        snap(4, gpu(procs=[(ROOT, 1)], energy=4_000)),
+    ]
+    (only,) = _measure(trace).values()
+    # [0,1] half held; [1,4] held throughout, measured by the counter across the gap
+    assert only.seconds == 3.5
+    assert only.energy_mj == pytest.approx(0.5 * 1_000 + 3_000)
 
 
 def test_the_shipped_h100_trace_charges_gpu_0_only() -> None:

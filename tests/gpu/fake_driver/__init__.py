@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,9 @@ def nvml_header_dir() -> Path:
     raise CannotBuild("nvidia-nvml-dev holds no nvml.h")
 
 
-def build(directory: Path) -> Path:
-    """Compile the fake driver into `directory/libnvidia-ml.so.1`."""
+def build(directory: Path, *, old_driver: bool = False) -> Path:
+    """Compile the fake driver into `directory/libnvidia-ml.so.1`; `old_driver`: one that
+    predates the process lists' `_v3` calls."""
     if not sys.platform.startswith("linux"):
         raise CannotBuild("the fake NVIDIA driver is a Linux shared library")
     compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -50,10 +52,17 @@ def build(directory: Path) -> Path:
     library = directory / LIBRARY
     subprocess.run(
         [compiler, "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
+         *(["-DFAKE_NVML_OLD_DRIVER"] if old_driver else []),
          f"-I{nvml_header_dir()}", f"-Wl,-soname,{LIBRARY}", "-o", str(library), str(SOURCE)],
         check=True,
     )  # fmt: skip
     return library
+
+
+def library_environ(directory: Path) -> dict[str, str]:
+    """The environment under which a subprocess loads the driver library in `directory`."""
+    paths = [str(directory), os.environ.get("LD_LIBRARY_PATH", "")]
+    return {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(p for p in paths if p)}
 
 
 def load_in_process(library: Path) -> None:
@@ -79,20 +88,28 @@ class Machine:
         power: bool = True,
         processes: bool = True,
         mig: bool = False,
+        slices: int = 7,
+        private: bool = False,
         lost: bool = False,
     ) -> Machine:
+        """`mig`: MIG enabled, `slices` compute slices in all; `private`: the board's own
+        memory totals need privileges in MIG mode; `lost`: fallen off the bus."""
         fields = [f"uuid={uuid}", f"memory={memory}", f"watts={watts}"]
         fields.append(f"energy={'none' if energy is None else energy}")
         fields += [] if power else ["power=none"]
         fields += [] if processes else ["processes=none"]
-        fields += ["mig=1"] if mig else []
+        fields += [f"mig=1 slices={slices}"] if mig else []
+        fields += ["private=1"] if private else []
         fields += ["lost=1"] if lost else []
         return self._add("gpu", *fields, f"name={name}")
 
-    def mig(self, parent: str, slot: int, uuid: str, name: str, memory: int) -> Machine:
+    def mig(
+        self, parent: str, slot: int, uuid: str, name: str, memory: int, slices: int = 1
+    ) -> Machine:
+        """A MIG slice of `parent` with `slices` compute slices (0: NVML does not say)."""
         return self._add(
             "mig", f"parent={parent}", f"slot={slot}", f"uuid={uuid}", f"memory={memory}",
-            f"name={name}",
+            f"slices={slices}", f"name={name}",
         )  # fmt: skip
 
     def proc(self, gpu: str, pid: int, memory: int | None = GIB, kind: str = "compute") -> Machine:

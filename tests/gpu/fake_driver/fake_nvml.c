@@ -15,12 +15,16 @@
  *       energy=<mJ> the counter at nvmlInit (default 0); energy=none: no counter (pre-Volta)
  *       watts=<W>   the draw: the counter grows by it, the power reading is it (default 0)
  *       power=none  no power reading; processes=none: NVML cannot list processes here
- *       mig=1       MIG enabled (its slices are `mig` records); lost=1: fallen off the bus
- *   mig parent=GPU-1 slot=0 uuid=MIG-a memory=21474836480 name=NVIDIA A100 MIG 3g.20gb
- *   proc gpu=GPU-0 pid=4242 memory=1073741824 kind=compute   (memory=none: unknown)
+ *       mig=1       MIG enabled (its slices are `mig` records), slices=7 compute slices in
+ *                   all; private=1: the board's own memory needs privileges in MIG mode
+ *       lost=1      fallen off the bus: every call on it fails with GPU_IS_LOST
+ *   mig parent=GPU-1 slot=0 uuid=MIG-a memory=21474836480 slices=3 name=NVIDIA A100 MIG 3g.20gb
+ *   proc gpu=GPU-0 pid=4242 memory=1073741824 kind=compute   (graphics, mps; memory=none)
  *   init error=9        nvmlInit fails with this NVML error code
  *
- * No file, or no variable: nvmlInit fails with NVML_ERROR_DRIVER_NOT_LOADED.
+ * No file, or no variable: nvmlInit fails with NVML_ERROR_DRIVER_NOT_LOADED. Built with
+ * -DFAKE_NVML_OLD_DRIVER it exports the process lists' `_v2` calls only, as drivers before
+ * the `_v3` ones did.
  */
 #define NVML_NO_UNVERSIONED_FUNC_DEFS
 #include <nvml.h>
@@ -45,6 +49,7 @@ typedef struct {
     char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     unsigned long long memory;
+    unsigned int compute_slices;
 } Slice;
 
 typedef struct {
@@ -52,15 +57,18 @@ typedef struct {
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     unsigned long long memory, energy;
     double watts;
-    int has_energy, has_power, lists_processes, mig, lost;
+    int has_energy, has_power, lists_processes, mig, private_memory, lost;
+    unsigned int compute_slices;
     Slice slices[MAX_SLOTS];
 } Board;
+
+typedef enum { COMPUTE, GRAPHICS, MPS } Kind;
 
 typedef struct {
     char gpu[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     unsigned int pid;
     unsigned long long memory;
-    int graphics;
+    Kind kind;
 } Proc;
 
 static struct {
@@ -122,6 +130,8 @@ static void read_record(const char *line) {
         b->lists_processes = !is_none(line, "processes");
         b->watts = field(line, "watts", text, sizeof text) ? atof(text) : 0.0;
         b->mig = (int)number(line, "mig", 0);
+        b->compute_slices = (unsigned int)number(line, "slices", 7);
+        b->private_memory = (int)number(line, "private", 0);
         b->lost = (int)number(line, "lost", 0);
     } else if (strncmp(line, "mig ", 4) == 0) {
         field(line, "parent", text, sizeof text);
@@ -133,6 +143,7 @@ static void read_record(const char *line) {
             field(line, "uuid", s->uuid, sizeof s->uuid);
             field(line, "name", s->name, sizeof s->name);
             s->memory = number(line, "memory", 0);
+            s->compute_slices = (unsigned int)number(line, "slices", 1);
         }
     } else if (strncmp(line, "proc ", 5) == 0 && machine.proc_count < MAX_PROCS) {
         Proc *p = &machine.procs[machine.proc_count++];
@@ -140,7 +151,10 @@ static void read_record(const char *line) {
         p->pid = (unsigned int)number(line, "pid", 0);
         p->memory = is_none(line, "memory") ? (unsigned long long)NVML_VALUE_NOT_AVAILABLE
                                              : number(line, "memory", 0);
-        p->graphics = field(line, "kind", text, sizeof text) && strcmp(text, "graphics") == 0;
+        p->kind = !field(line, "kind", text, sizeof text) ? COMPUTE
+                  : strcmp(text, "graphics") == 0       ? GRAPHICS
+                  : strcmp(text, "mps") == 0            ? MPS
+                                                        : COMPUTE;
     } else if (strncmp(line, "init ", 5) == 0) {
         machine.init_error = (int)number(line, "error", NVML_ERROR_UNKNOWN);
     }
@@ -272,6 +286,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *
     RESOLVE(device)
     if (!memory)
         return NVML_ERROR_INVALID_ARGUMENT;
+    if (!slice && board->mig && board->private_memory)
+        return NVML_ERROR_NO_PERMISSION; /* nvml.h: a MIG board's totals need privileges */
     const char *uuid = slice ? slice->uuid : board->uuid;
     memory->total = slice ? slice->memory : board->memory;
     memory->used = memory_used(uuid);
@@ -333,9 +349,45 @@ nvmlReturn_t DECLDIR nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, un
     return NVML_SUCCESS;
 }
 
-/* The v3 process queries: a first call with no buffer asks for the count. */
+nvmlReturn_t DECLDIR nvmlDeviceGetAttributes_v2(nvmlDevice_t device,
+                                               nvmlDeviceAttributes_t *attributes) {
+    RESOLVE(device)
+    if (!slice) /* nvml.h: "currently only supports MIG device handles" */
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (!attributes)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    memset(attributes, 0, sizeof *attributes);
+    attributes->gpuInstanceSliceCount = slice->compute_slices;
+    attributes->computeInstanceSliceCount = slice->compute_slices;
+    attributes->multiprocessorCount = 16 * slice->compute_slices;
+    attributes->memorySizeMB = slice->memory >> 20;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t DECLDIR nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int profile,
+                                                          nvmlGpuInstanceProfileInfo_v2_t *info) {
+    static const unsigned int slice_counts[] = {1, 2, 3, 4, 7, 8, 6};
+    RESOLVE(device)
+    if (!info || info->version != nvmlGpuInstanceProfileInfo_v2)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (slice || !board->mig || profile >= sizeof slice_counts / sizeof *slice_counts)
+        return NVML_ERROR_NOT_SUPPORTED;
+    unsigned int count = slice_counts[profile];
+    if (count != board->compute_slices && (count > 4 || count > board->compute_slices))
+        return NVML_ERROR_NOT_SUPPORTED; /* the board's profiles: 1, 2, 3, 4 slices and all */
+    memset((char *)info + sizeof info->version, 0, sizeof *info - sizeof info->version);
+    info->id = profile;
+    info->sliceCount = count;
+    info->instanceCount = board->compute_slices / count;
+    info->multiprocessorCount = 16 * count;
+    info->memorySizeMB = (board->memory >> 20) * count / 8;
+    snprintf(info->name, sizeof info->name, "%ug", count);
+    return NVML_SUCCESS;
+}
+
+/* The process lists: a first call with no buffer asks for the count. */
 static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *infoCount,
-                              nvmlProcessInfo_t *infos, int graphics) {
+                              nvmlProcessInfo_t *infos, Kind kind) {
     RESOLVE(device)
     if (!board->lists_processes)
         return NVML_ERROR_NOT_SUPPORTED;
@@ -345,7 +397,7 @@ static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *infoCount,
     unsigned int found = 0;
     for (int i = 0; i < machine.proc_count; i++) {
         Proc *p = &machine.procs[i];
-        if (strcmp(p->gpu, uuid) || p->graphics != graphics)
+        if (strcmp(p->gpu, uuid) || p->kind != kind)
             continue;
         if (infos && found < *infoCount)
             infos[found] = (nvmlProcessInfo_t){p->pid, p->memory, slice ? 1u : 0xFFFFFFFFu,
@@ -357,14 +409,17 @@ static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *infoCount,
     return found > room || (found && !infos) ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
 }
 
-nvmlReturn_t DECLDIR nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
-                                                             unsigned int *infoCount,
-                                                             nvmlProcessInfo_t *infos) {
-    return processes(device, infoCount, infos, 0);
-}
+#define PROCESS_LIST(name, kind)                                                               \
+    nvmlReturn_t DECLDIR name(nvmlDevice_t device, unsigned int *infoCount,                   \
+                              nvmlProcessInfo_t *infos) {                                      \
+        return processes(device, infoCount, infos, kind);                                      \
+    }
 
-nvmlReturn_t DECLDIR nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device,
-                                                              unsigned int *infoCount,
-                                                              nvmlProcessInfo_t *infos) {
-    return processes(device, infoCount, infos, 1);
-}
+PROCESS_LIST(nvmlDeviceGetComputeRunningProcesses_v2, COMPUTE)
+PROCESS_LIST(nvmlDeviceGetGraphicsRunningProcesses_v2, GRAPHICS)
+PROCESS_LIST(nvmlDeviceGetMPSComputeRunningProcesses_v2, MPS)
+#ifndef FAKE_NVML_OLD_DRIVER
+PROCESS_LIST(nvmlDeviceGetComputeRunningProcesses_v3, COMPUTE)
+PROCESS_LIST(nvmlDeviceGetGraphicsRunningProcesses_v3, GRAPHICS)
+PROCESS_LIST(nvmlDeviceGetMPSComputeRunningProcesses_v3, MPS)
+#endif
