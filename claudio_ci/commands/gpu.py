@@ -77,13 +77,18 @@ def _describe(result: RunResult) -> str:
 def _after_run(result: RunResult, branch: str, config: Config) -> None:
     """One summary line, and the branch's threshold findings, on stderr."""
     cost = sum(g.price.cost for g in result.gpus)
+    total = result.branch_cost
     print(
         f"claudio-ci gpu: {branch}: {_describe(result)}, ${cost:.2f}; "
-        f"branch total ${result.branch_cost:.2f} (claudio-ci gpu report)",
+        + (
+            "not recorded in the ledger"
+            if total is None
+            else f"branch total ${total:.2f} (claudio-ci gpu report)"
+        ),
         file=sys.stderr,
     )
     resources = config.section("resources")
-    for finding in cost_findings({branch: result.branch_cost}, resources):
+    for finding in cost_findings({} if total is None else {branch: total}, resources):
         label = finding.severity.label
         print(
             f"claudio-ci gpu: {finding.location}: {finding.code} [{label}] {finding.message}",

@@ -59,6 +59,8 @@ def _busy_reason(device: DeviceReading, held: Mapping[str, Reservation]) -> str 
         return f"reserved by {holder.branch} (pid {holder.pid})"
     if device.processes:
         return f"{len(device.processes)} process(es) on it"
+    if device.foreign:
+        return f"{device.foreign} process(es) from outside this container on it"
     if device.processes is None and device.memory_used > IDLE_MEMORY_BYTES:
         return f"{device.memory_used / (1 << 30):.1f} GiB in use by processes NVML cannot list"
     return None

@@ -173,12 +173,15 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         with file_lock(path.with_name(path.name + ".lock")):
-            self._db = sqlite3.connect(
-                path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
-                check_same_thread=False,  # the sampler thread writes while the main one waits
-            )
+            try:
+                self._db = sqlite3.connect(
+                    path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,  # explicit transactions: BEGIN IMMEDIATE ... COMMIT
+                    check_same_thread=False,  # the sampler thread writes while the main one waits
+                )
+            except sqlite3.Error as exc:  # a directory, say
+                raise LedgerError(f"{path}: GPU ledger: {exc}") from None
             try:
                 self._prepare()
             except sqlite3.DatabaseError as exc:

@@ -132,10 +132,12 @@ class NvmlSource:
         profiles = (
             self._call(nvml.nvmlDeviceGetGpuInstanceProfileInfo, parent, profile)
             for profile in range(nvml.NVML_GPU_INSTANCE_PROFILE_COUNT)
-        )  # the largest GPU-instance profile spans the whole board
-        board_slices = max((p.sliceCount for p in profiles if p is not None), default=0)
+        )  # the largest GPU-instance profile spans the whole board; listing the profiles
+        # may need privileges, and then the most 1-slice devices the board can hold is it
+        slots = nvml.nvmlDeviceGetMaxMigDeviceCount(parent)
+        board_slices = max((p.sliceCount for p in profiles if p is not None), default=0) or slots
         slices = []
-        for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(parent)):
+        for slot in range(slots):
             try:
                 handle = nvml.nvmlDeviceGetMigDeviceHandleByIndex(parent, slot)
             except nvml.NVMLError_NotFound:
@@ -186,10 +188,11 @@ class NvmlSource:
                 return None
         return None
 
-    def _processes(self, handle: Any) -> tuple[ProcessUse, ...] | None:
+    def _processes(self, handle: Any) -> tuple[tuple[ProcessUse, ...] | None, int]:
+        """The device's processes (None: not known), and how many foreign pids it lists."""
         compute = self._process_list("compute", handle)
         if compute is None:  # the list that matters for training: unknown, not empty
-            return None
+            return None, 0
         others = [self._process_list(kind, handle) or [] for kind in ("graphics", "mps")]
         memory: dict[int, int | None] = {}
         for process in (p for found in (compute, *others) for p in found):
@@ -200,12 +203,13 @@ class NvmlSource:
         if memory and not seen:  # none ever seen here; one that has since exited was
             if FOREIGN_PIDS not in self.notices:
                 self.notices.append(FOREIGN_PIDS)
-            return None
-        return tuple(ProcessUse(pid, used) for pid, used in sorted(memory.items()))
+            return None, len(memory)
+        return tuple(ProcessUse(pid, used) for pid, used in sorted(memory.items())), 0
 
     def _reading(self, device: _Device) -> DeviceReading:
         nvml = self._nvml
         memory = self._call(nvml.nvmlDeviceGetMemoryInfo, device.handle)
+        processes, foreign = self._processes(device.handle)
         return DeviceReading(
             index=device.index,
             uuid=device.uuid,
@@ -218,10 +222,11 @@ class NvmlSource:
             power_mw=self._call(nvml.nvmlDeviceGetPowerUsage, device.handle)
             if device.has_power
             else None,
-            processes=self._processes(device.handle),
+            processes=processes,
             mig=device.mig,
             parent_uuid=device.parent_uuid,
             share=device.share,
+            foreign=foreign,
         )
 
     def read(self) -> Snapshot:

@@ -22,8 +22,9 @@ class DeviceReading:
     `energy_mj` is the total-energy counter (Volta and newer), `power_mw` the power draw;
     either is None when the device does not report it. A MIG slice reports neither:
     NVML cannot split a board's energy between its slices. `processes` is None when NVML
-    cannot list the device's processes. `share` is the fraction of the physical board
-    (1.0 for a whole GPU, memory-proportional for a MIG slice).
+    cannot list the device's processes, or lists only pids of another pid namespace (a
+    container's host): `foreign` counts those. `share` is the fraction of the physical
+    board (1.0 for a whole GPU, its compute slices' part for a MIG slice).
     """
 
     index: int
@@ -37,6 +38,7 @@ class DeviceReading:
     mig: bool = False
     parent_uuid: str | None = None
     share: float = 1.0
+    foreign: int = 0
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes or ()]

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from claudio_ci.errors import ClaudioError
 from claudio_ci.gpu import allocate
-from claudio_ci.gpu.ledger import BranchTotals, Ledger, LedgerError, PricedGpu, RunStart
+from claudio_ci.gpu.ledger import Ledger, LedgerError, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.readings import GpuUnavailable, Source
@@ -56,9 +56,10 @@ class RunResult:
     exit_code: int
     run_id: int
     gpus: list[PricedGpu]
-    measured: bool  # False: no GPU could be measured (recorded at $0), or no ledger written
-    branch_cost: float = 0.0  # every run of the branch, this one included
-    error: Exception | None = None  # sampling or the ledger failed; the figures may be short
+    measured: bool  # False: no GPU could be measured, the run counts $0
+    branch_cost: float | None = 0.0  # every run of the branch, this one included; None:
+    # the ledger could not be written or read, so the branch's total is not known
+    error: Exception | None = None  # a sample failed; the figures may be short
 
 
 def open_source(replay: Path | None) -> Source:
@@ -157,9 +158,6 @@ class _Unrecorded:
     def record(self, *args: object, **kwargs: object) -> None:
         return None
 
-    def branch_totals(self, branch: str | None = None) -> list[BranchTotals]:
-        return []
-
     def close(self) -> None:
         return None
 
@@ -204,20 +202,23 @@ def _supervise(
         ledger.close()
         ledger = _not_recorded(exc, err)
         run_id = ledger.start(start)
-    measured = source is not None and isinstance(ledger, Ledger)
+    measured = source is not None
     try:
         child = subprocess.Popen(list(request.command), env=env)
     except OSError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
         code = 127 if isinstance(exc, FileNotFoundError) else 126
         print(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}", file=err)
-        ledger.record(run_id, [], time.time(), exit_code=code, complete=True)
+        with contextlib.suppress(LedgerError):  # the exit code matters more
+            ledger.record(run_id, [], time.time(), exit_code=code, complete=True)
         return RunResult(code, run_id, [], measured)
 
     def priced(usage: list[GpuUsage]) -> list[PricedGpu]:
         return [PricedGpu(u, request.pricing.cost(u)) for u in usage]
 
     def on_sample(usage: list[GpuUsage]) -> None:
-        ledger.record(run_id, priced(usage), time.time())
+        # a failed update is made good by the next one, or by the closing one below
+        with contextlib.suppress(LedgerError):
+            ledger.record(run_id, priced(usage), time.time())
 
     sampler = None
     if source is not None:
@@ -232,10 +233,12 @@ def _supervise(
             usage = sampler.stop() if sampler is not None else []
     gpus = priced(usage)
     code = exit_status(returncode)
-    error = sampler.error if sampler is not None else None
+    branch_cost: float | None = None
     try:  # the command has run: its exit code must come back whatever the ledger says
         ledger.record(run_id, gpus, time.time(), exit_code=code, complete=True)
-        branch_cost = sum(t.cost for t in ledger.branch_totals(request.branch))
+        if isinstance(ledger, Ledger):
+            branch_cost = sum(t.cost for t in ledger.branch_totals(request.branch))
     except LedgerError as exc:
-        error, branch_cost = exc, 0.0
+        print(f"claudio-ci gpu: {exc}: this run's figures were not recorded", file=err)
+    error = sampler.error if sampler is not None else None
     return RunResult(code, run_id, gpus, measured, branch_cost, error)

@@ -9,7 +9,8 @@ Line 1 is a header, every further line one snapshot:
 
 `t` is seconds from any origin; `tree` lists the recorded command's own processes; a
 device's `processes` is a list of `[pid, used bytes or null]`, or null when NVML could not
-list them; `energy_mj` / `power_mw` are absent or null when the device does not report them.
+list them (then `foreign`, when present, counts the pids of another pid namespace it listed);
+`energy_mj` / `power_mw` are absent or null when the device does not report them.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def _device(data: dict[str, Any]) -> DeviceReading:
         mig=bool(data.get("mig", False)),
         parent_uuid=data.get("parent_uuid"),
         share=float(data.get("share", 1.0)),
+        foreign=int(data.get("foreign") or 0),
     )
 
 
@@ -81,6 +83,8 @@ def snapshot_to_json(snapshot: Snapshot, tree: Iterable[int] | None = None) -> d
         }
         if d.parent_uuid:
             item["parent_uuid"] = d.parent_uuid
+        if d.foreign:
+            item["foreign"] = d.foreign
         devices.append(item)
     pids = snapshot.tree if tree is None else tree
     return {

@@ -11,9 +11,11 @@ half when at one.
 Energy follows the practice of Zeus and codecarbon: the delta of the total-energy counter
 (mJ, Volta and newer) where the device has one, else power (mW) integrated with the
 trapezoid rule. A reading that failed is bridged: the next good one measures the whole gap,
-and the command is charged its held share of it. A MIG slice's energy is not measurable
-(NVML reports only the whole board), so it stays None, as does that of a device that never
-reported either.
+and the command is charged its held share of it. Held time no pair of good readings covers
+(before the first, after the last, across a counter reset without a power reading) is
+charged at the average power measured over the rest. A MIG slice's energy is not measurable
+(NVML reports only the whole board), so it stays None, as does that of a device held while
+no energy could ever be measured.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class UsageMeter:
         self._visibility: Visibility | None = None
         self._previous: dict[str, _Previous] = {}
         self._marks: dict[str, _EnergyMark] = {}
-        self._measured: set[str] = set()  # devices whose energy was measured at least once
+        self._covered: dict[str, float] = {}  # held seconds whose energy was measured
         self._usage: dict[str, GpuUsage] = {}
 
     def add(self, snapshot: Snapshot, tree: Container[int]) -> frozenset[int]:
@@ -128,7 +130,7 @@ class UsageMeter:
             usage = self._usage_of(device)
             if energy is not None and usage.energy_mj is not None:
                 usage.energy_mj += energy * mark.held / (time - mark.time)
-                self._measured.add(device.uuid)
+                self._covered[device.uuid] = self._covered.get(device.uuid, 0.0) + mark.held
         self._marks[device.uuid] = _EnergyMark(time, device.energy_mj, device.power_mw)
 
     def _usage_of(self, device: DeviceReading) -> GpuUsage:
@@ -143,11 +145,15 @@ class UsageMeter:
         return self._usage[device.uuid]
 
     def usage(self) -> list[GpuUsage]:
-        """The GPUs the command used, in the order it first used them; a GPU held for a
-        while whose energy was never measured has energy None."""
-        return [
-            dataclasses.replace(u, energy_mj=None)
-            if u.seconds and u.energy_mj is not None and u.uuid not in self._measured
-            else u
-            for u in self._usage.values()
-        ]
+        """The GPUs the command used, in the order it first used them."""
+        return [self._with_uncovered_time(u) for u in self._usage.values()]
+
+    def _with_uncovered_time(self, usage: GpuUsage) -> GpuUsage:
+        """Held time no energy reading covered, charged at the average power measured over
+        the rest; energy None when none of the held time was measured."""
+        covered = self._covered.get(usage.uuid, 0.0)
+        if usage.energy_mj is None or usage.seconds <= covered:
+            return usage
+        if not covered:
+            return dataclasses.replace(usage, energy_mj=None)
+        return dataclasses.replace(usage, energy_mj=usage.energy_mj * usage.seconds / covered)

@@ -29,6 +29,7 @@ def gpu(
     mig: bool = False,
     parent: str | None = None,
     share: float = 1.0,
+    foreign: int = 0,
 ) -> DeviceReading:
     return DeviceReading(
         index=index,
@@ -42,6 +43,7 @@ def gpu(
         mig=mig,
         parent_uuid=parent,
         share=share,
+        foreign=foreign,
     )
 
 

@@ -82,3 +82,9 @@ def test_a_gpu_whose_processes_nvml_cannot_list_is_busy_when_its_memory_is_used(
     ]
     with pytest.raises(UsageError, match=r"GiB in use by processes NVML cannot list"):
         allocate.reserve(tmp_path, [used], 1, branch="b", worktree="/w", environ={})
+
+
+def test_a_gpu_listing_processes_from_outside_this_container_is_busy(tmp_path: Path) -> None:
+    outside = gpu(0, procs=None, foreign=1)  # another tenant's fresh context, little memory
+    with pytest.raises(UsageError, match=r"1 process\(es\) from outside this container on it"):
+        allocate.reserve(tmp_path, [outside], 1, branch="b", worktree="/w", environ={})

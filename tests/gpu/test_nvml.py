@@ -86,7 +86,7 @@ def test_boards_mig_slices_counters_and_processes_are_read_as_nvml_reports_them(
     assert (h100.memory_used, h100.memory_total) == (12 * GIB, 80 * GIB)
     assert (mig_a.uuid, mig_a.index, mig_a.mig, mig_a.parent_uuid) == ("MIG-a", 1, True, "GPU-a100")
     assert (mig_a.name, mig_b.name) == (f"{A100} MIG 3g.20gb", f"{A100} MIG 1g.5gb")
-    # compute slices out of the board's 7, though the board's memory needs privileges
+    # compute slices out of the board's 7, though its totals and profiles need privileges
     assert (mig_a.share, mig_b.share) == (3 / 7, 1 / 7)
     assert (mig_a.energy_mj, mig_a.power_mw) == (None, None)  # not measurable per slice
     assert (mig_a.processes, mig_b.processes) == ((ProcessUse(me, 1),), ())
@@ -95,14 +95,23 @@ def test_boards_mig_slices_counters_and_processes_are_read_as_nvml_reports_them(
     source.close()
 
 
-@pytest.mark.parametrize(("private", "share"), [(False, 0.125), (True, 1.0)])
-def test_a_slice_whose_compute_share_is_unknown_is_charged_by_memory_or_else_whole(
-    fake_nvml: Machine, private: bool, share: float
+@pytest.mark.parametrize(
+    ("board_slices", "slices", "private", "share"),
+    [
+        (7, 3, False, 3 / 7),  # compute slices out of the largest GPU-instance profile
+        (7, 3, True, 3 / 7),  # profiles need privileges: out of the most MIG devices
+        (4, 1, False, 1 / 4),  # an A30-like board
+        (7, 0, False, 5 / 40),  # compute slices unknown: its memory out of the board's
+        (7, 0, True, 1.0),  # nothing known: the whole board
+    ],
+)
+def test_a_mig_slice_is_charged_its_part_of_the_board(
+    fake_nvml: Machine, board_slices: int, slices: int, private: bool, share: float
 ) -> None:
-    fake_nvml.gpu("GPU-a100", A100, memory=40 * GIB, mig=True, private=private)
-    fake_nvml.mig("GPU-a100", 0, "MIG-a", f"{A100} MIG 1g.5gb", 5 * GIB, slices=0).write()
+    fake_nvml.gpu("GPU-a", A100, memory=40 * GIB, mig=True, slices=board_slices, private=private)
+    fake_nvml.mig("GPU-a", 0, "MIG-a", f"{A100} MIG", 5 * GIB, slices=slices).write()
     source = NvmlSource()
-    assert [d.share for d in source.read().devices] == [share]
+    assert [d.share for d in source.read().devices] == [pytest.approx(share)]
     source.close()
 
 
@@ -144,6 +153,7 @@ def test_host_pids_seen_from_a_container_count_as_no_process_list(fake_nvml: Mac
     source = NvmlSource()
     gpu0, gpu1, gpu2 = source.read().devices
     assert (gpu0.processes, gpu1.processes) == (None, None)
+    assert (gpu0.foreign, gpu1.foreign, gpu2.foreign) == (1, 1, 0)
     assert gpu2.pids() == sorted([stranger, os.getpid()])  # one pid seen here: a real list
     assert source.notices == [FOREIGN_PIDS]  # once, however many GPUs and samples
     source.read()

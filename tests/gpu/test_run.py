@@ -270,6 +270,24 @@ def test_a_damaged_ledger_fails_the_report_but_never_the_training(git_repo: Path
     assert (report.returncode, report.stderr) == (2, f"claudio-ci: error: {damaged}\n")
     run = claudio(git_repo, "gpu", "run", "--replay", H100_TRACE, "--", "sh", "-c", "exit 3")
     assert run.returncode == 3  # the command ran, its exit code came back
-    assert run.stderr == (
-        f"claudio-ci gpu: {damaged}: GPU cost not recorded; running the command\n"
+    assert run.stderr.splitlines() == [
+        f"claudio-ci gpu: {damaged}: GPU cost not recorded; running the command",
+        "claudio-ci gpu: main: 1 GPU (NVIDIA H100 80GB HBM3), 0.658 GPU-h, 0.394 kWh, $2.60; "
+        "not recorded in the ledger",
+    ]
+
+
+def test_a_ledger_path_sqlite_cannot_open_is_one_line(git_repo: Path) -> None:
+    (git_repo / "costs").mkdir()
+    setting = ["--set", "gpu.ledger=costs"]  # a directory
+    run = claudio(git_repo, "gpu", "run", *setting, "--", "sh", "-c", "exit 4")
+    assert run.returncode == 4
+    assert run.stderr.splitlines()[-1] == (
+        f"claudio-ci gpu: {git_repo / 'costs'}: GPU ledger: unable to open database file: "
+        "GPU cost not recorded; running the command"
+    )
+    report = claudio(git_repo, "gpu", "report", *setting)
+    assert (report.returncode, report.stderr) == (
+        2,
+        f"claudio-ci: error: {git_repo / 'costs'}: GPU ledger: unable to open database file\n",
     )

@@ -13,7 +13,7 @@ from tests.gpu.builders import GIB, ROOT, gpu, snap, write_trace
 
 def test_a_written_trace_replays_the_same_snapshots(tmp_path: Path) -> None:
     snapshots = [
-        snap(0.0, gpu(procs=[(ROOT, GIB)], energy=10, power=20), gpu(1, procs=None)),
+        snap(0.0, gpu(procs=[(ROOT, GIB)], energy=10, power=20), gpu(1, procs=None, foreign=2)),
         snap(0.5, gpu(uuid="MIG-x", mig=True, parent="GPU-p", share=0.25, procs=[(7, None)])),
     ]
     writer = TraceWriter(tmp_path / "t.jsonl", origin="nvml", note="python train.py")

@@ -178,3 +178,20 @@ def test_the_shipped_mig_trace_has_time_but_no_energy() -> None:
     (only,) = _measure(snapshots).values()
     assert (only.mig, only.share, only.energy_mj) == (True, 0.5, None)
     assert only.seconds == pytest.approx(29.5 * 60)
+
+
+@pytest.mark.parametrize(
+    "energies",
+    [
+        [0, 1_000, None, None],  # the last readings failed
+        [None, None, 2_000, 3_000],  # the first ones did
+        [5_000, 6_000, 10, 1_010],  # the counter was reset, and there is no power reading
+    ],
+)
+def test_held_time_no_reading_covers_is_charged_at_the_measured_average_power(
+    energies: list[int | None],
+) -> None:
+    trace = [snap(t, gpu(procs=[(ROOT, 1)], energy=e)) for t, e in enumerate(energies)]
+    (only,) = _measure(trace).values()
+    assert only.seconds == 3
+    assert only.energy_mj == pytest.approx(3_000)  # 1 W throughout, 2 of 3 s measured

@@ -92,8 +92,9 @@ class Machine:
         private: bool = False,
         lost: bool = False,
     ) -> Machine:
-        """`mig`: MIG enabled, `slices` compute slices in all; `private`: the board's own
-        memory totals need privileges in MIG mode; `lost`: fallen off the bus."""
+        """`mig`: MIG enabled, `slices` compute slices in all; `private`: the board's memory
+        totals and GPU-instance profiles need privileges in MIG mode; `lost`: fallen off
+        the bus."""
         fields = [f"uuid={uuid}", f"memory={memory}", f"watts={watts}"]
         fields.append(f"energy={'none' if energy is None else energy}")
         fields += [] if power else ["power=none"]

@@ -16,7 +16,8 @@
  *       watts=<W>   the draw: the counter grows by it, the power reading is it (default 0)
  *       power=none  no power reading; processes=none: NVML cannot list processes here
  *       mig=1       MIG enabled (its slices are `mig` records), slices=7 compute slices in
- *                   all; private=1: the board's own memory needs privileges in MIG mode
+ *                   all; private=1: the board's memory totals and GPU-instance profiles
+ *                   need privileges in MIG mode
  *       lost=1      fallen off the bus: every call on it fails with GPU_IS_LOST
  *   mig parent=GPU-1 slot=0 uuid=MIG-a memory=21474836480 slices=3 name=NVIDIA A100 MIG 3g.20gb
  *   proc gpu=GPU-0 pid=4242 memory=1073741824 kind=compute   (graphics, mps; memory=none)
@@ -333,7 +334,7 @@ nvmlReturn_t DECLDIR nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigne
         return NVML_ERROR_NOT_SUPPORTED;
     if (!count)
         return NVML_ERROR_INVALID_ARGUMENT;
-    *count = MAX_SLOTS;
+    *count = board->compute_slices < MAX_SLOTS ? board->compute_slices : MAX_SLOTS;
     return NVML_SUCCESS;
 }
 
@@ -372,6 +373,8 @@ nvmlReturn_t DECLDIR nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, u
         return NVML_ERROR_INVALID_ARGUMENT;
     if (slice || !board->mig || profile >= sizeof slice_counts / sizeof *slice_counts)
         return NVML_ERROR_NOT_SUPPORTED;
+    if (board->private_memory)
+        return NVML_ERROR_NO_PERMISSION;
     unsigned int count = slice_counts[profile];
     if (count != board->compute_slices && (count > 4 || count > board->compute_slices))
         return NVML_ERROR_NOT_SUPPORTED; /* the board's profiles: 1, 2, 3, 4 slices and all */
