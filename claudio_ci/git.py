@@ -307,28 +307,11 @@ class Repository:
     def is_tracked(self, path: str) -> bool:
         return bool(self.output("ls-files", "-z", "--", path))
 
-    def ignored(self, paths: Sequence[str]) -> set[str]:
-        if not paths:
-            return set()
-        proc = self.run("check-ignore", "-z", "--stdin", input="\0".join(paths) + "\0", check=False)
-        return set(_split_z(proc.stdout))
-
     # --- objects ------------------------------------------------------------------------
 
-    def read_blob(self, rev: str, path: str) -> bytes | None:
-        """A file's bytes at a commit (or `:path` in the index when `rev` is ""), None if absent."""
-        spec = f"{rev}:{path}" if rev else f":{path}"
-        proc = subprocess.run(
-            ["git", "cat-file", "blob", spec],
-            cwd=self.root,
-            env=dict(self.env if self.env is not None else os.environ),
-            capture_output=True,
-            check=False,
-        )
-        return proc.stdout if proc.returncode == 0 else None
-
     def read_blobs(self, rev: str, paths: Sequence[str]) -> dict[str, bytes]:
-        """Files' bytes at a commit through one `git cat-file --batch`; absent ones left out."""
+        """Files' bytes at a commit (in the index when `rev` is "") through one
+        `git cat-file --batch`; absent ones left out."""
         wanted = [path for path in paths if "\n" not in path]
         if not wanted:
             return {}
@@ -366,9 +349,6 @@ class Repository:
             meta, _, path = entry.partition("\t")
             ids[path] = meta.split()[1]
         return ids
-
-    def hash_file(self, path: Path) -> str:
-        return self.output("hash-object", "--", str(path)).strip()
 
     # --- writing (demo and setup) ---------------------------------------------------------
 

@@ -108,9 +108,8 @@ def test_staged_unstaged_untracked_and_deleted(git_repo: Path) -> None:
     assert staged["gone.txt"].deleted
     assert [f.path for f in repo.unstaged_files()] == ["keep.txt"]
     assert repo.untracked_files() == ["loose.txt"]
-    assert repo.read_blob("", "new\tname.txt") == b"n\n"
-    assert repo.read_blob("HEAD", "gone.txt") == b"1\n"
-    assert repo.read_blob("HEAD", "missing") is None
+    assert repo.read_blobs("", ["new\tname.txt"]) == {"new\tname.txt": b"n\n"}
+    assert repo.read_blobs("HEAD", ["gone.txt", "missing"]) == {"gone.txt": b"1\n"}
 
 
 def test_changed_since_uses_the_merge_base(git_repo: Path) -> None:

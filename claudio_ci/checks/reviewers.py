@@ -275,10 +275,6 @@ class Routing:
     files: dict[str, list[Rule]]  # each changed file -> the rules that route it (config order)
     reviewers: list[ReviewerRoute]  # default reviewers first, then in rule order
 
-    @property
-    def matched_rules(self) -> list[str]:
-        return list(dict.fromkeys(r for route in self.reviewers for r in route.rules))
-
 
 def route(ruleset: RuleSet, files: Iterable[str]) -> Routing:
     """Which rules route each file, and which reviewers that adds up to."""

@@ -72,7 +72,6 @@ CODE_UNVERIFIED = "REV105"
 CODE_STALE = "REV203"
 
 TITLE = "claudio-ci: reviewers"
-CODEOWNERS_PATH = ".github/CODEOWNERS"
 SHOWN_FILES = 3
 
 
@@ -207,13 +206,13 @@ def _route_pull_request(
     *,
     dry_run: bool,
 ) -> None:
-    from claudio_ci.github import ReadOnlyTokenError
+    from claudio_ci.github import FILES_CAP, ReadOnlyTokenError
 
     listed = client.changed_files(pull.number)
     if pull.changed_files > len(listed):
         message = (
             f"GitHub lists {len(listed):,} of the {pull.changed_files:,} changed files "
-            "(its limit is 3,000): the others are not routed"
+            f"(its limit is {FILES_CAP:,}): the others are not routed"
         )
         result.findings.append(_finding(locate, [], CODE_FILE_CAP, message, Severity.WARNING))
     routing = route(ruleset, [path for f in listed for path in f.paths])

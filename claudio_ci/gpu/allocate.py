@@ -22,9 +22,10 @@ from claudio_ci.gpu.visible import visibility
 from claudio_ci.procfs import is_alive, start_ticks
 
 RESERVATIONS = "gpu-reservations.json"
+GIB = 1 << 30
 # A GPU whose processes NVML cannot list counts as busy above this much memory in use
 # (an idle board shows a few hundred MiB at most).
-IDLE_MEMORY_BYTES = 1 << 30
+IDLE_MEMORY_BYTES = GIB
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _busy_reason(device: DeviceReading, held: Mapping[str, Reservation]) -> str 
     if device.foreign:
         return f"{device.foreign} process(es) from outside this container on it"
     if device.processes is None and device.memory_used > IDLE_MEMORY_BYTES:
-        return f"{device.memory_used / (1 << 30):.1f} GiB in use by processes NVML cannot list"
+        return f"{device.memory_used / GIB:.1f} GiB in use by processes NVML cannot list"
     return None
 
 

@@ -138,6 +138,9 @@ _RUN_COLUMNS = (
 class LedgerError(ClaudioError):
     """SQLite could not read or write the ledger (disk full, I/O error, locked too long)."""
 
+    def __init__(self, path: Path, error: sqlite3.Error) -> None:
+        super().__init__(f"{path}: GPU ledger: {error}")
+
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -153,7 +156,7 @@ def _one_line(
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: GPU ledger: {exc}") from None
+            raise LedgerError(self.path, exc) from None
 
     return wrapper
 
@@ -181,7 +184,7 @@ class Ledger:
                     check_same_thread=False,  # the sampler thread writes while the main one waits
                 )
             except sqlite3.Error as exc:  # a directory, say
-                raise LedgerError(f"{path}: GPU ledger: {exc}") from None
+                raise LedgerError(path, exc) from None
             try:
                 self._prepare()
             except sqlite3.DatabaseError as exc:

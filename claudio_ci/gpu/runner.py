@@ -139,9 +139,9 @@ def _run_measured(
     recorder = None
     if source is not None and request.record is not None:
         recorder = TraceWriter(request.record, source.kind, shlex.join(request.command))
-    ledger = _open_ledger(request.ledger_path, err)
+    ledger, run_id = _start_run(request, source, err)
     try:
-        return _supervise(request, source, env, err, ledger, recorder)
+        return _supervise(request, source, env, err, ledger, run_id, recorder)
     finally:
         ledger.close()
         if recorder is not None:
@@ -152,9 +152,6 @@ class _Unrecorded:
     """Stands in for a ledger that cannot be opened or written: the command still runs,
     as it does without a GPU, and nothing is recorded."""
 
-    def start(self, run: RunStart) -> int:
-        return 0
-
     def record(self, *args: object, **kwargs: object) -> None:
         return None
 
@@ -162,28 +159,11 @@ class _Unrecorded:
         return None
 
 
-def _not_recorded(exc: Exception, err: TextIO) -> _Unrecorded:
-    reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
-    print(f"claudio-ci gpu: {reason}: GPU cost not recorded; running the command", file=err)
-    return _Unrecorded()
-
-
-def _open_ledger(path: Path, err: TextIO) -> Ledger | _Unrecorded:
-    try:
-        return Ledger(path)
-    except (ClaudioError, OSError) as exc:  # damaged, too new, unwritable
-        return _not_recorded(exc, err)
-
-
-def _supervise(
-    request: RunRequest,
-    source: Source | None,
-    env: dict[str, str],
-    err: TextIO,
-    ledger: Ledger | _Unrecorded,
-    recorder: TraceWriter | None,
-) -> RunResult:
-    """Start the command, sample while it runs, keep its ledger row current."""
+def _start_run(
+    request: RunRequest, source: Source | None, err: TextIO
+) -> tuple[Ledger | _Unrecorded, int]:
+    """The ledger holding this run's new row, and the row's id; when the ledger cannot be
+    opened or written (damaged, too new, unwritable), a stand-in, said in one line."""
     start = RunStart(
         run_key=uuid.uuid4().hex,
         branch=request.branch,
@@ -196,12 +176,28 @@ def _supervise(
         source=source.kind if source is not None else "none",
         note=source.label if source is not None and source.kind == "replay" else "",
     )
+    ledger = None
     try:
-        run_id = ledger.start(start)
-    except LedgerError as exc:
-        ledger.close()
-        ledger = _not_recorded(exc, err)
-        run_id = ledger.start(start)
+        ledger = Ledger(request.ledger_path)
+        return ledger, ledger.start(start)
+    except (ClaudioError, OSError) as exc:
+        if ledger is not None:
+            ledger.close()
+        reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        print(f"claudio-ci gpu: {reason}: GPU cost not recorded; running the command", file=err)
+        return _Unrecorded(), 0
+
+
+def _supervise(
+    request: RunRequest,
+    source: Source | None,
+    env: dict[str, str],
+    err: TextIO,
+    ledger: Ledger | _Unrecorded,
+    run_id: int,
+    recorder: TraceWriter | None,
+) -> RunResult:
+    """Start the command, sample while it runs, keep its ledger row current."""
     measured = source is not None
     try:
         child = subprocess.Popen(list(request.command), env=env)

@@ -9,26 +9,25 @@ import pytest
 from tests.gpu import fake_driver
 
 
-@pytest.fixture(scope="session")
-def fake_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The directory holding the built `libnvidia-ml.so.1`."""
-    directory = tmp_path_factory.mktemp("fake-nvidia-driver")
+def _built(factory: pytest.TempPathFactory, name: str, *, old_driver: bool = False) -> Path:
+    directory = factory.mktemp(name)
     try:
-        fake_driver.build(directory)
+        fake_driver.build(directory, old_driver=old_driver)
     except fake_driver.CannotBuild as exc:
         pytest.skip(str(exc))
     return directory
+
+
+@pytest.fixture(scope="session")
+def fake_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory holding the built `libnvidia-ml.so.1`."""
+    return _built(tmp_path_factory, "fake-nvidia-driver")
 
 
 @pytest.fixture(scope="session")
 def old_driver_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same, as a driver that predates the process lists' `_v3` calls."""
-    directory = tmp_path_factory.mktemp("old-nvidia-driver")
-    try:
-        fake_driver.build(directory, old_driver=True)
-    except fake_driver.CannotBuild as exc:
-        pytest.skip(str(exc))
-    return directory
+    return _built(tmp_path_factory, "old-nvidia-driver", old_driver=True)
 
 
 @pytest.fixture

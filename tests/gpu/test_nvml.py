@@ -14,17 +14,10 @@ import pytest
 
 from claudio_ci.gpu.nvml import FOREIGN_PIDS, NvmlSource, load_nvml
 from claudio_ci.gpu.readings import GpuUnavailable, ProcessUse
-from tests.gpu.fake_driver import GIB, Machine
+from tests.gpu.fake_driver import GIB, Machine, unused_pid
 
 HAS_DRIVER = ctypes.util.find_library("nvidia-ml") is not None
 A100 = "NVIDIA A100-SXM4-40GB"
-
-
-def _unused_pid() -> int:
-    pid = 4_000_000
-    while os.path.exists(f"/proc/{pid}"):
-        pid += 1
-    return pid
 
 
 @pytest.mark.skipif(HAS_DRIVER, reason="an NVIDIA driver is installed here")
@@ -147,7 +140,7 @@ def test_a_gpu_that_falls_off_the_bus_leaves_empty_readings_not_an_error(
 
 
 def test_host_pids_seen_from_a_container_count_as_no_process_list(fake_nvml: Machine) -> None:
-    stranger = _unused_pid()  # what a driver without pid namespaces lists in a container
+    stranger = unused_pid()  # what a driver without pid namespaces lists in a container
     fake_nvml.gpu("GPU-0").proc("GPU-0", stranger).gpu("GPU-1").proc("GPU-1", stranger)
     fake_nvml.gpu("GPU-2").proc("GPU-2", stranger).proc("GPU-2", os.getpid()).write()
     source = NvmlSource()

@@ -19,6 +19,7 @@ from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.runner import RunRequest, run
 from tests.gitutil import add_worktree, git
 from tests.gpu.builders import SHIPPED_TRACES, steady_trace, write_trace
+from tests.gpu.runs import CLAUDIO, claudio, rows
 
 NO_DRIVER_LINE = (
     "claudio-ci gpu: no NVIDIA driver (libnvidia-ml.so.1 not found): GPU cost not measured "
@@ -27,7 +28,6 @@ NO_DRIVER_LINE = (
 needs_no_driver = pytest.mark.skipif(
     ctypes.util.find_library("nvidia-ml") is not None, reason="an NVIDIA driver is installed here"
 )
-CLAUDIO = [sys.executable, "-m", "claudio_ci"]
 H100_TRACE = str(SHIPPED_TRACES / "h100-training.jsonl")
 WAIT_FOR_SIGNAL = (
     "import signal, sys, time\n"
@@ -36,22 +36,6 @@ WAIT_FOR_SIGNAL = (
     "print('ready', flush=True)\n"
     "time.sleep(60)\n"
 )
-
-
-def claudio(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLAUDIO, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def rows(repo: Path) -> list[sqlite3.Row]:
-    db = sqlite3.connect(repo / ".git" / "claudio" / FILENAME)
-    db.row_factory = sqlite3.Row
-    return db.execute("SELECT * FROM runs ORDER BY id").fetchall()
 
 
 @needs_no_driver

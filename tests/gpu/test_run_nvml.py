@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from claudio_ci.gpu.ledger import FILENAME
 from claudio_ci.gpu.nvml import FOREIGN_PIDS
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.usage import GpuUsage
-from tests.gpu.fake_driver import GIB, VARIABLE, Machine, library_environ
+from tests.gpu.fake_driver import GIB, Machine, library_environ, unused_pid
+from tests.gpu.runs import claudio, rows
 
 H100 = "NVIDIA H100 80GB HBM3"
 WATTS = 350
@@ -27,21 +25,7 @@ def gpu_run(
     repo: Path, environ: dict[str, str], *args: str, script: str
 ) -> subprocess.CompletedProcess[str]:
     """`gpu run ... -- sh -c SCRIPT` under the fake driver."""
-    return subprocess.run(
-        [sys.executable, "-m", "claudio_ci", "gpu", "run", *FAST, *args, "--", "sh", "-c", script],
-        cwd=repo,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def ledger(repo: Path, table: str = "runs") -> list[sqlite3.Row]:
-    db = sqlite3.connect(repo / ".git" / "claudio" / FILENAME)
-    db.row_factory = sqlite3.Row
-    order = "id" if table == "runs" else "run_id, uuid"
-    return db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+    return claudio(repo, "gpu", "run", *FAST, *args, "--", "sh", "-c", script, env=environ)
 
 
 def on_gpu(machine: Machine, seconds: float, gpu: str = "GPU-0", memory: int = 2 * GIB) -> str:
@@ -56,8 +40,8 @@ def test_the_command_is_charged_for_its_own_gpu_only(
     fake_nvml.proc("GPU-1", os.getpid(), 30 * GIB).write()  # someone else's training
     proc = gpu_run(git_repo, driver_environ, script=on_gpu(fake_nvml, 1.0))
     assert proc.returncode == 0, proc.stderr
-    (run,) = ledger(git_repo)
-    (used,) = ledger(git_repo, "run_gpus")
+    (run,) = rows(git_repo)
+    (used,) = rows(git_repo, "run_gpus")
     assert (run["source"], run["complete"], run["exit_code"]) == ("nvml", 1, 0)
     assert (used["uuid"], used["model"], used["peak_memory"]) == ("GPU-0", H100, 2 * GIB)
     assert 0.7 < run["gpu_seconds"] < 1.6
@@ -76,7 +60,7 @@ def test_gpus_n_takes_a_free_gpu_and_the_command_sees_only_it(
     proc = gpu_run(git_repo, driver_environ, "--gpus", "1", script=script)
     assert proc.returncode == 0, proc.stderr
     assert (git_repo / "seen").read_text() == "GPU-1"
-    assert [g["uuid"] for g in ledger(git_repo, "run_gpus")] == ["GPU-1"]
+    assert [g["uuid"] for g in rows(git_repo, "run_gpus")] == ["GPU-1"]
 
     fake_nvml.proc("GPU-1", os.getpid()).write()
     busy = gpu_run(git_repo, driver_environ, "--gpus", "1", script="true")
@@ -97,7 +81,7 @@ def test_a_recorded_nvml_run_replays_to_the_same_figures(
     assert live.returncode == 0, live.stderr
     replayed = gpu_run(git_repo, dict(os.environ), "--replay", str(trace), script="true")
     assert replayed.returncode == 0, replayed.stderr
-    first, second = ledger(git_repo)
+    first, second = rows(git_repo)
     figures = ("gpu_seconds", "energy_j", "cost", "peak_memory")  # a trace keeps times to 1 µs
     assert [first[k] for k in figures] == pytest.approx([second[k] for k in figures], rel=1e-5)
     assert first["energy_j"] > 0  # the V100 has no counter: integrated power (0 W here)
@@ -110,18 +94,16 @@ def test_a_recorded_nvml_run_replays_to_the_same_figures(
 def test_in_a_container_that_cannot_see_nvml_pids_the_named_gpus_are_charged(
     git_repo: Path, fake_nvml: Machine, driver_environ: dict[str, str], reserve: bool
 ) -> None:
-    host_pid = 4_000_000  # the command's pid as the host sees it: not a pid in here
-    while os.path.exists(f"/proc/{host_pid}"):
-        host_pid += 1
+    host_pid = unused_pid()  # the command's pid as the host sees it: not a pid in here
     fake_nvml.gpu("GPU-0", watts=WATTS).gpu("GPU-1", watts=WATTS).write()
-    listed = f'echo "proc gpu=GPU-0 pid={host_pid} memory={GIB}" >> "${VARIABLE}"; sleep 0.5'
+    listed = f"{fake_nvml.register_line('GPU-0', pid=str(host_pid))}; sleep 0.5"
     args = ["--gpus", "1"] if reserve else []
     proc = gpu_run(git_repo, driver_environ, *args, script=listed)
     assert proc.returncode == 0, proc.stderr
     assert f"claudio-ci gpu: {FOREIGN_PIDS}\n" in proc.stderr
-    (run,) = ledger(git_repo)
+    (run,) = rows(git_repo)
     if reserve:  # --gpus set CUDA_VISIBLE_DEVICES=GPU-0: its time is the command's
-        assert [g["uuid"] for g in ledger(git_repo, "run_gpus")] == ["GPU-0"]
+        assert [g["uuid"] for g in rows(git_repo, "run_gpus")] == ["GPU-0"]
         assert run["gpu_seconds"] > 0.3
     else:  # nothing names a GPU: nothing can be charged, and the notice says why
         assert run["gpu_seconds"] == 0
@@ -135,7 +117,7 @@ def test_a_driver_older_than_the_v3_process_calls_is_measured_the_same(
     proc = gpu_run(git_repo, library_environ(old_driver_dir), script=script)
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
-    (run,) = ledger(git_repo)
+    (run,) = rows(git_repo)
     assert (run["exit_code"], run["source"]) == (3, "nvml")
     assert run["gpu_seconds"] > 0.3
     assert run["energy_j"] == pytest.approx(WATTS * run["gpu_seconds"], rel=0.05)

@@ -65,6 +65,15 @@ def library_environ(directory: Path) -> dict[str, str]:
     return {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(p for p in paths if p)}
 
 
+def unused_pid() -> int:
+    """A pid no process here has: what a driver unaware of pid namespaces lists for a
+    process of a container, as the host numbers it."""
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid += 1
+    return pid
+
+
 def load_in_process(library: Path) -> None:
     """Make `import pynvml` in this process find the fake driver, as it would the real one."""
     ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
@@ -128,6 +137,6 @@ class Machine:
         self.path.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
         return self
 
-    def register_line(self, gpu: str, memory: int = GIB) -> str:
-        """A shell line with which the measured command lists itself on `gpu`."""
-        return f'echo "proc gpu={gpu} pid=$$ memory={memory} kind=compute" >> "${VARIABLE}"'
+    def register_line(self, gpu: str, memory: int = GIB, pid: str = "$$") -> str:
+        """A shell line with which the measured command lists itself (or `pid`) on `gpu`."""
+        return f'echo "proc gpu={gpu} pid={pid} memory={memory} kind=compute" >> "${VARIABLE}"'
