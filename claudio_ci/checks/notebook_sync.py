@@ -120,6 +120,39 @@ def _libyaml_safe_load(stream: Any) -> Any:
         return yaml.load(stream, Loader=yaml.SafeLoader)
 
 
+def validate_as_jupyter_reads(notebook: Any) -> None:
+    """Validate as Jupyter opens a notebook: nbformat's reader upgrades a 4.0-4.4 notebook
+    to 4.5, so cell ids (which jupytext and JupyterLab write into such notebooks) are
+    tolerated, and missing ones repaired. Raises nbformat's ValidationError.
+
+    The schema is checked on a shallow copy: the notebook itself is left as read, since
+    jupytext writes back what it read. (`session()` turns nbformat's own calls off.)
+    """
+    from nbformat.validator import validate
+
+    cells = notebook.get("cells")
+    minor = notebook.get("nbformat_minor")
+    if not isinstance(cells, list) or type(minor) is not int or minor >= 5:
+        validate(notebook)
+        return
+    taken = {c.get("id") for c in cells if isinstance(c, dict)}
+    upgraded = [
+        {**cell, "id": _free_id(index, taken)}
+        if isinstance(cell, dict) and "id" not in cell
+        else cell
+        for index, cell in enumerate(cells)
+    ]
+    validate({**notebook, "cells": upgraded, "nbformat_minor": 5}, version=4, version_minor=5)
+
+
+def _free_id(index: int, taken: set[Any]) -> str:
+    candidate = f"cell-{index}"
+    while candidate in taken:
+        candidate += "-"
+    taken.add(candidate)
+    return candidate
+
+
 class Jupytext:
     """jupytext for one run: the configured pairing is checked, and each folder's jupytext
     configuration read, once; nothing is imported before the first pair is parsed."""
@@ -181,12 +214,11 @@ class PairNotebooks:
         """The notebook as `jupytext.read` returns it, parsed and validated once."""
         import nbformat
         from jupytext.formats import rearrange_jupytext_metadata
-        from nbformat.validator import validate
 
         assert self.notebook is not None
         try:
             notebook = nbformat.reads(self.files[self.notebook.path], nbformat.NO_CONVERT)
-            validate(notebook)  # the real one: `session()` turned off nbformat's own calls
+            validate_as_jupyter_reads(notebook)
         except Exception as exc:  # a schema error, or nbformat giving up on a broken notebook
             path = list(getattr(exc, "absolute_path", []))
             where = f"{json_path(path)}: " if path else ""
@@ -274,6 +306,12 @@ class PairNotebooks:
             return f"{len(theirs)} cells here, {len(ours)} in {nb_name}", line
         return f"same cells as {nb_name}; metadata or layout differ from {text_name}", line
 
+    def adds_nothing(self, member: Member) -> bool:
+        """Whether text `member` holds no cell, cell metadata or notebook metadata (jupytext's
+        own aside) that the notebook lacks: what `jupytext --set-formats` writes."""
+        assert self.notebook is not None
+        return _content(self.from_text(member)) == _content(self.read(self.notebook))
+
     def cells_with_outputs(self) -> int:
         if self._notebook is None:
             return 0
@@ -305,6 +343,12 @@ class PairNotebooks:
 
     def _existing(self) -> list[Member]:
         return [m for m in self.members if m.path in self.files]
+
+
+def _content(notebook: Any) -> tuple[Any, ...]:
+    cells = [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
+    metadata = {k: v for k, v in notebook.metadata.items() if k != "jupytext"}
+    return cells, metadata
 
 
 def _first_different_line(a: str, b: str) -> int:

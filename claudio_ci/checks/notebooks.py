@@ -9,7 +9,7 @@ Codes (stable):
   NB002  a text twin has no notebook, or the notebook is not added to git (notebooks tracked)
   NB003  pairing metadata is missing, or differs from `notebooks.formats`
   NB004  notebook and twin are out of sync (`jupytext --sync` would rewrite one)
-  NB005  both files are staged and out of sync: which one is the edit is ambiguous
+  NB005  both files changed since the last commit and are out of sync: --fix will not choose
   NB006  a file cannot be read: not UTF-8, not JSON, not nbformat 4, invalid notebook
   NB007  committed outputs while `notebooks.strip_outputs` is true
   NB008  a notebook is in git while `notebooks.ipynb_tracked` is false
@@ -17,6 +17,7 @@ Codes (stable):
 
 from __future__ import annotations
 
+import enum
 import posixpath
 import re
 import shlex
@@ -43,7 +44,7 @@ NO_TWIN = "NB001"
 NO_NOTEBOOK = "NB002"
 PAIRING_METADATA = "NB003"
 OUT_OF_SYNC = "NB004"
-BOTH_STAGED = "NB005"
+BOTH_CHANGED = "NB005"
 UNREADABLE = "NB006"
 OUTPUTS = "NB007"
 NOTEBOOK_IN_GIT = "NB008"
@@ -116,14 +117,30 @@ class FileState:
         return self.data is not None or self.error is not None
 
 
+class Change(enum.Enum):
+    """How a file differs from the last commit, in the index or the worktree."""
+
+    NONE = "as committed"
+    STAGED = "staged"
+    UNSTAGED = "changed, not staged"
+    STAGED_AND_UNSTAGED = "staged, then changed again"
+    ADDED = "new, staged"
+    UNTRACKED = "new, not added to git"
+
+    @property
+    def edited(self) -> bool:
+        """Whether the file holds content that is not in the last commit."""
+        return self is not Change.NONE
+
+    @property
+    def new(self) -> bool:
+        return self in (Change.ADDED, Change.UNTRACKED)
+
+
 class History(Protocol):
     """What git says about a pair's files; asked only when a verdict or a fix needs it."""
 
-    def staged(self, path: str) -> bool: ...
-
-    def rank(self, path: str) -> int:
-        """2 staged, 1 changed but not staged (or untracked), 0 as committed."""
-        ...
+    def change(self, path: str) -> Change: ...
 
     def commit_time(self, path: str) -> int | None: ...
 
@@ -352,32 +369,44 @@ def _content_findings(
             )
         )
     if pair.notebook is not None and pair.texts and pair.stale():
-        findings.append(_sync_finding(pair, settings, history))
+        findings.append(_sync_finding(pair, Planner(pair, files, settings, history)))
     return findings
 
 
-def _sync_finding(pair: PairNotebooks, settings: Settings, history: History) -> Finding:
+def _sync_finding(pair: PairNotebooks, planner: Planner) -> Finding:
     text = pair.texts[0]
     nb_path = pair.notebook.path
     detail, line = pair.difference(text)
-    if history.staged(nb_path) and history.staged(text.path):
+    direction = planner.direction()
+    if direction.ambiguous:
+        states = " and ".join(f"{m.path} {planner.change(m).value}" for m in planner.existing)
         return Finding(
             text.path,
-            BOTH_STAGED,
-            f"{nb_path} and {text.path} are both staged and out of sync ({detail}): "
-            "which one is the edit is ambiguous",
+            BOTH_CHANGED,
+            f"both files changed since the last commit and are out of sync ({detail}): "
+            f"{states}; which edit wins is ambiguous, --fix will not choose",
             line,
             hint=_keep_one_hint(nb_path, text),
         )
+    settings = planner.settings
     severity = Severity.ERROR if settings.ipynb_tracked else Severity.WARNING
-    source = "the staged or newer file" if settings.ipynb_tracked else text.path
+    if direction.source is None:
+        return Finding(
+            text.path,
+            OUT_OF_SYNC,
+            f"out of sync with {nb_path}: {detail}",
+            line,
+            severity=severity,
+            hint=f"{direction.reason}; {_keep_one_hint(nb_path, text)}",
+        )
+    why = f" ({direction.reason})" if direction.reason else ""
     return Finding(
         text.path,
         OUT_OF_SYNC,
         f"out of sync with {nb_path}: {detail}",
         line,
         severity=severity,
-        hint=f"--fix syncs from {source}; or {_keep_one_hint(nb_path, text)}",
+        hint=f"--fix syncs from {direction.source.path}{why}; or {_keep_one_hint(nb_path, text)}",
         fix=Fix(f"sync {nb_path} and {text.path}"),
     )
 
@@ -389,11 +418,109 @@ def _keep_one_hint(nb_path: str, text: Member) -> str:
     )
 
 
-# --- fixing ---------------------------------------------------------------------------------
+# --- which side a sync starts from ------------------------------------------------------------
 
 
 class Refusal(Exception):
     """--fix cannot tell which file to trust, or cannot write where it would have to."""
+
+
+@dataclass(frozen=True)
+class Direction:
+    """The file a sync starts from; None when --fix must not choose (`reason` says why)."""
+
+    source: Member | None
+    reason: str = ""
+    ambiguous: bool = False  # both files hold edits that are not in the last commit
+
+
+class Planner:
+    """Which file of a pair a sync starts from, so that no edit is ever overwritten.
+
+    A file that holds content not in the last commit (staged, unstaged or new) is an edit;
+    --fix only ever overwrites a file that holds none (its content stays in git). Two edited
+    files that sync to different results are ambiguous (NB005) and left alone; a pair whose
+    two files are both new is one `jupytext --set-formats` just wrote from the notebook, so
+    the notebook is the source, unless the text holds cells or metadata the notebook lacks.
+    """
+
+    def __init__(
+        self,
+        pair: PairNotebooks,
+        files: Sequence[FileState],
+        settings: Settings,
+        history: History,
+    ) -> None:
+        self.pair = pair
+        self.settings = settings
+        self.history = history
+        self.existing = [f.member for f in files if f.path in pair.files]
+        self.targets = [
+            f.member
+            for f in files
+            if f.path in pair.files or not f.member.format.is_notebook or settings.ipynb_tracked
+        ]
+        self._changes: dict[Member, Change] = {}
+        self._outcomes: dict[Member, dict[str, str]] = {}
+        self._direction: Direction | None = None
+
+    def change(self, member: Member) -> Change:
+        if member not in self._changes:
+            self._changes[member] = self.history.change(member.path)
+        return self._changes[member]
+
+    def outcome(self, source: Member) -> dict[str, str]:
+        """Every target's text once synced from `source`."""
+        if source not in self._outcomes:
+            self._outcomes[source] = self.pair.synced(
+                source,
+                self.settings.pairing,
+                self.targets,
+                strip_outputs=self.settings.strip_outputs,
+            )
+        return self._outcomes[source]
+
+    def _agree(self, members: Sequence[Member]) -> bool:
+        return len({tuple(sorted(self.outcome(m).items())) for m in members}) == 1
+
+    def direction(self) -> Direction:
+        if self._direction is None:
+            self._direction = self._choose()
+        return self._direction
+
+    def _choose(self) -> Direction:
+        existing = self.existing
+        if len(existing) == 1:
+            return Direction(existing[0])
+        if not self.settings.ipynb_tracked:  # the text is the source of truth
+            return Direction(existing[1], "the text is the source of truth")
+        edited = [m for m in existing if self.change(m).edited]
+        if len(edited) == 1:
+            return Direction(edited[0], "the only file changed since the last commit")
+        if self._agree(existing):
+            return Direction(existing[0])
+        if not edited:
+            return self._by_commit_time()
+        texts = existing[1:]
+        if all(self.change(m).new and self.pair.adds_nothing(m) for m in texts):
+            return Direction(existing[0], "the text is new and holds nothing the notebook lacks")
+        names = " and ".join(m.path for m in edited)
+        return Direction(
+            None, f"--fix cannot choose: {names} both hold changes, differently", ambiguous=True
+        )
+
+    def _by_commit_time(self) -> Direction:
+        """Nothing changed since the last commit: the file committed later is the edit."""
+        times = {m: self.history.commit_time(m.path) or 0 for m in self.existing}
+        newest = max(times.values())
+        latest = [m for m in self.existing if times[m] == newest]
+        if len(latest) == 1:
+            return Direction(latest[0], "committed later")
+        names = " and ".join(m.path for m in latest)
+        return Direction(None, f"--fix cannot choose: {names} were committed together, out of sync")
+
+
+# --- fixing ---------------------------------------------------------------------------------
 
 
 def _plan_fix(
@@ -405,7 +532,7 @@ def _plan_fix(
 ) -> None:
     """Fill `result.writes` and mark the fixable findings fixed, or explain the refusal."""
     try:
-        writes = _fixed_texts(pair, files, settings, history)
+        writes = _fixed_texts(Planner(pair, files, settings, history), files)
     except Refusal as exc:
         result.findings = [_refused(f, str(exc)) for f in result.findings]
         return
@@ -419,70 +546,32 @@ def _plan_fix(
     ]
 
 
-def _fixed_texts(
-    pair: PairNotebooks, files: Sequence[FileState], settings: Settings, history: History
-) -> dict[str, str]:
-    existing = [f.member for f in files if f.path in pair.files]
-    targets = [
-        f.member
-        for f in files
-        if f.path in pair.files or not f.member.format.is_notebook or settings.ipynb_tracked
-    ]
-    linked = [f.path for f in files if f.symlink and f.member in targets]
+def _fixed_texts(planner: Planner, files: Sequence[FileState]) -> dict[str, str]:
+    pair, settings = planner.pair, planner.settings
+    linked = [f.path for f in files if f.symlink and f.member in planner.targets]
     if linked:
         raise Refusal(f"{linked[0]} is a symbolic link; --fix does not write through links")
-    texts = _synced_texts(pair, existing, targets, settings, history)
+    direction = planner.direction()
+    if direction.source is None:
+        raise Refusal(direction.reason)
+    texts = planner.outcome(direction.source)
     for _ in range(_MAX_CONVERGENCE_PASSES):
         current = _reread(pair, texts)
+        if current.problem is not None:
+            raise Refusal(f"jupytext wrote a notebook it cannot read back: {current.problem}")
         if not current.stale():
             return {path: t for path, t in texts.items() if pair.files.get(path) != t}
         texts = current.synced(
-            current.texts[0], settings.pairing, targets, strip_outputs=settings.strip_outputs
+            current.texts[0],
+            settings.pairing,
+            planner.targets,
+            strip_outputs=settings.strip_outputs,
         )
     raise Refusal("jupytext does not round-trip this notebook to a stable text")
 
 
 def _reread(pair: PairNotebooks, texts: Mapping[str, str]) -> PairNotebooks:
     return PairNotebooks(pair.root, pair.members, texts, pair.config)
-
-
-def _synced_texts(
-    pair: PairNotebooks,
-    existing: Sequence[Member],
-    targets: Sequence[Member],
-    settings: Settings,
-    history: History,
-) -> dict[str, str]:
-    def from_source(source: Member) -> dict[str, str]:
-        return pair.synced(source, settings.pairing, targets, strip_outputs=settings.strip_outputs)
-
-    if len(existing) == 1:
-        return from_source(existing[0])
-    outcomes = {m: from_source(m) for m in existing}
-    if len({tuple(sorted(o.items())) for o in outcomes.values()}) == 1:
-        return outcomes[existing[0]]
-    if not settings.ipynb_tracked:  # the text is the source of truth
-        return outcomes[existing[1]]
-    return outcomes[_newest(existing, history)]
-
-
-def _newest(existing: Sequence[Member], history: History) -> Member:
-    """A staged file beats a changed one, which beats a committed one; then commit time."""
-    ranks = {m: history.rank(m.path) for m in existing}
-    best = max(ranks.values())
-    leaders = [m for m in existing if ranks[m] == best]
-    if len(leaders) == 1:
-        return leaders[0]
-    names = " and ".join(m.path for m in leaders)
-    if best > 0:
-        state = "staged" if best == 2 else "changed since the last commit"
-        raise Refusal(f"--fix cannot choose: {names} are both {state}, differently")
-    times = {m: history.commit_time(m.path) or 0 for m in leaders}
-    newest = max(times.values())
-    latest = [m for m in leaders if times[m] == newest]
-    if len(latest) == 1:
-        return latest[0]
-    raise Refusal(f"--fix cannot choose: {names} were committed together, out of sync")
 
 
 def _refused(finding: Finding, reason: str) -> Finding:

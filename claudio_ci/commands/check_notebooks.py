@@ -17,7 +17,7 @@ from pathlib import Path
 from claudio_ci.checks.notebook_cache import VerdictCache
 from claudio_ci.checks.notebook_formats import Member
 from claudio_ci.checks.notebook_sync import Jupytext
-from claudio_ci.checks.notebooks import FileState, PairResult, Settings, check_pair
+from claudio_ci.checks.notebooks import Change, FileState, PairResult, Settings, check_pair
 from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.fileio import read_regular, write_atomic
 from claudio_ci.findings import Finding
@@ -144,20 +144,24 @@ class GitHistory:
         self.index = index
 
     @functools.cached_property
-    def _staged(self) -> frozenset[str]:
-        return frozenset(c.path for c in self.repo.staged_files() if not c.deleted)
+    def _staged(self) -> dict[str, str]:
+        return {c.path: c.status for c in self.repo.staged_files() if not c.deleted}
 
     @functools.cached_property
     def _changed(self) -> frozenset[str]:
         return frozenset(c.path for c in self.repo.unstaged_files())
 
-    def staged(self, path: str) -> bool:
-        return path in self._staged
-
-    def rank(self, path: str) -> int:
-        if path in self._staged:
-            return 2
-        return 1 if path in self._changed or path not in self.index else 0
+    def change(self, path: str) -> Change:
+        """Compared with HEAD through the index; under pre-commit, whose stash hides the
+        unstaged edits, the worktree is the index (pre-commit puts those edits back)."""
+        if path not in self.index:
+            return Change.UNTRACKED
+        status = self._staged.get(path)
+        if status == "A":
+            return Change.ADDED
+        if status is not None:
+            return Change.STAGED_AND_UNSTAGED if path in self._changed else Change.STAGED
+        return Change.UNSTAGED if path in self._changed else Change.NONE
 
     def commit_time(self, path: str) -> int | None:
         return self.repo.last_commit_time(path)

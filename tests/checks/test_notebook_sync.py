@@ -122,11 +122,8 @@ def sync_rewrites(notebook_path: Path, text_path: Path, newer: Path) -> bool:
 class Committed:
     """Nothing staged or changed: the fix has no side to prefer."""
 
-    def staged(self, path: str) -> bool:
-        return False
-
-    def rank(self, path: str) -> int:
-        return 0
+    def change(self, path: str) -> nb_check.Change:
+        return nb_check.Change.NONE
 
     def commit_time(self, path: str) -> int | None:
         return None

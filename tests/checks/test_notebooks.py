@@ -18,17 +18,18 @@ KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 class History:
-    """git state as a test sets it: rank 2 staged, 1 changed, 0 committed; commit times."""
+    """git state as a test sets it: each file's change since the last commit; commit times."""
 
-    def __init__(self, ranks: dict[str, int] | None = None, times: dict[str, int] | None = None):
-        self.ranks = ranks or {}
+    def __init__(
+        self,
+        changes: dict[str, nb_check.Change] | None = None,
+        times: dict[str, int] | None = None,
+    ):
+        self.changes = changes or {}
         self.times = times or {}
 
-    def staged(self, path: str) -> bool:
-        return self.ranks.get(path) == 2
-
-    def rank(self, path: str) -> int:
-        return self.ranks.get(path, 0)
+    def change(self, path: str) -> nb_check.Change:
+        return self.changes.get(path, nb_check.Change.NONE)
 
     def commit_time(self, path: str) -> int | None:
         return self.times.get(path)
@@ -100,73 +101,76 @@ def test_a_lone_allowed_notebook_needs_no_twin_nor_pairing(tmp_path: Path) -> No
     assert codes(check(tmp_path, notebook, None, allow_unpaired=["notebooks/*"])) == []
 
 
+NB, PY = "notebooks/nb.ipynb", "notebooks/nb.py"
+C = nb_check.Change
+
+
 @pytest.mark.parametrize(
-    ("ranks", "times", "winner"),
+    ("changes", "times", "winner"),
     [
-        ({"notebooks/nb.ipynb": 2, "notebooks/nb.py": 1}, {}, "notebook"),
-        ({"notebooks/nb.py": 2}, {}, "text"),
-        ({"notebooks/nb.py": 1}, {}, "text"),
-        ({}, {"notebooks/nb.ipynb": 200, "notebooks/nb.py": 100}, "notebook"),
-        ({}, {"notebooks/nb.ipynb": 100, "notebooks/nb.py": 200}, "text"),
+        ({NB: C.STAGED}, {}, "notebook"),
+        ({NB: C.UNSTAGED}, {}, "notebook"),
+        ({PY: C.STAGED}, {}, "text"),
+        ({PY: C.UNSTAGED}, {}, "text"),
+        ({PY: C.STAGED_AND_UNSTAGED}, {}, "text"),
+        ({PY: C.UNTRACKED}, {}, "text"),
+        ({}, {NB: 200, PY: 100}, "notebook"),
+        ({}, {NB: 100, PY: 200}, "text"),
     ],
 )
-def test_fix_syncs_from_the_side_git_says_is_newest(
-    tmp_path: Path, ranks: dict[str, int], times: dict[str, int], winner: str
+def test_fix_syncs_from_the_only_side_that_changed(
+    tmp_path: Path, changes: dict[str, nb_check.Change], times: dict[str, int], winner: str
 ) -> None:
     notebook, _ = pair_texts("from_notebook = 1")
     _, text = pair_texts("from_text = 1")
-    result = check(tmp_path, notebook, text, History(ranks, times), fix=True)
+    result = check(tmp_path, notebook, text, History(changes, times), fix=True)
     assert codes(result) == [nb_check.OUT_OF_SYNC]
     assert result.findings[0].fix is not None and result.findings[0].fix.applied
     ((path, written),) = result.writes.items()
-    assert path == ("notebooks/nb.py" if winner == "notebook" else "notebooks/nb.ipynb")
+    assert path == (PY if winner == "notebook" else NB)
     assert f"from_{winner} = 1" in written
 
 
-@pytest.mark.parametrize(
-    ("ranks", "times", "code", "reason"),
-    [
-        (
-            {"notebooks/nb.ipynb": 2, "notebooks/nb.py": 2},
-            {},
-            nb_check.BOTH_STAGED,
-            "keep the notebook: jupytext --to py:percent notebooks/nb.ipynb",
-        ),
-        (
-            {"notebooks/nb.ipynb": 1, "notebooks/nb.py": 1},
-            {},
-            nb_check.OUT_OF_SYNC,
-            "are both changed since the last commit, differently",
-        ),
-        (
-            {},
-            {"notebooks/nb.ipynb": 100, "notebooks/nb.py": 100},
-            nb_check.OUT_OF_SYNC,
-            "were committed together",
-        ),
-    ],
-)
-def test_fix_refuses_to_guess(
-    tmp_path: Path, ranks: dict[str, int], times: dict[str, int], code: str, reason: str
+BOTH_CHANGED = [
+    {NB: a, PY: b}
+    for a in (C.STAGED, C.UNSTAGED, C.STAGED_AND_UNSTAGED, C.ADDED, C.UNTRACKED)
+    for b in (C.STAGED, C.UNSTAGED, C.STAGED_AND_UNSTAGED, C.ADDED, C.UNTRACKED)
+]
+
+
+@pytest.mark.parametrize("changes", BOTH_CHANGED, ids=lambda c: f"{c[NB].name}-{c[PY].name}")
+def test_both_sides_changed_is_ambiguous_and_never_fixed(
+    tmp_path: Path, changes: dict[str, nb_check.Change]
 ) -> None:
     notebook, _ = pair_texts("from_notebook = 1")
     _, text = pair_texts("from_text = 1")
-    result = check(tmp_path, notebook, text, History(ranks, times), fix=True)
+    for fix in (False, True):
+        result = check(tmp_path, notebook, text, History(changes), fix=fix)
+        assert result.writes == {}
+        (finding,) = result.findings
+        assert (finding.code, finding.fix) == (nb_check.BOTH_CHANGED, None)
+        assert f"{NB} {changes[NB].value} and {PY} {changes[PY].value}" in finding.message
+        assert "keep the notebook: jupytext --to py:percent notebooks/nb.ipynb" in finding.hint
+
+
+def test_fix_refuses_a_pair_committed_together_out_of_sync(tmp_path: Path) -> None:
+    notebook, _ = pair_texts("from_notebook = 1")
+    _, text = pair_texts("from_text = 1")
+    result = check(tmp_path, notebook, text, History(times={NB: 100, PY: 100}), fix=True)
     assert result.writes == {}
     (finding,) = result.findings
-    assert (finding.code, finding.fix) == (code, None)
-    assert reason in (finding.hint or "")
+    assert (finding.code, finding.fix) == (nb_check.OUT_OF_SYNC, None)
+    assert "were committed together" in (finding.hint or "")
 
 
 def test_with_untracked_notebooks_the_text_is_the_truth(tmp_path: Path) -> None:
     notebook, _ = pair_texts("stale = 1")
     _, text = pair_texts("truth = 1")
-    ranks = {"notebooks/nb.ipynb": 1}
     result = check(
         tmp_path,
         notebook,
         text,
-        History(ranks),
+        History({NB: C.UNTRACKED}),
         fix=True,
         notebook_in_git=False,
         ipynb_tracked=False,
@@ -180,7 +184,7 @@ def test_with_untracked_notebooks_the_text_is_the_truth(tmp_path: Path) -> None:
 def test_a_fix_that_changes_nothing_more_is_a_fixed_point(tmp_path: Path) -> None:
     notebook, _ = pair_texts("a = 1")
     _, text = pair_texts("b = 2")
-    first = check(tmp_path, notebook, text, History({"notebooks/nb.py": 1}), fix=True)
+    first = check(tmp_path, notebook, text, History({PY: C.UNSTAGED}), fix=True)
     written = first.writes["notebooks/nb.ipynb"].encode()
-    again = check(tmp_path, written, text, History({"notebooks/nb.py": 1}), fix=True)
+    again = check(tmp_path, written, text, History({PY: C.UNSTAGED}), fix=True)
     assert (codes(again), again.writes) == ([], {})

@@ -199,6 +199,7 @@ def test_a_different_pairing_is_reported_and_converted(git_repo: Path, cli) -> N
 
 def test_myst_pairs_are_checked_with_the_configured_formats(git_repo: Path, cli) -> None:
     make_pair(git_repo, "notebooks/doc", "x = 1", formats="ipynb,md:myst")
+    commit_all(git_repo, "pair")
     flag = "--set=notebooks.formats=ipynb,md:myst"
     assert cli(git_repo, flag, "notebooks/doc.md") == (0, "")
     edit_cell(git_repo / "notebooks" / "doc.ipynb", 1, "x = 2")
@@ -243,17 +244,22 @@ def test_fix_is_idempotent_and_atomic(git_repo: Path, cli) -> None:
     assert sorted(written) == ["notebooks/nb.ipynb", "notebooks/nb.py"]  # no temp files
 
 
-def test_a_staged_side_beats_an_unstaged_one(git_repo: Path, cli) -> None:
+def test_a_staged_side_never_overwrites_an_unstaged_one(git_repo: Path, cli) -> None:
     notebook = make_pair(git_repo, "notebooks/nb", "a = 1")
     commit_all(git_repo, "pair")
     edit_cell(notebook, 1, "from_notebook = 1")
     git(git_repo, "add", "notebooks/nb.ipynb")
     twin = git_repo / "notebooks" / "nb.py"
     twin.write_text(twin.read_text("utf-8").replace("a = 1", "from_text = 1"), "utf-8")
+    before = files_of(git_repo)
     code, out = cli(git_repo, "--fix", "notebooks/nb.py")
     assert code == 1
-    assert "fixed: wrote notebooks/nb.py" in out
-    assert "from_notebook = 1" in twin.read_text("utf-8")
+    assert (
+        "NB005 both files changed since the last commit and are out of sync (cell 2 differs "
+        "from nb.ipynb): notebooks/nb.ipynb staged and notebooks/nb.py changed, not staged; "
+        "which edit wins is ambiguous, --fix will not choose"
+    ) in out
+    assert files_of(git_repo) == before
 
 
 def test_the_later_commit_wins_when_nothing_is_staged(git_repo: Path, cli) -> None:
@@ -279,10 +285,10 @@ def test_fix_refuses_when_both_sides_changed_differently(git_repo: Path, cli) ->
     before = files_of(git_repo)
     code, out = cli(git_repo, "--fix", "notebooks/nb.py")
     assert code == 1
-    assert "NB004 out of sync" in out
     assert (
-        "hint: --fix cannot choose: notebooks/nb.ipynb and notebooks/nb.py are both changed "
-        "since the last commit, differently;"
+        "NB005 both files changed since the last commit and are out of sync (cell 2 differs "
+        "from nb.ipynb): notebooks/nb.ipynb changed, not staged and notebooks/nb.py changed, "
+        "not staged;"
     ) in out
     assert "fixed" not in out
     assert files_of(git_repo) == before
@@ -300,8 +306,9 @@ def test_both_sides_staged_differently_is_ambiguous(git_repo: Path, cli) -> None
     assert code == 1
     first, hint = out.splitlines()[:2]
     assert first.endswith(
-        "NB005 notebooks/nb.ipynb and notebooks/nb.py are both staged and out of sync "
-        "(cell 2 differs from nb.ipynb): which one is the edit is ambiguous"
+        "NB005 both files changed since the last commit and are out of sync (cell 2 differs "
+        "from nb.ipynb): notebooks/nb.ipynb staged and notebooks/nb.py staged; which edit wins "
+        "is ambiguous, --fix will not choose"
     )
     assert hint == (
         "  hint: keep the notebook: jupytext --to py:percent notebooks/nb.ipynb; "
@@ -560,17 +567,18 @@ def test_fix_never_writes_through_a_symlink(git_repo: Path, cli) -> None:
     folder = git_repo / "notebooks"
     folder.mkdir()
     (folder / "nb.ipynb").symlink_to("../elsewhere/nb.ipynb")
-    (folder / "nb.py").symlink_to("../elsewhere/nb.py")
-    commit_all(git_repo, "linked pair")
+    (folder / "nb.py").write_bytes((git_repo / "elsewhere" / "nb.py").read_bytes())
+    commit_all(git_repo, "linked notebook")
     assert cli(git_repo, "notebooks/nb.py") == (0, "")
-    edit_cell(git_repo / "elsewhere" / "nb.ipynb", 1, "a = 2")
-    before = (git_repo / "elsewhere" / "nb.py").read_bytes()
+    twin = folder / "nb.py"
+    twin.write_text(twin.read_text("utf-8").replace("a = 1", "a = 2"), "utf-8")
+    before = (git_repo / "elsewhere" / "nb.ipynb").read_bytes()
     code, out = cli(git_repo, "--fix", "notebooks/nb.py")
     assert code == 1
     assert "NB004 out of sync" in out
     assert "notebooks/nb.ipynb is a symbolic link; --fix does not write through links" in out
-    assert (folder / "nb.py").is_symlink()
-    assert (git_repo / "elsewhere" / "nb.py").read_bytes() == before
+    assert (folder / "nb.ipynb").is_symlink()
+    assert (git_repo / "elsewhere" / "nb.ipynb").read_bytes() == before
 
 
 def test_output_formats_carry_the_code_and_line(ml_repo: Path, cli) -> None:
