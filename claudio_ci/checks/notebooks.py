@@ -144,6 +144,10 @@ class History(Protocol):
 
     def commit_time(self, path: str) -> int | None: ...
 
+    def versions(self, path: str) -> list[bytes]:
+        """The file as last committed and as staged (those that exist)."""
+        ...
+
 
 @dataclass
 class PairResult:
@@ -378,18 +382,21 @@ def _sync_finding(pair: PairNotebooks, planner: Planner) -> Finding:
     nb_path = pair.notebook.path
     detail, line = pair.difference(text)
     direction = planner.direction()
+    settings = planner.settings
+    severity = Severity.ERROR if settings.ipynb_tracked else Severity.WARNING
     if direction.ambiguous:
         states = " and ".join(f"{m.path} {planner.change(m).value}" for m in planner.existing)
+        if not settings.ipynb_tracked:
+            states = f"{nb_path} (not in git) in sync with no committed or staged {text.path}"
         return Finding(
             text.path,
             BOTH_CHANGED,
             f"both files changed since the last commit and are out of sync ({detail}): "
             f"{states}; which edit wins is ambiguous, --fix will not choose",
             line,
+            severity=severity,
             hint=_keep_one_hint(nb_path, text),
         )
-    settings = planner.settings
-    severity = Severity.ERROR if settings.ipynb_tracked else Severity.WARNING
     if direction.source is None:
         return Finding(
             text.path,
@@ -492,8 +499,8 @@ class Planner:
         existing = self.existing
         if len(existing) == 1:
             return Direction(existing[0])
-        if not self.settings.ipynb_tracked:  # the text is the source of truth
-            return Direction(existing[1], "the text is the source of truth")
+        if not self.settings.ipynb_tracked:
+            return self._untracked_notebook()
         edited = [m for m in existing if self.change(m).edited]
         if len(edited) == 1:
             return Direction(edited[0], "the only file changed since the last commit")
@@ -508,6 +515,35 @@ class Planner:
         return Direction(
             None, f"--fix cannot choose: {names} both hold changes, differently", ambiguous=True
         )
+
+    def _untracked_notebook(self) -> Direction:
+        """The text is the source of truth, but the local notebook (not in git) may hold an
+        edit of its own: it does unless it is in sync with the text as committed or staged."""
+        notebook, text = self.existing[0], self.existing[1]
+        if not self._notebook_holds_edits(notebook, text):
+            return Direction(text, "the text is the source of truth")
+        if not self.change(text).edited:
+            return Direction(notebook, "the notebook holds the only change; it is not in git")
+        if self.change(text).new and self.pair.adds_nothing(text):
+            return Direction(notebook, "the text is new and holds nothing the notebook lacks")
+        return Direction(
+            None,
+            f"--fix cannot choose: {notebook.path} holds edits of its own (it is in sync with "
+            f"no committed or staged {text.path}) and {text.path} changed too",
+            ambiguous=True,
+        )
+
+    def _notebook_holds_edits(self, notebook: Member, text: Member) -> bool:
+        for data in self.history.versions(text.path):
+            try:
+                old = decode(data)
+            except UnicodeDecodeError:
+                continue
+            files = {notebook.path: self.pair.files[notebook.path], text.path: old}
+            earlier = PairNotebooks(self.pair.root, self.pair.members, files, self.pair.config)
+            if earlier.problem is None and not earlier.stale():
+                return False
+        return True
 
     def _by_commit_time(self) -> Direction:
         """Nothing changed since the last commit: the file committed later is the edit."""

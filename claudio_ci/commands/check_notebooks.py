@@ -165,3 +165,8 @@ class GitHistory:
 
     def commit_time(self, path: str) -> int | None:
         return self.repo.last_commit_time(path)
+
+    def versions(self, path: str) -> list[bytes]:
+        committed = self.repo.read_blobs("HEAD", [path]).get(path)
+        staged = self.repo.read_blobs("", [path]).get(path)
+        return list(dict.fromkeys(v for v in (committed, staged) if v is not None))

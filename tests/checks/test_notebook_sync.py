@@ -125,6 +125,9 @@ class Committed:
     def change(self, path: str) -> nb_check.Change:
         return nb_check.Change.NONE
 
+    def versions(self, path: str) -> list[bytes]:
+        return []
+
     def commit_time(self, path: str) -> int | None:
         return None
 

@@ -24,9 +24,14 @@ class History:
         self,
         changes: dict[str, nb_check.Change] | None = None,
         times: dict[str, int] | None = None,
+        versions: dict[str, list[bytes]] | None = None,
     ):
         self.changes = changes or {}
         self.times = times or {}
+        self.committed = versions or {}
+
+    def versions(self, path: str) -> list[bytes]:
+        return self.committed.get(path, [])
 
     def change(self, path: str) -> nb_check.Change:
         return self.changes.get(path, nb_check.Change.NONE)
@@ -164,21 +169,36 @@ def test_fix_refuses_a_pair_committed_together_out_of_sync(tmp_path: Path) -> No
 
 
 def test_with_untracked_notebooks_the_text_is_the_truth(tmp_path: Path) -> None:
-    notebook, _ = pair_texts("stale = 1")
+    notebook, committed_text = pair_texts("stale = 1")
     _, text = pair_texts("truth = 1")
+    history = History({NB: C.UNTRACKED, PY: C.UNSTAGED}, versions={PY: [committed_text]})
     result = check(
-        tmp_path,
-        notebook,
-        text,
-        History({NB: C.UNTRACKED}),
-        fix=True,
-        notebook_in_git=False,
-        ipynb_tracked=False,
+        tmp_path, notebook, text, history, fix=True, notebook_in_git=False, ipynb_tracked=False
     )
     (finding,) = result.findings
     assert (finding.code, finding.severity) == (nb_check.OUT_OF_SYNC, Severity.WARNING)
     assert list(result.writes) == ["notebooks/nb.ipynb"]
     assert "truth = 1" in result.writes["notebooks/nb.ipynb"]
+
+
+def test_an_untracked_notebook_with_edits_of_its_own_is_never_overwritten(tmp_path: Path) -> None:
+    _, committed_text = pair_texts("old = 1")
+    notebook, _ = pair_texts("edited_in_jupyter = 1")
+    _, text = pair_texts("pulled = 1")
+    untracked = {"notebook_in_git": False, "ipynb_tracked": False}
+    history = History({NB: C.UNTRACKED, PY: C.UNSTAGED}, versions={PY: [committed_text]})
+    result = check(tmp_path, notebook, text, history, fix=True, **untracked)
+    (finding,) = result.findings
+    assert (finding.code, finding.severity, result.writes) == (
+        nb_check.BOTH_CHANGED,
+        Severity.WARNING,
+        {},
+    )
+    assert "notebooks/nb.ipynb (not in git) in sync with no committed or staged" in finding.message
+    history = History({NB: C.UNTRACKED}, versions={PY: [text]})  # only the notebook changed
+    result = check(tmp_path, notebook, text, history, fix=True, **untracked)
+    assert list(result.writes) == [PY]
+    assert "edited_in_jupyter = 1" in result.writes[PY]
 
 
 def test_a_fix_that_changes_nothing_more_is_a_fixed_point(tmp_path: Path) -> None:
