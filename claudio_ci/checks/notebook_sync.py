@@ -280,10 +280,13 @@ class PairNotebooks:
         return PairingFormats(tuple(Format.from_jupytext(f) for f in formats))
 
     def stale(self) -> list[str]:
-        """The existing files `jupytext --sync` would rewrite, whichever text file is newest."""
+        """The existing files `jupytext --sync` would rewrite, whichever file is newest: a
+        text file (read with the notebook's outputs combined in), or the notebook itself."""
         stale: dict[str, None] = {}
-        for member in self.texts:
-            notebook = self.from_text(member)
+        sources = [self.from_text(member) for member in self.texts]
+        if self.notebook is not None:
+            sources.append(self.read(self.notebook))
+        for notebook in sources:
             for other in self._existing():
                 if self.write(notebook, self.fmt(other)) != self.files[other.path]:
                     stale[other.path] = None

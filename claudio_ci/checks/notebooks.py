@@ -53,6 +53,11 @@ NOTEBOOK_IN_GIT = "NB008"
 # a helper module or a README beside the notebooks is not an orphaned twin.
 _LOOKS_LIKE_NOTEBOOK = re.compile(r"^(?:\W{0,3} ?%%|```+ ?\{|.*\bjupytext:)", re.MULTILINE)
 _MAX_CONVERGENCE_PASSES = 3
+BOM = "\ufeff"
+_BOM_MESSAGE = (
+    "the file starts with a UTF-8 byte order mark (BOM), which jupytext reads as text: "
+    "its header and first cell are not recognised"
+)
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,9 @@ def _decode(present: Sequence[FileState]) -> tuple[dict[str, str], list[Finding]
         except UnicodeDecodeError as exc:
             problem = unicode_problem(state.data, exc)
         else:
+            if text.startswith(BOM):
+                findings.append(_unreadable(state.path, Problem(_BOM_MESSAGE)))
+                continue
             decoded[state.path] = text
             problem = notebook_problem(text) if state.member.format.is_notebook else None
         if problem is not None:
@@ -322,6 +330,8 @@ def _unreadable(path: str, problem: Problem) -> Finding:
 def _unreadable_hint(path: str, message: str) -> str:
     if message.startswith("nbformat"):
         return f"upgrade it: jupyter nbconvert --to notebook --inplace {shlex.quote(path)}"
+    if message == _BOM_MESSAGE:
+        return "save it as UTF-8 without a BOM (jupytext and Jupyter write none)"
     if message.startswith("not UTF-8"):
         return "jupytext reads UTF-8 only: re-save the file as UTF-8"
     return f"restore the last good version (git restore {shlex.quote(path)}) or repair the file"

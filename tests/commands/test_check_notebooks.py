@@ -703,3 +703,95 @@ def test_the_demo_scenario_a_cell_added_to_the_staged_twin(ml_repo: Path, cli) -
     assert sources(attention / f"{EDA}.ipynb")[-2:] == ["## Attention weights", "print('to do')"]
     assert cli(attention) == (0, "")
     assert git(ml_repo, "status", "--porcelain", "notebooks") == ""  # the main worktree untouched
+
+
+# --- notebooks as they are in the wild: nbformat 4.4, cell ids, BOMs ---------------------------
+
+
+def old_notebook(path: Path, *, ids: bool, kernel: dict | None = None, minor: int = 4) -> Path:
+    """An nbformat 4.`minor` notebook as older Jupyter saved it; `ids`: with cell ids anyway,
+    as JupyterLab and jupytext write them into such notebooks."""
+    cells = [new_markdown_cell("# Title"), new_code_cell("a = 1", outputs=[], execution_count=1)]
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": kernel or KERNEL})
+    notebook.nbformat_minor = minor
+    for index, cell in enumerate(notebook.cells):
+        if ids:
+            cell["id"] = f"c{index}"
+        else:
+            del cell["id"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path, version=nbformat.NO_CONVERT)
+    return path
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["without-ids", "with-ids"])
+@pytest.mark.parametrize("text_format", ["py:percent", "py:light", "md", "md:myst"])
+def test_a_cell_added_to_the_twin_of_a_4_4_notebook(
+    git_repo: Path, cli, ids: bool, text_format: str
+) -> None:
+    """jupytext's own sync writes the new cell with an id into the 4.4 notebook: valid, as
+    nbformat's reader upgrades it; and --fix writes what `jupytext --sync` writes."""
+    notebook = old_notebook(git_repo / "notebooks" / "nb.ipynb", ids=ids)
+    flag = f"--set=notebooks.formats=ipynb,{text_format}"
+    pairing = ["--quiet", "--set-formats", f"ipynb,{text_format}", str(notebook)]
+    assert jupytext_cli(pairing) == 0
+    commit_all(git_repo, "pair")
+    assert cli(git_repo, flag) == (0, "")
+    (twin,) = [p for p in notebook.parent.iterdir() if p != notebook]
+    cell = {
+        "py:percent": "\n# %%\nadded = 1\n",
+        "py:light": "\nadded = 1\n",
+        "md": "\n```python\nadded = 1\n```\n",
+        "md:myst": "\n```{code-cell}\nadded = 1\n```\n",
+    }[text_format]
+    with twin.open("a", encoding="utf-8") as handle:
+        handle.write(cell)
+    edited = twin.read_bytes()
+    code, out = cli(git_repo, flag, "--fix")
+    assert (code, "fixed: wrote notebooks/nb.ipynb" in out, "NB006" in out) == (1, True, False)
+    assert sources(notebook)[-1] == "added = 1"
+    assert twin.read_bytes() == edited
+    ours = notebook.read_text("utf-8")
+    assert cli(git_repo, flag) == (0, "")
+    git(git_repo, "checkout", "-q", "--", "notebooks/nb.ipynb")  # again, with jupytext
+    os.utime(notebook, (1_700_000_000, 1_700_000_000))
+    assert jupytext_cli(["--sync", "--quiet", str(twin)]) == 0
+    theirs = notebook.read_text("utf-8")
+    assert cli(git_repo, flag) == (0, "")  # jupytext's own result is valid and in sync
+    assert json.loads(ours)["nbformat_minor"] == json.loads(theirs)["nbformat_minor"] == 4
+    assert [c["source"] for c in json.loads(ours)["cells"]] == [
+        c["source"] for c in json.loads(theirs)["cells"]
+    ]
+    assert not jupytext_sync_changes(notebook)
+
+
+def test_a_4_4_notebook_with_ids_is_valid_but_a_real_schema_error_is_not(
+    git_repo: Path, cli
+) -> None:
+    notebook = old_notebook(git_repo / "notebooks" / "nb.ipynb", ids=True)
+    assert jupytext_cli(["--quiet", "--set-formats", "ipynb,py:percent", str(notebook)]) == 0
+    assert cli(git_repo) == (0, "")
+    data = json.loads(notebook.read_text("utf-8"))
+    data["cells"][1]["id"] = "not a valid id!"  # Jupyter's schema forbids these characters
+    notebook.write_text(json.dumps(data), "utf-8")
+    code, out = cli(git_repo)
+    assert code == 1
+    assert "NB006 invalid notebook: $.cells[1].id: 'not a valid id!' does not match" in out
+
+
+def test_a_byte_order_mark_is_named(git_repo: Path, cli) -> None:
+    make_pair(git_repo, "notebooks/nb", "a = 1")
+    commit_all(git_repo, "pair")
+    twin = git_repo / "notebooks" / "nb.py"
+    twin.write_bytes(b"\xef\xbb\xbf" + twin.read_bytes())
+    before = files_of(git_repo)
+    code, out = cli(git_repo, "--fix")
+    assert (code, out.splitlines()[:2]) == (
+        1,
+        [
+            "notebooks/nb.py:1:1: NB006 the file starts with a UTF-8 byte order mark (BOM), "
+            "which jupytext reads as text: its header and first cell are not recognised",
+            "  hint: save it as UTF-8 without a BOM (jupytext and Jupyter write none)",
+        ],
+    )
+    assert files_of(git_repo) == before
