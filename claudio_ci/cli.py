@@ -1,7 +1,7 @@
 """Command line: parse arguments and call one function. No logic lives here.
 
 Command modules are imported only when their command runs, so `--help` and a hook with
-nothing to do never pay for jupytext, nbformat, GitPython or PyGithub.
+nothing to do never pay for jupytext, nbformat, jsonschema or PyGithub.
 """
 
 from __future__ import annotations
