@@ -1,7 +1,7 @@
 """Command line: parse arguments and call one function. No logic lives here.
 
 Command modules are imported only when their command runs, so `--help` and a hook with
-nothing to do never pay for jupytext, nbformat, GitPython or PyGithub.
+nothing to do never pay for jupytext, nbformat, jsonschema or PyGithub.
 """
 
 from __future__ import annotations
@@ -477,6 +477,19 @@ def _add_reviewers_command(sub: Any) -> None:
     validate.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "validate"))
 
 
+def _add_explain_command(sub: Any) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="what a finding code means and the way out (NB004, CR001, ...)",
+        description="Explain a finding code: its default severity, its meaning and the way "
+        "out. Exits 2 for a code that does not exist.",
+        formatter_class=_Formatter,
+    )
+    explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as NB004")
+    explain.add_argument("--all", action="store_true", help="list every code")
+    explain.set_defaults(handler=lazy("claudio_ci.commands.explain", "run"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="claudio-ci", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter
@@ -492,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_commands(sub)
     _add_init_command(sub)
     _add_demo_command(sub)
+    _add_explain_command(sub)
     return parser
 
 

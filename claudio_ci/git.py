@@ -1,10 +1,11 @@
 """The only module that runs git.
 
-Discovery, the index and worktree listings go through the git CLI (one cheap subprocess,
-no 80 ms GitPython import for a hook with nothing to do, and the CLI honours
-`GIT_INDEX_FILE`, which a `git commit -a` hook depends on); object reads go through
-GitPython's persistent `cat-file` process. Commands aimed at *another* worktree run with
-the `GIT_*` variables of the current commit scrubbed, so they never see our index.
+Everything goes through the git CLI: one cheap subprocess per question (no 80 ms GitPython
+import for a hook with nothing to do), the CLI honours `GIT_INDEX_FILE`, which a
+`git commit -a` hook depends on, and object reads share one `git cat-file --batch` process
+per call (see ARCHITECTURE.md for why GitPython is not used). Commands aimed at *another*
+worktree run with the `GIT_*` variables of the current commit scrubbed, so they never see
+our index.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from claudio_ci.errors import GitError
-
-if TYPE_CHECKING:
-    import git as gitpython
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 STATE_DIRNAME = "claudio"
@@ -132,7 +130,6 @@ class Repository:
     common_dir: Path
     env: dict[str, str] | None = field(default=None, repr=False)  # None: inherit ours
     shallow: bool = False
-    _gitpython: Any = field(default=None, repr=False)
 
     # --- running git ------------------------------------------------------------------
 
@@ -163,21 +160,6 @@ class Repository:
 
     def output(self, *args: str, **kwargs: Any) -> str:
         return self.run(*args, **kwargs).stdout
-
-    @property
-    def gitpython(self) -> gitpython.Repo:
-        """GitPython's view of this repository, for reading objects (imported lazily)."""
-        if self._gitpython is None:
-            import git as gitpython
-
-            self._gitpython = gitpython.Repo(self.root)
-            if self.env is not None:
-                self._gitpython.git.update_environment(
-                    GIT_DIR=str(self.git_dir),
-                    GIT_WORK_TREE=str(self.root),
-                    GIT_INDEX_FILE=str(self.git_dir / "index"),
-                )
-        return self._gitpython
 
     # --- where things are ---------------------------------------------------------------
 

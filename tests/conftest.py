@@ -19,6 +19,56 @@ from tests.gitutil import (
     run_pre_commit,
 )
 
+# --- test tiers: `pytest -m "not slow"` is the fast tier, plain `pytest` runs every tier -------
+
+# Fixtures whose use (direct or through another fixture) makes a test slow, so a new test that
+# asks for one lands in the right tier without a marker of its own. Values are the reasons.
+SLOW_FIXTURES = {
+    "hook_repo": "builds real pre-commit hook environments",
+    "pre_commit_home": "builds real pre-commit hook environments",
+    "try_repo": "builds real pre-commit hook environments",
+    "example_project": "trains the example PyTorch project for real",
+}
+# Files (relative to the repository root) whose every test is slow.
+SLOW_FILES = {
+    "tests/test_demo.py": "runs the whole demo",
+    "templates/ml-project/tests/test_ml_training.py": "trains the example project for real",
+    "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
+    "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
+}
+# Single tests over generated corpora, by file and test name (parameters ignored).
+SLOW_TESTS = {
+    (
+        "tests/checks/test_notebook_sync.py",
+        "test_verdicts_agree_with_jupytext_sync_on_a_varied_corpus",
+    ): "a corpus of notebooks through jupytext",
+    (
+        "tests/test_smoke_test.py",
+        "test_a_torch_checkpoint_of_a_whole_module_does_not_load",
+    ): "imports PyTorch in a subprocess",
+}
+
+
+def slow_reason(item: pytest.Item) -> str | None:
+    """Why `item` belongs to the slow tier, or None for the fast tier."""
+    path = Path(item.path).resolve()
+    relative = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else ""
+    if relative in SLOW_FILES:
+        return SLOW_FILES[relative]
+    name = getattr(item, "originalname", item.name)
+    if (relative, name) in SLOW_TESTS:
+        return SLOW_TESTS[relative, name]
+    used = set(getattr(item, "fixturenames", ())) & SLOW_FIXTURES.keys()
+    return SLOW_FIXTURES[min(used)] if used else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tier centrally, so `-m "not slow"` is the fast tier."""
+    for item in items:
+        reason = slow_reason(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.slow(reason=reason))
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(

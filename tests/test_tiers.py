@@ -1,0 +1,43 @@
+"""The test tiers of tests/conftest.py: `pytest -m "not slow"` is the fast tier."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import SLOW_FILES, SLOW_FIXTURES, SLOW_TESTS, slow_reason
+from tests.gitutil import REPO_ROOT
+
+
+def _item(path: Path, name: str, *fixtures: str) -> pytest.Item:
+    """As much of a collected test as `slow_reason` reads."""
+    return SimpleNamespace(path=path, name=f"{name}[x]", originalname=name, fixturenames=fixtures)
+
+
+def test_a_test_asking_for_a_slow_fixture_is_slow_wherever_it_lives() -> None:
+    item = _item(REPO_ROOT / "tests" / "test_new.py", "test_x", "tmp_path", "try_repo")
+    assert slow_reason(item) == SLOW_FIXTURES["try_repo"]
+    assert slow_reason(_item(REPO_ROOT / "tests" / "test_new.py", "test_x", "tmp_path")) is None
+
+
+def test_slow_files_and_single_tests_are_slow() -> None:
+    assert slow_reason(_item(REPO_ROOT / "tests" / "test_demo.py", "test_any")) is not None
+    (path, name), reason = next(iter(SLOW_TESTS.items()))
+    assert slow_reason(_item(REPO_ROOT / path, name)) == reason
+    assert slow_reason(_item(REPO_ROOT / path, "test_another_one")) is None
+
+
+@pytest.mark.parametrize("relative", sorted(SLOW_FILES))
+def test_every_slow_file_exists(relative: str) -> None:
+    """A renamed file would silently move its tests into the fast tier."""
+    assert (REPO_ROOT / relative).is_file(), f"{relative} is named in SLOW_FILES but is gone"
+
+
+@pytest.mark.parametrize(("relative", "name"), sorted(SLOW_TESTS))
+def test_every_slow_test_exists(relative: str, name: str) -> None:
+    tree = ast.parse((REPO_ROOT / relative).read_text(encoding="utf-8"))
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert name in defined, f"{relative}::{name} is named in SLOW_TESTS but is gone"
