@@ -28,6 +28,7 @@ SLOW_FIXTURES = {
     "pre_commit_home": "builds real pre-commit hook environments",
     "try_repo": "builds real pre-commit hook environments",
     "example_project": "trains the example PyTorch project for real",
+    "corpus": "a generated corpus compared with the real tool",
 }
 # Files (relative to the repository root) whose every test is slow.
 SLOW_FILES = {
