@@ -37,6 +37,8 @@ LAYERS = {
     "yamlfile": CORE,
     "experiment_files": CORE,
     "resources": CORE,
+    "suppress": CORE,  # ignore settings and comments over findings (lands with i14-experiments)
+    "codeowners": CORE,  # GitHub's CODEOWNERS semantics over text (lands with i15-reviewers)
     # pure rules: data in, findings out
     "checks": RULES,
     # adapters: the only doors to git, GitHub, the Actions environment and /proc
