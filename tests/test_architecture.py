@@ -106,7 +106,6 @@ class Import:
     target: str  # what it imports (a claudio_ci module without the prefix, or an outside one)
     inside: bool  # True for a claudio_ci module
     line: int
-
     path: Path
 
     def where(self) -> str:
