@@ -8,11 +8,13 @@ for the job summary. Outputs use the runner's file-command format: `name=value` 
 (so a value cannot end the block early and inject outputs of its own).
 
 Still reading these variables directly, to switch here in a later session (their modules were
-being edited in parallel when this adapter landed): `github.GitHub.from_actions` (token, API URL,
-repository, event), `findings.default_format` and `findings.write_step_summary`,
-`commands/reviewers.py` (`_write_outputs`, the token and API URL of `validate`),
-`commands/smoke_test.py` (`_emit_matrix`, `GITHUB_BASE_REF`), `commands/gpu.py` (head ref,
-event path, repository, token, API URL) and `commands/check_conflicts.py` (event path).
+being edited in parallel when this adapter landed): `github.Environment.from_environ` (token,
+API URL, repository, event; `commands/reviewers.py` and `commands/check_conflicts.py` use it),
+`findings.default_format` and `findings.write_step_summary`, `commands/reviewers.py`
+(`_write_outputs`, the token and API URL of `validate`), `commands/smoke_test.py`
+(`_emit_matrix`, `GITHUB_BASE_REF`) and `commands/gpu.py` (head ref, event path, repository, API
+URL, and a token from `GITHUB_TOKEN` only: the gpu-cost action maps its `token` input there,
+assign-reviewers maps its own to `INPUT_TOKEN`; composite actions set no `INPUT_*` themselves).
 Annotations stay with the renderers (`findings.render_github`).
 """
 
@@ -59,8 +61,13 @@ class ActionsEnv:
 
     @property
     def repository(self) -> str | None:
-        """`OWNER/NAME`, or None outside Actions; anything else is a usage error."""
+        """`OWNER/NAME` from `GITHUB_REPOSITORY`, else from the event (as a replayed event
+        carries it); None outside Actions; anything else is a usage error."""
         value = self._get("GITHUB_REPOSITORY")
+        if value is None:
+            named = (self.event() or {}).get("repository")
+            full_name = named.get("full_name") if isinstance(named, dict) else None
+            value = full_name if isinstance(full_name, str) and full_name else None
         if value is not None and (value.count("/") != 1 or "" in value.split("/")):
             raise UsageError(f"GITHUB_REPOSITORY must be OWNER/NAME, got {value!r}")
         return value

@@ -13,6 +13,7 @@ The severity is the default: some checks raise or lower it by configuration (for
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -281,13 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--readme", action="store_true", help="as the README's Markdown tables")
     args = parser.parse_args(argv)
-    for family, (about, _) in FAMILIES.items():
-        if args.readme:
-            sys.stdout.write(f"\n`{family}`: {about}\n\n{markdown_table(family)}")
-        else:
-            for c in CODES.values():
-                if c.family == family:
-                    sys.stdout.write(f"{c.code:<7} {c.severity.label:<8} {c.summary}\n")
+    if args.readme:
+        text = "".join(
+            f"\n`{f}`: {about}\n\n{markdown_table(f)}" for f, (about, _) in FAMILIES.items()
+        )
+    else:
+        text = "".join(f"{c.code:<7} {c.severity.label:<8} {c.summary}\n" for c in CODES.values())
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` stopped reading: not an error (as in cli.main)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

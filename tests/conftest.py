@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ SLOW_FIXTURES = {
     "pre_commit_home": "builds real pre-commit hook environments",
     "try_repo": "builds real pre-commit hook environments",
     "example_project": "trains the example PyTorch project for real",
+    "corpus": "a generated corpus compared with the real tool",
 }
 # Files (relative to the repository root) whose every test is slow.
 SLOW_FILES = {
@@ -115,6 +117,40 @@ def ml_repo(tmp_path: Path) -> Path:
     git(repo, "init", "-q", "-b", "main")
     commit_all(repo, "example project")
     return repo
+
+
+# --- the command line, in process ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr, as a terminal shows them."""
+        return self.out + self.err
+
+
+@pytest.fixture
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., CliResult]:
+    """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
+    returning its exit code and what it printed. One fixture for every command's tests."""
+    from claudio_ci.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()  # only this command's output
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
 
 
 # --- the real pre-commit framework against this repository ------------------------------

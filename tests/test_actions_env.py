@@ -128,6 +128,17 @@ def test_a_malformed_repository_is_one_usage_line(bad: str) -> None:
         _ = ActionsEnv({"GITHUB_REPOSITORY": bad}).repository
 
 
+def test_the_repository_falls_back_to_the_events(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"full_name": "octo/from-event"}}), "utf-8")
+    assert ActionsEnv({"GITHUB_EVENT_PATH": str(event)}).repository == "octo/from-event"
+    both = {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "octo/from-env"}
+    assert ActionsEnv(both).repository == "octo/from-env"
+    event.write_text(json.dumps({"repository": {"full_name": "no-slash"}}), "utf-8")
+    with pytest.raises(UsageError, match="no-slash"):
+        _ = ActionsEnv({"GITHUB_EVENT_PATH": str(event)}).repository
+
+
 def test_refs_are_none_when_unset_or_empty() -> None:
     env = ActionsEnv({"GITHUB_HEAD_REF": "claudio/ab12", "GITHUB_BASE_REF": ""})
     assert (env.head_ref, env.base_ref) == ("claudio/ab12", None)

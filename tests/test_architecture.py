@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ LAYERS = {
     "yamlfile": CORE,
     "experiment_files": CORE,
     "resources": CORE,
+    "suppress": CORE,  # ignore settings and comments over findings (lands with i14-experiments)
+    "codeowners": CORE,  # GitHub's CODEOWNERS semantics over text (lands with i15-reviewers)
     # pure rules: data in, findings out
     "checks": RULES,
     # adapters: the only doors to git, GitHub, the Actions environment and /proc
@@ -63,6 +66,8 @@ OUTSIDE_WORLDS = {
     "calls GitHub (PyGithub, requests, http)": {"github"},
     "reads NVML (pynvml)": {"gpu.nvml"},
     "reads /proc": {"procfs"},
+    # demo.py only sets GITHUB_ACTIONS=false for the commands it runs, as a user would
+    "reads GITHUB_*/INPUT_* variables": {"actions_env", "demo"},
 }
 WORLD_OF_IMPORT = {
     "subprocess": "starts processes (subprocess)",
@@ -84,7 +89,15 @@ KNOWN_UPWARD = {
 KNOWN_OUTSIDE = {
     # TODO: fileio._umask reads /proc/self/status; move that read into procfs.py.
     ("fileio", "reads /proc"),
+    # TODO(next session): read these through actions_env.ActionsEnv (its docstring lists the
+    # call sites); findings.py is core, so the commands pass it the summary target instead.
+    ("github", "reads GITHUB_*/INPUT_* variables"),
+    ("findings", "reads GITHUB_*/INPUT_* variables"),
+    ("commands.gpu", "reads GITHUB_*/INPUT_* variables"),
+    ("commands.reviewers", "reads GITHUB_*/INPUT_* variables"),
+    ("commands.smoke_test", "reads GITHUB_*/INPUT_* variables"),
 }
+ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,6 @@ class Import:
     target: str  # what it imports (a claudio_ci module without the prefix, or an outside one)
     inside: bool  # True for a claudio_ci module
     line: int
-
     path: Path
 
     def where(self) -> str:
@@ -176,6 +188,8 @@ def outside_uses(module: str, path: Path, known: set[str]) -> Iterator[tuple[str
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value.startswith("/proc/") or node.value == "/proc":
                 yield "reads /proc", node.lineno
+            elif ACTIONS_VARIABLE.fullmatch(node.value):  # a variable's name, not help text
+                yield "reads GITHUB_*/INPUT_* variables", node.lineno
         elif isinstance(node, ast.List | ast.Tuple) and node.elts:
             first = node.elts[0]
             if isinstance(first, ast.Constant) and first.value == "git":
@@ -261,14 +275,19 @@ def test_the_walker_sees_lazy_relative_and_type_checking_imports(tmp_path: Path)
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from ..git import Repository\n"
         "def f():\n    from claudio_ci.commands import check\n"
-        "    import subprocess\n    return ['git', 'status'], '/proc/self/stat'\n",
+        "    import subprocess\n    return ['git', 'status'], '/proc/self/stat', 'GITHUB_TOKEN'\n",
         encoding="utf-8",
     )
     known = {"git", "commands", "commands.check"}
     targets = {imp.target for imp in imports("smoke.plan", source, known) if imp.inside}
     assert targets == {"git", "commands.check"}
     worlds = {world for world, _ in outside_uses("smoke.plan", source, known)}
-    assert worlds == {"starts processes (subprocess)", "runs git", "reads /proc"}
+    assert worlds == {
+        "starts processes (subprocess)",
+        "runs git",
+        "reads /proc",
+        "reads GITHUB_*/INPUT_* variables",
+    }
 
 
 def test_layers_are_found_by_package_prefix() -> None:

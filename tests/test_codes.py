@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from claudio_ci.cli import main
 from claudio_ci.codes import CODE_PATTERN, CODES, FAMILIES, explain, lookup, markdown_table
 from claudio_ci.findings import Severity
+from tests.conftest import CliResult
 from tests.gitutil import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "claudio_ci"
@@ -142,9 +143,10 @@ def update_readme() -> None:
 # --- claudio-ci explain ---------------------------------------------------------------------
 
 
-def test_explain_prints_severity_summary_and_hint(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain", "nb004"]) == 0
-    out = capsys.readouterr().out
+def test_explain_prints_severity_summary_and_hint(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", "nb004")
+    assert (result.code, result.err) == (0, "")
+    out = result.out
     assert out == explain(CODES["NB004"])
     assert out.startswith("NB004 (error by default): notebook and text twin out of sync")
     assert "\nhint: --fix syncs" in out and "jupytext-pairing" in out
@@ -152,17 +154,17 @@ def test_explain_prints_severity_summary_and_hint(capsys: pytest.CaptureFixture[
 
 @pytest.mark.parametrize("argv", [["explain", "NB999"], ["explain", "bogus"], ["explain"]])
 def test_explain_of_an_unknown_or_missing_code_is_one_line_and_exit_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+    argv: list[str], run_cli: Callable[..., CliResult]
 ) -> None:
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("\n") == 1 and captured.err.startswith("claudio-ci: error: explain")
+    result = run_cli(*argv)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.count("\n") == 1 and result.err.startswith("claudio-ci: error: explain")
 
 
-def test_explain_all_lists_every_code(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain", "--all"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_explain_all_lists_every_code(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", "--all")
+    assert result.code == 0
+    lines = result.out.splitlines()
     assert [line.split()[0] for line in lines] == list(CODES)
 
 
