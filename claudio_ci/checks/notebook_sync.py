@@ -25,6 +25,9 @@ from claudio_ci.errors import ConfigError
 from claudio_ci.yamlfile import json_path
 
 _MAX_MESSAGE = 200
+# Deeper values make nbformat, jupytext or jsonschema exceed Python's recursion limit; real
+# notebooks (widget state and plot specs included) nest a few dozen levels at most.
+MAX_NOTEBOOK_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,28 @@ def notebook_problem(text: str) -> Problem | None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return Problem(f"not valid JSON: {exc.msg}", exc.lineno, exc.colno)
+    except RecursionError:
+        data = None
+    if data is None or _deeper_than(data, MAX_NOTEBOOK_DEPTH):
+        return Problem(f"values nested more than {MAX_NOTEBOOK_DEPTH} levels deep: not read")
     version = data.get("nbformat") if isinstance(data, dict) else None
     if type(version) is not int:
         return Problem("not a Jupyter notebook: no integer `nbformat` at the top level")
     if version != 4:
         return Problem(f"nbformat {version} notebook: jupytext reads nbformat 4 only")
     return None
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether JSON data nests more than `limit` lists and objects deep (without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack += [(v, depth + 1) for v in children if isinstance(v, (dict, list))]
+    return False
 
 
 def _shorten(message: str) -> str:
@@ -96,28 +115,95 @@ def session() -> Iterator[None]:
     import yaml
     from nbformat.v4 import nbbase
 
-    saved = nbformat.validate, nbbase.validate, yaml.safe_load
+    saved = nbformat.validate, nbbase.validate, yaml.safe_load, yaml.safe_load_all
     nbformat.validate = nbbase.validate = _accept
-    if getattr(yaml, "__with_libyaml__", False):
-        yaml.safe_load = _libyaml_safe_load
+    yaml.safe_load, yaml.safe_load_all = bounded_safe_load, _bounded_safe_load_all
     try:
         with _quiet():
             yield
     finally:
-        nbformat.validate, nbbase.validate, yaml.safe_load = saved
+        nbformat.validate, nbbase.validate, yaml.safe_load, yaml.safe_load_all = saved
 
 
 def _accept(node: Any, ref: str | None = None) -> None:
     del node, ref
 
 
-def _libyaml_safe_load(stream: Any) -> Any:
+def bounded_safe_load(stream: Any) -> Any:
+    """`yaml.safe_load` within the YAML limits of every file claudio-ci reads
+    (`claudio_ci.yamlfile`): an alias bomb or a recursive alias in a text twin's header or a
+    jupytext configuration raises `YamlError` before anything is expanded."""
+    return _bounded_load(stream)
+
+
+def _bounded_safe_load_all(stream: Any) -> Iterator[Any]:
+    """`yaml.safe_load_all` within the same limits; lazy, as jupytext reads only the first
+    document of a Markdown file (what follows its header need not be YAML)."""
     import yaml
 
+    loader = yaml.SafeLoader(stream)
     try:
-        return yaml.load(stream, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
-        return yaml.load(stream, Loader=yaml.SafeLoader)
+        while loader.check_node():
+            yield _construct(loader, loader.get_node())
+    finally:
+        loader.dispose()
+
+
+def _bounded_load(stream: Any) -> Any:
+    import yaml
+
+    loaders = [yaml.SafeLoader]
+    if getattr(yaml, "__with_libyaml__", False):  # the same data, faster; the pure one reads
+        loaders.insert(0, yaml.CSafeLoader)  # what libyaml rejects
+    text = stream if isinstance(stream, (str, bytes)) else stream.read()
+    for number, loader_class in enumerate(loaders, 1):
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+            return None if node is None else _construct(loader, node)
+        except yaml.YAMLError:
+            if number == len(loaders):
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
+
+
+def _construct(loader: Any, node: Any) -> Any:
+    check_yaml_size(node)
+    return loader.construct_document(node)
+
+
+def check_yaml_size(root: Any) -> None:
+    """Count a YAML node tree as expanded (each alias as often as it is used), without
+    expanding it; raise YamlError past `yamlfile`'s limits of values and depth."""
+    import yaml
+
+    from claudio_ci.yamlfile import MAX_DEPTH, MAX_NODES, YamlError
+
+    stack = [(root, 1)]
+    visited = 0
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise YamlError(
+                f"YAML expands to more than {MAX_NODES:,} values (an alias bomb?): not read",
+                node.start_mark.line + 1,
+                code="too-large",
+            )
+        if depth > MAX_DEPTH:
+            raise YamlError(
+                f"YAML values nested more than {MAX_DEPTH} levels deep (a recursive alias?): "
+                "not read",
+                node.start_mark.line + 1,
+                code="too-large",
+            )
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(child, depth + 1) for child in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += [(key, depth + 1), (value, depth + 1)]
 
 
 def validate_as_jupyter_reads(notebook: Any) -> None:
@@ -170,9 +256,7 @@ class Jupytext:
             self._pairing_checked = True
         notebook_path = root / members[0].path
         if notebook_path.parent not in self._configs:
-            from jupytext.config import load_jupytext_config
-
-            self._configs[notebook_path.parent] = load_jupytext_config(str(notebook_path))
+            self._configs[notebook_path.parent] = _jupytext_config(root, notebook_path)
         return PairNotebooks(root, members, files, self._configs[notebook_path.parent])
 
     def _check_pairing(self) -> None:
@@ -184,6 +268,25 @@ class Jupytext:
                     get_format_implementation(fmt.extension, fmt.format_name)
             except JupytextFormatError as exc:
                 raise ConfigError(f"notebooks.formats: {fmt.short}: {exc}") from None
+
+
+def _jupytext_config(root: Path, notebook_path: Path) -> Any:
+    """jupytext's configuration for a notebook, found as `load_jupytext_config` finds it; a
+    Python one (`.jupytext.py`) inside the repository is never run: a check runs no code
+    that a branch brings (the user's own, outside the repository, is theirs to run)."""
+    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
+
+    found = find_jupytext_configuration_file(str(notebook_path))
+    if found is None:
+        return None
+    config_file = Path(found)
+    if config_file.suffix == ".py" and config_file.resolve().is_relative_to(root.resolve()):
+        name = config_file.relative_to(root) if config_file.is_relative_to(root) else config_file
+        raise ConfigError(
+            f"{name}: a Python jupytext configuration is not run: claudio-ci never executes "
+            "repository code in a check; write it as jupytext.toml"
+        )
+    return load_jupytext_configuration_file(found)
 
 
 class PairNotebooks:

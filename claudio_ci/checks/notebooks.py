@@ -13,6 +13,7 @@ Codes (stable):
   NB006  a file cannot be read: not UTF-8, not JSON, not nbformat 4, invalid notebook
   NB007  committed outputs while `notebooks.strip_outputs` is true
   NB008  a notebook is in git while `notebooks.ipynb_tracked` is false
+  NB009  a file is larger than `notebooks.max_file_mb`: not read
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from claudio_ci.checks.notebook_sync import (
 from claudio_ci.errors import ConfigError
 from claudio_ci.findings import Finding, Fix, Severity
 from claudio_ci.globs import gitignore_spec
+from claudio_ci.yamlfile import YamlError
 
 NO_TWIN = "NB001"
 NO_NOTEBOOK = "NB002"
@@ -48,6 +50,7 @@ BOTH_CHANGED = "NB005"
 UNREADABLE = "NB006"
 OUTPUTS = "NB007"
 NOTEBOOK_IN_GIT = "NB008"
+TOO_LARGE = "NB009"
 
 # A text file counts as a notebook's twin only if jupytext wrote it (header) or it has cells;
 # a helper module or a README beside the notebooks is not an orphaned twin.
@@ -69,6 +72,7 @@ class Settings:
     allow_unpaired: tuple[str, ...]
     ipynb_tracked: bool
     strip_outputs: bool
+    max_bytes: int = 100_000_000
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> Settings:
@@ -82,6 +86,7 @@ class Settings:
             allow_unpaired=tuple(section["allow_unpaired"]),
             ipynb_tracked=section["ipynb_tracked"],
             strip_outputs=section["strip_outputs"],
+            max_bytes=int(section["max_file_mb"] * 1_000_000),
         )
 
     @property
@@ -112,6 +117,7 @@ class FileState:
     in_index: bool = False
     symlink: bool = False
     error: str | None = None  # why an existing file could not be read
+    size: int | None = None  # of a file over `notebooks.max_file_mb`, left unread
 
     @property
     def path(self) -> str:
@@ -119,7 +125,7 @@ class FileState:
 
     @property
     def exists(self) -> bool:
-        return self.data is not None or self.error is not None
+        return self.data is not None or self.error is not None or self.size is not None
 
 
 class Change(enum.Enum):
@@ -183,7 +189,7 @@ def check_pair(
     if content_known_ok and not fixing:
         result.content_ok = True
         return result
-    decoded, problems = _decode(present)
+    decoded, problems = _decode(present, settings.max_bytes)
     if problems:
         return _unreadable_pair(result, problems)
     lone_allowed = len(present) == 1 and _allowed_unpaired(files, settings)
@@ -199,6 +205,15 @@ def check_pair(
                 _plan_fix(result, pair, files, settings, history)
         except (ImportError, ConfigError):  # the installation or the settings, not the files
             raise
+        except YamlError as exc:  # an alias bomb in a YAML header, before it was expanded
+            anchor = next((f for f in present if f is not notebook), present[0])
+            failure = Finding(
+                anchor.path,
+                UNREADABLE,
+                exc.message,
+                hint="a jupytext header holds a few lines of plain metadata: remove the aliases",
+            )
+            return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
         except Exception as exc:  # jupytext on input it cannot handle: a finding, no traceback
             anchor = next((f for f in present if f is not notebook), present[0])
             message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
@@ -299,10 +314,13 @@ def _notebook_presence(
 # --- content --------------------------------------------------------------------------------
 
 
-def _decode(present: Sequence[FileState]) -> tuple[dict[str, str], list[Finding]]:
+def _decode(present: Sequence[FileState], max_bytes: int) -> tuple[dict[str, str], list[Finding]]:
     decoded: dict[str, str] = {}
     findings = []
     for state in present:
+        if state.size is not None:
+            findings.append(_too_large(state.path, state.size, max_bytes))
+            continue
         if state.data is None:
             message, hint = f"cannot read: {state.error}", "it must be a readable file"
             findings.append(Finding(state.path, UNREADABLE, message, hint=hint))
@@ -320,6 +338,16 @@ def _decode(present: Sequence[FileState]) -> tuple[dict[str, str], list[Finding]
         if problem is not None:
             findings.append(_unreadable(state.path, problem))
     return decoded, findings
+
+
+def _too_large(path: str, size: int, max_bytes: int) -> Finding:
+    return Finding(
+        path,
+        TOO_LARGE,
+        f"{size / 1e6:,.1f} MB, over notebooks.max_file_mb ({max_bytes / 1e6:g} MB): not read",
+        hint="strip its outputs (nbstripout, or notebooks.strip_outputs with --fix on a smaller "
+        "copy), or raise notebooks.max_file_mb",
+    )
 
 
 def _unreadable(path: str, problem: Problem) -> Finding:

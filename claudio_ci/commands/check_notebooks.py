@@ -44,8 +44,8 @@ def check_notebooks(ctx: CheckContext) -> list[Finding]:
     cache = VerdictCache(repo.state_dir(create=False), settings.fingerprint)
     jobs = []
     for members in pairs:
-        files = [read_member(root, member, index) for member in members]
-        key = cache.key((root / members[0].path).parent, [(f.path, f.data) for f in files])
+        files = [read_member(root, member, index, settings.max_bytes) for member in members]
+        key = cache.key((root / members[0].path).parent, [_cache_part(f) for f in files])
         jobs.append(Job(files, key, cache.known(key)))
     history = GitHistory(repo, index)
     checker = PairChecker(settings, root, history, Jupytext(settings.pairing), ctx.fix)
@@ -110,16 +110,28 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def read_member(root: Path, member: Member, index: Mapping[str, str]) -> FileState:
+def read_member(
+    root: Path, member: Member, index: Mapping[str, str], max_bytes: int | None = None
+) -> FileState:
+    """A member's bytes; one over `max_bytes` is left unread (its size is kept instead)."""
     path = root / member.path
     in_index = member.path in index
     try:
-        data = read_regular(path)
+        data = read_regular(path, max_bytes)
     except FileNotFoundError:  # absent, or a dangling link
         return FileState(member, None, in_index, path.is_symlink())
     except OSError as exc:
         return FileState(member, None, in_index, path.is_symlink(), exc.strerror or str(exc))
+    if max_bytes is not None and len(data) > max_bytes:
+        size = max(path.stat().st_size, len(data))
+        return FileState(member, None, in_index, path.is_symlink(), size=size)
     return FileState(member, data, in_index, path.is_symlink())
+
+
+def _cache_part(state: FileState) -> tuple[str, bytes | None]:
+    if state.size is not None:  # unread: never the key of an absent file
+        return state.path, f"\0unread {state.size}".encode()
+    return state.path, state.data
 
 
 def _apply(root: Path, result: PairResult) -> list[Finding]:

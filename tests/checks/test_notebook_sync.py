@@ -1,5 +1,7 @@
-"""Sync semantics are jupytext's: on a corpus of varied notebooks, a pair passes exactly when
-the real `jupytext --sync` leaves both files untouched, whichever file is the newer one."""
+"""Sync semantics are jupytext's: on a corpus of varied notebooks (nbformat 4.5, and 4.4 with
+and without cell ids), a pair passes exactly when the real `jupytext --sync` leaves both files
+untouched, whichever file is the newer one: also after a cell added to the twin and synced by
+jupytext itself, and with both files edited (one of them unstaged), where --fix writes nothing."""
 
 from __future__ import annotations
 
@@ -70,8 +72,20 @@ TEXT_FORMATS = [
     ("Rmd", "python"),
 ]
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
-EDITS = ["text", "outputs", "tags", "source", "order"]
+EDITS = ["text", "outputs", "tags", "source", "order", "new-cell-synced", "both"]
 CORPUS_SIZE = 60
+# A new code cell at the end of a text twin, as a user writes it in each format.
+NEW_CELL = {
+    "py:percent": "\n# %%\nz = 3\n",
+    "R:percent": "\n# %%\nz = 3\n",
+    "jl:percent": "\n# %%\nz = 3\n",
+    "py:hydrogen": "\n# %%\nz = 3\n",
+    "py:light": "\n\nz = 3\n",
+    "py:nomarker": "\n\nz = 3\n",
+    "md": "\n```python\nz = 3\n```\n",
+    "md:myst": "\n```{code-cell}\nz = 3\n```\n",
+    "Rmd": "\n```{python}\nz = 3\n```\n",
+}
 
 
 def corpus_notebook(index: int) -> tuple[str, nbformat.NotebookNode]:
@@ -85,15 +99,36 @@ def corpus_notebook(index: int) -> tuple[str, nbformat.NotebookNode]:
     )
     if index % 17 != 16:  # every 17th notebook has no cells at all
         notebook.cells = [rng.choice(CELLS)() for _ in range(rng.randint(1, 9))]
+    if index % 3:  # nbformat 4.4, as most notebooks in the wild: without ids, or with them
+        notebook.nbformat_minor = 4
+        for cell in notebook.cells:
+            if index % 3 == 1:
+                del cell["id"]
     return text_format, notebook
 
 
-def edit(kind: str, notebook_path: Path, text_path: Path) -> None:
+def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """As the notebook's own nbformat version (4.4 stays 4.4)."""
+    path.write_text(nbformat.writes(notebook, version=nbformat.NO_CONVERT) + "\n", "utf-8")
+
+
+def edit(kind: str, notebook_path: Path, text_path: Path, text_format: str = "") -> None:
+    if kind == "both":  # the text and the notebook, each its own way
+        edit("text", notebook_path, text_path)
+        edit("source", notebook_path, text_path)
+        return
+    if kind == "new-cell-synced":  # as jupytext's docs say: edit the text, then --sync
+        with text_path.open("a", encoding="utf-8") as handle:
+            handle.write(NEW_CELL[text_format])
+        os.utime(notebook_path, (1_700_000_000, 1_700_000_000))
+        os.utime(text_path, (1_700_000_100, 1_700_000_100))
+        assert jupytext_cli(["--sync", "--quiet", str(text_path)]) == 0
+        return
     if kind == "text":
         with text_path.open("a", encoding="utf-8") as handle:
             handle.write("\nz = 3\n")
         return
-    notebook = nbformat.read(notebook_path, as_version=4)
+    notebook = nbformat.read(notebook_path, as_version=nbformat.NO_CONVERT)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     if kind == "outputs" and code:
         code[0].outputs = [new_output("stream", name="stdout", text="fresh output\n")]
@@ -103,7 +138,7 @@ def edit(kind: str, notebook_path: Path, text_path: Path) -> None:
         notebook.cells[0].source += "\nedited = True"
     elif kind == "order" and len(notebook.cells) > 1:
         notebook.cells.reverse()
-    nbformat.write(notebook, notebook_path)
+    write_notebook(notebook, notebook_path)
 
 
 def sync_rewrites(notebook_path: Path, text_path: Path, newer: Path) -> bool:
@@ -132,16 +167,31 @@ class Committed:
         return None
 
 
-def our_codes(root: Path, notebook_path: Path, text_path: Path, pairing: str) -> list[str]:
+class BothChanged(Committed):
+    """The notebook changed but not staged, the text staged: what --fix must never pick from."""
+
+    def change(self, path: str) -> nb_check.Change:
+        notebook = path.endswith(".ipynb")
+        return nb_check.Change.UNSTAGED if notebook else nb_check.Change.STAGED
+
+
+def our_result(
+    root: Path, notebook_path: Path, pairing: str, history: object, fix: bool = False
+) -> nb_check.PairResult:
     section = {**builtin_defaults()["notebooks"], "formats": pairing, "paths": ["**"]}
     settings = nb_check.Settings.from_config(section)
     members = settings.pairing.members(notebook_path.relative_to(root).as_posix(), root)
     assert members is not None
     files = [nb_check.FileState(m, (root / m.path).read_bytes()) for m in members]
-    result = nb_check.check_pair(
-        files, settings, root=root, history=Committed(), jupytext=Jupytext(settings.pairing)
+    jupytext = Jupytext(settings.pairing)
+    return nb_check.check_pair(
+        files, settings, root=root, history=history, jupytext=jupytext, fix=fix
     )
-    return [f.code for f in result.findings]
+
+
+def our_codes(root: Path, notebook_path: Path, text_path: Path, pairing: str) -> list[str]:
+    del text_path
+    return [f.code for f in our_result(root, notebook_path, pairing, Committed()).findings]
 
 
 def test_verdicts_agree_with_jupytext_sync_on_a_varied_corpus(tmp_path: Path) -> None:
@@ -149,27 +199,38 @@ def test_verdicts_agree_with_jupytext_sync_on_a_varied_corpus(tmp_path: Path) ->
     disagreements = []
     for index in range(CORPUS_SIZE):
         text_format, notebook = corpus_notebook(index)
-        for variant in ("fresh", EDITS[index % len(EDITS)], EDITS[(index + 2) % len(EDITS)]):
+        variants = ["fresh", *(EDITS[(index + k) % len(EDITS)] for k in (0, 2, 4))]
+        for variant in variants:
             folder = tmp_path / f"{index:02d}-{variant}"
             folder.mkdir()
             notebook_path = folder / "nb.ipynb"
-            nbformat.write(notebook, notebook_path)
+            write_notebook(notebook, notebook_path)
             assert jupytext_cli(["--sync", "--quiet", str(notebook_path)]) == 0
             (text_path,) = [p for p in folder.iterdir() if p != notebook_path]
             if variant != "fresh":
-                edit(variant, notebook_path, text_path)
+                edit(variant, notebook_path, text_path, text_format)
             rewrites = sync_rewrites(notebook_path, text_path, newer=text_path) or sync_rewrites(
                 notebook_path, text_path, newer=notebook_path
             )
-            codes = our_codes(tmp_path, notebook_path, text_path, f"ipynb,{text_format}")
+            pairing = f"ipynb,{text_format}"
+            history = BothChanged() if variant == "both" else Committed()
+            result = our_result(tmp_path, notebook_path, pairing, history)
+            codes = [f.code for f in result.findings]
             assert nb_check.UNREADABLE not in codes, (folder.name, codes)
             tally[f"{'rewrites' if rewrites else 'untouched'}"] += 1
-            if (nb_check.OUT_OF_SYNC in codes) != rewrites:
+            tally[variant] += 1
+            stale = nb_check.OUT_OF_SYNC in codes or nb_check.BOTH_CHANGED in codes
+            if stale != rewrites:
                 disagreements.append((folder.name, text_format, rewrites, codes))
+            if variant == "both":
+                assert nb_check.OUT_OF_SYNC not in codes, (folder.name, codes)
+                fixed = our_result(tmp_path, notebook_path, pairing, history, fix=True)
+                assert fixed.writes == {}, folder.name  # never a side to overwrite
     assert disagreements == []
-    # The corpus exercises both verdicts, plenty of each.
+    # The corpus exercises both verdicts, plenty of each, and every kind of edit.
     assert tally["untouched"] >= 50
     assert tally["rewrites"] >= 50
+    assert all(tally[kind] >= 10 for kind in EDITS), tally
 
 
 @pytest.mark.parametrize("text_format", ["py:percent", "md:myst"])
