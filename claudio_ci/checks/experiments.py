@@ -10,10 +10,12 @@ Codes (stable; `hint` on every finding says how to fix it):
     EXP002 duplicate key                     EXP202 a number YAML 1.1 reads as a string
     EXP003 more than one YAML document       EXP203 .nan or .inf
     EXP004 too large, alias bomb, too deep   EXP301 reference to a key that does not exist
-    EXP005 not UTF-8                         EXP302 malformed reference
+    EXP005 not UTF-8                         EXP302 malformed reference (OmegaConf's grammar)
     EXP006 not a mapping (empty, a list)     EXP303 circular reference
-    EXP007 cannot be read                    EXP304 mapping or list put into a string
+    EXP007 cannot be read                    EXP304 mapping or list put into a string (warning)
     EXP101 file name breaks name_pattern     EXP305 resolver, not checked (notice)
+                                             EXP306 reference to a `???` value (warning)
+                                             EXP307 key made of a non-string value
     EXP102 reserved name                     EXP401 output dir shared with another experiment
     EXP103 name key missing                  EXP402 output dir ignores the name (warning)
     EXP104 name key differs from file name   EXP501 same name added in a sibling, other content
@@ -61,6 +63,8 @@ MALFORMED_REFERENCE = "EXP302"
 CIRCULAR_REFERENCE = "EXP303"
 NOT_SCALAR_REFERENCE = "EXP304"
 RESOLVER = "EXP305"
+MISSING_REFERENCE = "EXP306"
+INVALID_REFERENCE = "EXP307"
 OUTPUT_COLLISION = "EXP401"
 OUTPUT_NOT_NAMED = "EXP402"
 SIBLING_NAME = "EXP501"
@@ -92,6 +96,14 @@ _REFERENCE_CODES = {
     interpolation.CYCLE: CIRCULAR_REFERENCE,
     interpolation.NOT_SCALAR: NOT_SCALAR_REFERENCE,
     interpolation.RESOLVER: RESOLVER,
+    interpolation.MISSING: MISSING_REFERENCE,
+    interpolation.INVALID: INVALID_REFERENCE,
+}
+# What OmegaConf accepts, or a launch must supply, is not an error here.
+_REFERENCE_SEVERITY = {
+    RESOLVER: Severity.NOTICE,
+    NOT_SCALAR_REFERENCE: Severity.WARNING,
+    MISSING_REFERENCE: Severity.WARNING,
 }
 
 _TYPE_NAMES = {
@@ -231,7 +243,9 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
     doc = file.document
     if doc is None or not isinstance(doc.data, dict):
         return _Analysis(file)
-    resolution = interpolation.resolve(doc.data, {EXPERIMENT_NAME_VARIABLE: file.name})
+    resolution = interpolation.resolve(
+        doc.data, {EXPERIMENT_NAME_VARIABLE: file.name}, doc.omegaconf_values
+    )
     out = _get(resolution.data, rules.output_key)
     output_dir = None
     if isinstance(out, str) and out and resolution.is_resolved(rules.output_key):
@@ -398,7 +412,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
     for problem in resolution.problems:
         line, col = doc.position(problem.path)
         code = _REFERENCE_CODES[problem.kind]
-        severity = Severity.NOTICE if code == RESOLVER else Severity.ERROR
+        severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
         findings.append(
             Finding(
                 analysis.file.path,
@@ -420,6 +434,8 @@ def _reference_hint(code: str, suggestion: str | None) -> str:
         UNKNOWN_REFERENCE: "refer to an existing key (`${model.name}`, `${.sibling}`) "
         "or to ${experiment_name}",
         MALFORMED_REFERENCE: "write references as ${dotted.key}; escape a literal one as \\${",
+        MISSING_REFERENCE: "set the value in the file, or pass it when launching (key=value)",
+        INVALID_REFERENCE: "a key built from a reference must come from a string value",
         CIRCULAR_REFERENCE: "make one of these values a literal",
         NOT_SCALAR_REFERENCE: "refer to a single value inside it, e.g. ${model.name}",
         RESOLVER: "the value is only known when the experiment runs; nothing to do",

@@ -239,9 +239,9 @@ def test_reference_problems_have_their_own_codes() -> None:
     assert lines(findings) == [
         "experiments/a.yaml:15:4: EXP301 $.a: ${model.nmae} refers to a key that does not exist",
         "experiments/a.yaml:17:4: EXP303 $.c: circular reference: b -> c -> b",
-        "experiments/a.yaml:18:4: EXP304 $.d: ${model} is a mapping; only a single value can "
-        "go into a string",
-        "experiments/a.yaml:19:4: EXP302 $.e: unterminated reference in '${model.name': "
+        "experiments/a.yaml:18:4: EXP304 $.d: ${model} is a mapping; OmegaConf writes its "
+        "raw text into the string",
+        "experiments/a.yaml:19:4: EXP302 $.e: '${model.name' is not a valid interpolation: "
         "a '}' is missing",
         "experiments/a.yaml:20:4: EXP305 $.f: ${oc.env:HOME} uses the resolver 'oc.env'; "
         "its value is not checked",
@@ -774,3 +774,34 @@ def test_the_compiled_check_never_accepts_what_jsonschema_rejects(path: tuple[st
             parent[path[-1]] = value
         explained = list(schema.validator().iter_errors(data))
         assert schema.accepts(data) == (not explained), (path, value, explained)
+
+
+# --- OmegaConf's reading of values and references -------------------------------------------
+
+
+def test_1e_3_and_0_001_give_the_same_output_directory_as_omegaconf_types_them() -> None:
+    a = config("a", out="outputs/lr_${training.learning_rate}").replace("0.001", "1e-3")
+    b = config("b", out="outputs/lr_${training.learning_rate}")
+    findings = check({"experiments/a.yaml": a, "experiments/b.yaml": b})
+    collisions = [f for f in findings if f.code == exp.OUTPUT_COLLISION]
+    assert {f.path for f in collisions} == {"experiments/a.yaml", "experiments/b.yaml"}
+    assert "outputs/lr_0.001" in collisions[0].message
+
+
+def test_a_reference_to_a_mandatory_value_is_a_warning_not_a_resolved_text() -> None:
+    text = config("a", out="outputs/${data.name}/${experiment_name}", extra="data:\n  name: ???\n")
+    (finding,) = check({"experiments/a.yaml": text})
+    assert (finding.code, finding.severity) == (exp.MISSING_REFERENCE, Severity.WARNING)
+    assert "mandatory value (???)" in finding.message
+
+
+def test_a_resolver_does_not_hide_the_references_beside_it() -> None:
+    text = config("a", out="/ckpt/${oc.env:USER,me}/${experiment_nmae}")
+    assert codes(check({"experiments/a.yaml": text})) == [exp.UNKNOWN_REFERENCE]
+
+
+def test_a_tab_that_omegaconf_rejects_is_a_syntax_error_at_its_place() -> None:
+    text = config("a").replace("epochs: 10\n", "epochs: 10\t\n")
+    (finding,) = check({"experiments/a.yaml": text})
+    assert (finding.code, finding.line, finding.col) == (exp.SYNTAX, 8, 13)
+    assert "OmegaConf" in finding.message
