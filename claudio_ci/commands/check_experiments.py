@@ -37,7 +37,7 @@ CACHE_NAME = "experiments-cache.json"
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_check_command(args, check, "claudio-ci: experiment configs")
+    return run_check_command(args, check, "claudio-ci: experiment configs", section="experiments")
 
 
 def check(ctx: CheckContext) -> list[Finding]:

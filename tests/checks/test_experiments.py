@@ -805,3 +805,57 @@ def test_a_tab_that_omegaconf_rejects_is_a_syntax_error_at_its_place() -> None:
     (finding,) = check({"experiments/a.yaml": text})
     assert (finding.code, finding.line, finding.col) == (exp.SYNTAX, 8, 13)
     assert "OmegaConf" in finding.message
+
+
+# --- silencing findings: config, per file, inline ---------------------------------------------
+
+
+def _shared_output(ml_repo: Path, name: str, subdir: str = "") -> Path:
+    path = ml_repo / "experiments" / subdir / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config(name, out="outputs/shared"), encoding="utf-8")
+    return path
+
+
+def test_ignore_silences_a_code_everywhere(ml_repo: Path, cli) -> None:
+    _shared_output(ml_repo, "solo")
+    code, out = cli(ml_repo)
+    assert (code, "EXP402" in out) == (0, True)
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [EXP402]\n")
+    assert cli(ml_repo) == (0, "")
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [EXP4]\n")  # a prefix
+    assert cli(ml_repo) == (0, "")
+
+
+def test_per_file_ignores_silence_matching_files_only(ml_repo: Path, cli) -> None:
+    _shared_output(ml_repo, "solo", "legacy")
+    _shared_output(ml_repo, "other")
+    (ml_repo / ".claudio.yaml").write_text(
+        'experiments:\n  per_file_ignores:\n    "experiments/legacy/*": [EXP401, EXP402]\n'
+    )
+    code, out = cli(ml_repo)
+    assert code == 1
+    assert "experiments/legacy/solo.yaml:" not in out
+    assert "experiments/other.yaml:13:8: EXP401" in out
+
+
+def test_an_inline_comment_silences_its_line_and_the_codes_it_names(ml_repo: Path, cli) -> None:
+    path = _shared_output(ml_repo, "solo")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("dir: outputs/shared", "dir: outputs/shared  # claudio-ci: ignore[EXP301]")
+    )
+    assert "EXP402" in cli(ml_repo)[1]  # another code: still reported
+    path.write_text(
+        text.replace("dir: outputs/shared", "dir: outputs/shared  # claudio-ci: ignore[EXP402]")
+    )
+    assert cli(ml_repo) == (0, "")
+    path.write_text("# claudio-ci: ignore-file[EXP402]\n" + text)
+    assert cli(ml_repo) == (0, "")
+
+
+def test_an_unknown_ignore_entry_is_a_config_error(ml_repo: Path, cli) -> None:
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [exp402]\n")
+    code, out = cli(ml_repo)
+    assert code == 2
+    assert "ignore" in out
