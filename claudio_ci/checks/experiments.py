@@ -16,6 +16,7 @@ Codes (stable; `hint` on every finding says how to fix it):
     EXP101 file name breaks name_pattern     EXP305 resolver, not checked (notice)
                                              EXP306 reference to a `???` value (warning)
                                              EXP307 key made of a non-string value
+                                             EXP308 Hydra cannot compose it (Hydra mode)
     EXP102 reserved name                     EXP401 output dir shared with another experiment
     EXP103 name key missing                  EXP402 output dir ignores the name (warning)
     EXP104 name key differs from file name   EXP501 same name added in a sibling, other content
@@ -65,6 +66,7 @@ NOT_SCALAR_REFERENCE = "EXP304"
 RESOLVER = "EXP305"
 MISSING_REFERENCE = "EXP306"
 INVALID_REFERENCE = "EXP307"
+NOT_COMPOSED = "EXP308"
 OUTPUT_COLLISION = "EXP401"
 OUTPUT_NOT_NAMED = "EXP402"
 SIBLING_NAME = "EXP501"
@@ -99,6 +101,8 @@ _REFERENCE_CODES = {
     interpolation.MISSING: MISSING_REFERENCE,
     interpolation.INVALID: INVALID_REFERENCE,
 }
+# What a file Hydra composes may get from the configs merged with it.
+_COMPOSED = frozenset({UNKNOWN_REFERENCE, MISSING_REFERENCE, INVALID_REFERENCE})
 # What OmegaConf accepts, or a launch must supply, is not an error here.
 _REFERENCE_SEVERITY = {
     RESOLVER: Severity.NOTICE,
@@ -128,9 +132,10 @@ class Rules:
     """The `experiments` configuration section, parsed."""
 
     name_pattern: re.Pattern[str]
-    name_key: tuple[str, ...] = ("model", "name")
-    output_key: tuple[str, ...] = ("output", "dir")
+    name_key: tuple[str, ...] | None = ("model", "name")  # None: no name key to check
+    output_key: tuple[str, ...] | None = ("output", "dir")  # None: no output dir to compare
     reserved_names: frozenset[str] = frozenset()
+    identity_dir: str | None = None  # set: an experiment is its path below this directory
 
 
 @dataclass
@@ -140,15 +145,33 @@ class ExperimentFile:
     path: str
     document: YamlDocument | None = None
     error: YamlError | None = None
+    # Hydra: the config Hydra composed for this experiment (its own document gives the
+    # positions), or, without Hydra mode, whether the file is one Hydra composes.
+    composed: dict[str, Any] | None = None
+    hydra_shaped: bool = False
+    composition_error: str | None = None
 
     @property
     def name(self) -> str:
         return experiment_name(self.path)
 
 
-def experiment_name(path: str) -> str:
-    """The file stem: `experiments/baseline.yaml` is the experiment `baseline`."""
+def experiment_name(path: str, identity_dir: str | None = None) -> str:
+    """The file stem: `experiments/baseline.yaml` is the experiment `baseline`; with
+    `identity_dir` set, its path below that directory: `cifar/base` and `mnist/base` are
+    two experiments."""
+    if identity_dir is not None:
+        prefix = "" if identity_dir == "." else identity_dir.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return posixpath.splitext(path[len(prefix) :])[0]
     return posixpath.splitext(posixpath.basename(path))[0]
+
+
+def is_hydra_shaped(data: Any, text: str = "") -> bool:
+    """A file Hydra composes: a `defaults:` list or a `# @package` header."""
+    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or bool(
+        re.search(r"^#\s*@package\b", text, re.MULTILINE)
+    )
 
 
 @dataclass(frozen=True)
@@ -166,10 +189,11 @@ class Summary:
     name_position: tuple[int, int] = (1, 1)
     output_position: tuple[int, int] = (1, 1)
     content: bytes | None = field(default=None, compare=False)
+    identity_dir: str | None = None
 
     @functools.cached_property
     def name(self) -> str:
-        return experiment_name(self.path)
+        return experiment_name(self.path, self.identity_dir)
 
 
 @dataclass(frozen=True)
@@ -231,7 +255,9 @@ def dotted(key: Sequence[str]) -> str:
     return ".".join(key)
 
 
-def _get(data: Any, path: Sequence[str | int]) -> Any:
+def _get(data: Any, path: Sequence[str | int] | None) -> Any:
+    if path is None:
+        return None
     for part in path:
         if not isinstance(data, dict) or part not in data:
             return None
@@ -243,23 +269,42 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
     doc = file.document
     if doc is None or not isinstance(doc.data, dict):
         return _Analysis(file)
-    resolution = interpolation.resolve(
-        doc.data, {EXPERIMENT_NAME_VARIABLE: file.name}, doc.omegaconf_values
-    )
+    name = experiment_name(file.path, rules.identity_dir)
+    if file.composed is None:
+        resolution = interpolation.resolve(
+            doc.data, {EXPERIMENT_NAME_VARIABLE: name}, doc.omegaconf_values
+        )
+    else:  # OmegaConf typed the composed values already
+        resolution = interpolation.resolve(file.composed, {EXPERIMENT_NAME_VARIABLE: name})
+        # What the other files of the composition leave to run time (`${hydra:...}`) is
+        # theirs to answer for; what fails, or what this file writes, is reported.
+        resolution.problems = [
+            p
+            for p in resolution.problems
+            if p.kind in interpolation.FAILING_KINDS or p.path in doc.value_marks
+        ]
     out = _get(resolution.data, rules.output_key)
     output_dir = None
-    if isinstance(out, str) and out and resolution.is_resolved(rules.output_key):
+    if (
+        rules.output_key is not None
+        and isinstance(out, str)
+        and out
+        and resolution.is_resolved(rules.output_key)
+    ):
         output_dir = posixpath.normpath(out)
     return _Analysis(file, resolution, output_dir)
 
 
 def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> Summary:
     """Everything one config says about itself; no other file is needed."""
+    identity = rules.identity_dir
     if file.error is not None:
-        return Summary(file.path, (_read_error(file.path, file.error),))
+        return Summary(file.path, (_read_error(file.path, file.error),), identity_dir=identity)
+    if file.composition_error is not None:
+        return Summary(file.path, (_not_composed(file),), identity_dir=identity)
     analysis = _analyse(file, rules)
     if analysis.resolution is None:
-        return Summary(file.path, (_not_a_mapping(file),))
+        return Summary(file.path, (_not_a_mapping(file),), identity_dir=identity)
     naming = _naming(analysis, rules)
     name_reported = any(f.code in {NAME_MISSING, NAME_MISMATCH} for f in naming)
     findings = [
@@ -275,8 +320,9 @@ def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> 
         tuple(findings),
         readable=True,
         output_dir=analysis.output_dir,
-        name_position=file.document.position(rules.name_key),
-        output_position=file.document.position(rules.output_key),
+        name_position=file.document.position(rules.name_key or ()),
+        output_position=file.document.position(rules.output_key or ()),
+        identity_dir=identity,
     )
 
 
@@ -316,6 +362,16 @@ def _read_error(path: str, error: YamlError) -> Finding:
     return Finding(path, code, error.message, error.line, error.col, hint=hint)
 
 
+def _not_composed(file: ExperimentFile) -> Finding:
+    return Finding(
+        file.path,
+        NOT_COMPOSED,
+        f"Hydra cannot compose this experiment: {file.composition_error}",
+        hint="fix the defaults list or the override it names; "
+        "`python train.py experiment=NAME --cfg job` shows the same error",
+    )
+
+
 def _not_a_mapping(file: ExperimentFile) -> Finding:
     assert file.document is not None
     data = file.document.data
@@ -344,7 +400,7 @@ def _suggest_name(name: str, pattern: re.Pattern[str]) -> str | None:
 def _naming(analysis: _Analysis, rules: Rules) -> list[Finding]:
     file, doc, resolution = analysis.file, analysis.file.document, analysis.resolution
     assert doc is not None and resolution is not None
-    name, key = file.name, dotted(rules.name_key)
+    name, key = file.name, dotted(rules.name_key or ())
     findings = []
     name_ok = bool(rules.name_pattern.search(name))
     if not name_ok:
@@ -368,6 +424,8 @@ def _naming(analysis: _Analysis, rules: Rules) -> list[Finding]:
                 hint="rename the file and its name key; tools use these names for other things",
             )
         )
+    if rules.name_key is None:
+        return findings
     value = _get(analysis.data, rules.name_key)
     if value is None:
         line, col = doc.position(rules.name_key, key=True)
@@ -413,6 +471,14 @@ def _references(analysis: _Analysis) -> list[Finding]:
         line, col = doc.position(problem.path)
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
+        hint = _reference_hint(code, problem.suggestion)
+        if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
+            # The key may come from a config Hydra merges in: only the composition knows.
+            severity = Severity.NOTICE
+            hint = (
+                "Hydra may merge this key in from the defaults list; set experiments.hydra "
+                "(config_dir, config_name) to check the composed config"
+            )
         findings.append(
             Finding(
                 analysis.file.path,
@@ -421,7 +487,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
                 line,
                 col,
                 severity,
-                hint=_reference_hint(code, problem.suggestion),
+                hint=hint,
             )
         )
     return findings

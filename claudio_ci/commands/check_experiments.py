@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import dataclasses
 import functools
 import json
+import posixpath
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from claudio_ci import __version__
@@ -50,7 +53,9 @@ def check(ctx: CheckContext) -> list[Finding]:
     targets = present if ctx.all_files else selection.select(ctx.files)
     if not targets:
         return []
-    summaries = _Summaries(root, _rules(ctx.config), ctx.config, ctx.repo.state_dir(False))
+    hydra = _hydra_settings(root, selection, ctx.config)
+    rules = _rules(ctx.config, selection)
+    summaries = _Summaries(root, rules, ctx.config, ctx.repo.state_dir(False), hydra)
     branch_globs = ctx.config.get("experiments.compare_branches")
     siblings, warnings = _sibling_states(ctx.repo, selection, branch_globs, summaries)
     chosen = set(targets)
@@ -62,16 +67,25 @@ def check(ctx: CheckContext) -> list[Finding]:
         summaries.cache.save()
         return exp.check_experiments(mine, rest, summaries.rules, siblings)
 
-    findings = analyse()
-    if ctx.fix:
-        findings = _fix(root, findings, summaries.rules, analyse)
+    try:
+        findings = analyse()
+        if ctx.fix:
+            findings = _fix(root, findings, summaries.rules, analyse)
+    finally:
+        if hydra is not None:
+            hydra.close()
     return warnings + findings
 
 
 # --- configuration --------------------------------------------------------------------------
 
 
-def _rules(config: Config) -> exp.Rules:
+def _key(config: Config, name: str) -> tuple[str, ...] | None:
+    value = config.get(f"experiments.{name}")
+    return None if value is None else tuple(value.split("."))
+
+
+def _rules(config: Config, selection: Selection | None = None) -> exp.Rules:
     raw = config.get("experiments.name_pattern")
     try:
         pattern = re.compile(raw)
@@ -80,15 +94,19 @@ def _rules(config: Config) -> exp.Rules:
         raise ConfigError(
             f"{origin}: experiments.name_pattern {raw!r} is not a regular expression: {exc}"
         ) from None
+    by_path = config.get("experiments.identity") == "path" and selection is not None
     return exp.Rules(
         name_pattern=pattern,
-        name_key=tuple(config.get("experiments.name_key").split(".")),
-        output_key=tuple(config.get("experiments.output_key").split(".")),
+        name_key=_key(config, "name_key"),
+        output_key=_key(config, "output_key"),
         reserved_names=frozenset(config.get("experiments.reserved_names")),
+        identity_dir=selection.directory if by_path and selection else None,
     )
 
 
 def _schemas(root: Path, config: Config) -> list[exp.Schema]:
+    if config.get("experiments.schema_mode") == "none":
+        return []
     builtin = builtin_schema()
     location = config.get("experiments.schema")
     if not location:
@@ -173,12 +191,20 @@ def _user_validator(path: Path, label: str) -> Any:
 class _Summaries:
     """Summaries of configs, from the cache when path, bytes, rules and schemas match."""
 
-    def __init__(self, root: Path, rules: exp.Rules, config: Config, state_dir: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        rules: exp.Rules,
+        config: Config,
+        state_dir: Path,
+        hydra: HydraComposer | None = None,
+    ) -> None:
         self.root = root
         self.rules = rules
         self.config = config
+        self.hydra = hydra
         self.cache = JsonCache(state_dir / CACHE_NAME)
-        self.fingerprint = _fingerprint(root, rules, config)
+        self.fingerprint = _fingerprint(root, rules, config, hydra)
 
     @functools.cached_property
     def schemas(self) -> list[exp.Schema]:
@@ -196,7 +222,10 @@ class _Summaries:
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
         if summary is None:
-            summary = exp.summarize(_parse(path, raw), self.rules, self.schemas)
+            file = _parse(path, raw)
+            if self.hydra is not None and file.document is not None:
+                file = self.hydra.compose(file)
+            summary = exp.summarize(file, self.rules, self.schemas)
             self.cache.put(key, _summary_to_json(summary))
         return dataclasses.replace(summary, content=raw)
 
@@ -204,6 +233,83 @@ class _Summaries:
         """A sibling's config: only its name and output directory matter, not its schema."""
         summary = exp.summarize(_parse(path, raw), self.rules, [])
         return dataclasses.replace(summary, content=raw)
+
+
+# --- Hydra mode -----------------------------------------------------------------------------
+
+
+def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+    settings = config.get("experiments.hydra")
+    if not settings:
+        return None
+    origin = config.origins.get("experiments.hydra", "configuration")
+    config_dir = PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
+    prefix = "" if config_dir == "." else f"{config_dir}/"
+    if not f"{selection.directory}/".startswith(prefix) or selection.directory == config_dir:
+        raise ConfigError(
+            f"{origin}: experiments.dir {selection.directory!r} must be a config group under "
+            f"experiments.hydra.config_dir {config_dir!r} (e.g. {prefix}experiment)"
+        )
+    group = selection.directory[len(prefix) :]
+    name = settings["config_name"].removesuffix(".yaml")
+    return HydraComposer(root / config_dir, name, group, selection.directory)
+
+
+@dataclass
+class HydraComposer:
+    """Composes experiments as `python train.py experiment=NAME` would, with Hydra's
+    compose API (hydra-core, the `hydra` extra: ~0.5 s to import, paid only in this mode)."""
+
+    config_dir: Path
+    config_name: str
+    group: str  # the experiments' config group, e.g. "experiment"
+    directory: str  # the experiments dir, repository-relative
+    _stack: contextlib.ExitStack | None = None
+
+    def fingerprint(self) -> list[str]:
+        files = sorted(self.config_dir.rglob("*.yaml")) if self.config_dir.is_dir() else []
+        digest = fingerprint(files, str(self.config_dir), self.config_name, self.group)
+        return [digest]
+
+    def _start(self) -> Any:
+        try:
+            import hydra
+            from omegaconf import OmegaConf
+        except ImportError:
+            raise ConfigError(
+                "experiments.hydra needs hydra-core: pip install 'claudio-ci[hydra]' "
+                "(in .pre-commit-config.yaml: additional_dependencies: [hydra-core])"
+            ) from None
+        if self._stack is None:
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore")
+            self._stack.enter_context(
+                hydra.initialize_config_dir(
+                    config_dir=str(self.config_dir.resolve()), version_base=None
+                )
+            )
+        return hydra.compose, OmegaConf
+
+    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
+        compose, omegaconf = self._start()
+        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
+        first: Exception | None = None
+        for override in (f"{self.group}={option}", f"+{self.group}={option}"):
+            try:
+                composed = compose(config_name=self.config_name, overrides=[override])
+                data = omegaconf.to_container(composed, resolve=False)
+                return dataclasses.replace(file, composed=data)
+            except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
+                if first is None or "No match in the defaults list" in str(first):
+                    first = exc
+        reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
+        return dataclasses.replace(file, composition_error=reason)
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
 
 
 def _read(file: Path) -> bytes:
@@ -216,13 +322,18 @@ def _parse(path: str, raw: bytes) -> exp.ExperimentFile:
         if len(raw) > MAX_BYTES:
             limit = f"over the {MAX_BYTES:,}-byte limit for YAML here"
             raise YamlError(f"file is {limit}", code="too-large")
-        return exp.ExperimentFile(path, parse_yaml(decode_yaml_bytes(raw), path))
+        text = decode_yaml_bytes(raw)
+        doc = parse_yaml(text, path)
+        return exp.ExperimentFile(path, doc, hydra_shaped=exp.is_hydra_shaped(doc.data, text))
     except YamlError as error:
         return exp.ExperimentFile(path, error=error)
 
 
-def _fingerprint(root: Path, rules: exp.Rules, config: Config) -> str:
-    """What every summary depends on besides its path and bytes: code, schemas, rules."""
+def _fingerprint(
+    root: Path, rules: exp.Rules, config: Config, hydra: HydraComposer | None = None
+) -> str:
+    """What every summary depends on besides its path and bytes: code, schemas, rules, and
+    in Hydra mode every config Hydra may compose with it."""
     package = Path(exp.__file__).resolve().parents[1]
     code = [package / "checks" / "experiments.py", package / "interpolation.py"]
     code.append(package / "yamlfile.py")
@@ -231,7 +342,8 @@ def _fingerprint(root: Path, rules: exp.Rules, config: Config) -> str:
     return fingerprint(
         [*code, BUILTIN_SCHEMA, *([own] if own is not None and own.is_file() else [])],
         __version__,
-        repr((rules.name_pattern.pattern, rules.name_key, rules.output_key)),
+        repr((rules.name_pattern.pattern, rules.name_key, rules.output_key, rules.identity_dir)),
+        *(hydra.fingerprint() if hydra is not None else ()),
         repr(sorted(rules.reserved_names)),  # a set's order changes between processes
         f"{location}:{config.get('experiments.schema_mode')}",
     )
@@ -244,6 +356,7 @@ def _summary_to_json(summary: exp.Summary) -> dict[str, Any]:
         "output_dir": summary.output_dir,
         "name_position": summary.name_position,
         "output_position": summary.output_position,
+        "identity_dir": summary.identity_dir,
     }
 
 
@@ -272,6 +385,7 @@ def _summary_from_json(path: str, entry: Any) -> exp.Summary | None:
             output_dir=entry["output_dir"],
             name_position=tuple(entry["name_position"]),
             output_position=tuple(entry["output_position"]),
+            identity_dir=entry.get("identity_dir"),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
@@ -334,7 +448,7 @@ class _SiblingReader:
         uncommitted = {}
         sibling = self.repo.open_worktree(worktree)
         for path in self.selection.select(sibling.files_under(self.selection.directory)):
-            if exp.experiment_name(path) in names:
+            if exp.experiment_name(path, self.summaries.rules.identity_dir) in names:
                 continue
             try:
                 raw = (worktree.path / path).read_bytes()
@@ -374,7 +488,9 @@ class _SiblingReader:
             return None, frozenset()
         if base not in self.names_at:
             paths = self.selection.select(self.repo.tree_files(base, self.selection.directory))
-            self.names_at[base] = frozenset(exp.experiment_name(p) for p in paths)
+            self.names_at[base] = frozenset(
+                exp.experiment_name(p, self.summaries.rules.identity_dir) for p in paths
+            )
         return base, self.names_at[base]
 
     def _added(self, base: str | None, tip: str, names: frozenset[str]) -> dict[str, bytes]:
@@ -386,7 +502,10 @@ class _SiblingReader:
         else:
             changed = self.repo.changed_since(base, tip)
             paths = [c.path for c in changed if not c.deleted]
-        chosen = [p for p in self.selection.select(paths) if exp.experiment_name(p) not in names]
+        identity = self.summaries.rules.identity_dir
+        chosen = [
+            p for p in self.selection.select(paths) if exp.experiment_name(p, identity) not in names
+        ]
         return self.repo.read_blobs(tip, chosen)
 
 

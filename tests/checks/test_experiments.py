@@ -859,3 +859,268 @@ def test_an_unknown_ignore_entry_is_a_config_error(ml_repo: Path, cli) -> None:
     code, out = cli(ml_repo)
     assert code == 2
     assert "ignore" in out
+
+
+# --- Hydra: a project shaped like lightning-hydra-template, of this project's own writing -------
+
+HYDRA_FILES = {
+    "configs/train.yaml": """\
+        # @package _global_
+        defaults:
+          - _self_
+          - data: mnist
+          - model: mnist
+          - callbacks: default
+          - logger: null
+          - trainer: default
+          - paths: default
+          - extras: default
+          - hydra: default
+          - experiment: null
+          - debug: null
+
+        task_name: "train"
+        tags: ["dev"]
+        train: True
+        test: True
+        ckpt_path: null
+        seed: null
+        """,
+    "configs/data/mnist.yaml": """\
+        _target_: src.data.mnist_datamodule.MNISTDataModule
+        data_dir: ${paths.data_dir}
+        batch_size: 128
+        train_val_test_split: [55_000, 5_000, 10_000]
+        num_workers: 0
+        pin_memory: False
+        """,
+    "configs/data/cifar.yaml": """\
+        _target_: src.data.cifar_datamodule.CIFARDataModule
+        data_dir: ${paths.data_dir}/cifar
+        batch_size: 64
+        num_workers: 4
+        """,
+    "configs/model/mnist.yaml": """\
+        _target_: src.models.mnist_module.MNISTLitModule
+        optimizer:
+          _target_: torch.optim.Adam
+          _partial_: true
+          lr: 0.001
+          weight_decay: 0.0
+        scheduler:
+          _target_: torch.optim.lr_scheduler.ReduceLROnPlateau
+          _partial_: true
+          mode: min
+          factor: 0.1
+          patience: 10
+        net:
+          _target_: src.models.components.simple_dense_net.SimpleDenseNet
+          input_size: 784
+          lin1_size: 64
+          lin2_size: 128
+          lin3_size: 64
+          output_size: 10
+        compile: false
+        """,
+    "configs/model/resnet.yaml": """\
+        _target_: src.models.resnet_module.ResNetLitModule
+        optimizer:
+          _target_: torch.optim.SGD
+          _partial_: true
+          lr: 0.1
+          momentum: 0.9
+        net:
+          _target_: torchvision.models.resnet18
+          num_classes: 10
+        compile: false
+        """,
+    "configs/callbacks/default.yaml": """\
+        model_checkpoint:
+          _target_: lightning.pytorch.callbacks.ModelCheckpoint
+          dirpath: ${paths.output_dir}/checkpoints
+          filename: "epoch_{epoch:03d}"
+          monitor: "val/acc"
+          mode: "max"
+          save_last: True
+        early_stopping:
+          _target_: lightning.pytorch.callbacks.EarlyStopping
+          monitor: ${callbacks.model_checkpoint.monitor}
+          patience: 100
+          mode: ${callbacks.model_checkpoint.mode}
+        """,
+    "configs/logger/wandb.yaml": """\
+        wandb:
+          _target_: lightning.pytorch.loggers.wandb.WandbLogger
+          save_dir: "${paths.output_dir}"
+          offline: False
+          project: "lightning-hydra-template"
+          tags: ${tags}
+          group: ""
+        """,
+    "configs/logger/csv.yaml": """\
+        csv:
+          _target_: lightning.pytorch.loggers.csv_logs.CSVLogger
+          save_dir: "${paths.output_dir}"
+          name: "csv/"
+        """,
+    "configs/trainer/default.yaml": """\
+        _target_: lightning.pytorch.trainer.Trainer
+        default_root_dir: ${paths.output_dir}
+        min_epochs: 1
+        max_epochs: 10
+        accelerator: cpu
+        devices: 1
+        check_val_every_n_epoch: 1
+        deterministic: False
+        """,
+    "configs/trainer/gpu.yaml": """\
+        defaults:
+          - default
+        accelerator: gpu
+        devices: 1
+        """,
+    "configs/paths/default.yaml": """\
+        root_dir: ${oc.env:PROJECT_ROOT}
+        data_dir: ${paths.root_dir}/data/
+        log_dir: ${paths.root_dir}/logs/
+        output_dir: ${hydra:runtime.output_dir}
+        work_dir: ${hydra:runtime.cwd}
+        """,
+    "configs/extras/default.yaml": """\
+        ignore_warnings: False
+        enforce_tags: True
+        print_config: True
+        """,
+    "configs/hydra/default.yaml": """\
+        run:
+          dir: ${paths.log_dir}/${task_name}/runs/${now:%Y-%m-%d}_${now:%H-%M-%S}
+        sweep:
+          dir: ${paths.log_dir}/${task_name}/multiruns/${now:%Y-%m-%d}_${now:%H-%M-%S}
+          subdir: ${hydra.job.num}
+        job_logging:
+          handlers:
+            file:
+              filename: ${hydra.runtime.output_dir}/${task_name}.log
+        """,
+}
+
+HYDRA_EXPERIMENT = """\
+    # @package _global_
+
+    # to execute this experiment run:
+    # python train.py experiment={name}
+
+    defaults:
+      - override /data: {data}
+      - override /model: {model}
+      - override /callbacks: default
+      - override /trainer: {trainer}
+      - override /logger: {logger}
+
+    tags: ["{data}", "{name}"]
+
+    seed: {seed}
+
+    trainer:
+      min_epochs: 10
+      max_epochs: {epochs}
+      gradient_clip_val: 0.5
+
+    model:
+      optimizer:
+        lr: {lr}
+    {model_extra}
+    data:
+      batch_size: {batch}
+
+    logger:
+      {logger}:
+        {logger_extra}
+    """
+
+
+def hydra_experiments() -> dict[str, str]:
+    out = {}
+    for i in range(12):
+        model = "mnist" if i % 3 else "resnet"
+        logger = "wandb" if i % 2 else "csv"
+        extra = (
+            "  net:\n        lin1_size: ${data.batch_size}\n        lin2_size: 256\n"
+            if model == "mnist"
+            else "  net:\n        num_classes: ${model.net.num_classes}\n"
+            if False
+            else "  compile: ${trainer.deterministic}\n"
+        )
+        logger_extra = (
+            'group: "${data._target_}"\n        tags: ${tags}'
+            if logger == "wandb"
+            else "name: ${task_name}_${seed}"
+        )
+        name = f"exp_{i:02d}_{model}"
+        out[f"configs/experiment/{name}.yaml"] = HYDRA_EXPERIMENT.format(
+            name=name,
+            data="mnist" if i % 4 else "cifar",
+            model=model,
+            trainer="gpu" if i % 5 == 0 else "default",
+            logger=logger,
+            seed=12345 + i,
+            epochs=10 + i,
+            lr="1e-3" if i % 2 else "0.002",
+            batch=64 * (1 + i % 3),
+            model_extra=extra,
+            logger_extra=logger_extra,
+        )
+    return out
+
+
+HYDRA_CONFIG = """\
+experiments:
+  dir: configs/experiment
+  name_key: null
+  output_key: null
+  schema_mode: none
+  exclude: []
+"""
+
+
+@pytest.fixture
+def hydra_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "hydra-project"
+    files = {**HYDRA_FILES, **hydra_experiments()}
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    (repo / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: train\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "hydra project")
+    return repo
+
+
+def test_hydra_mode_composes_every_experiment_with_no_false_finding(hydra_repo: Path, cli) -> None:
+    pytest.importorskip("hydra")
+    assert len(list((hydra_repo / "configs" / "experiment").iterdir())) >= 10
+    assert cli(hydra_repo) == (0, "")
+
+
+def test_hydra_mode_reports_what_the_composition_breaks(hydra_repo: Path, cli) -> None:
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("lin2_size: 256", "lin2_size: ${data.batch_sise}"))
+    broken = hydra_repo / "configs" / "experiment" / "exp_02_mnist.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("/model: mnist", "/model: mnsit"))
+    code, out = cli(hydra_repo)
+    assert code == 1
+    assert "configs/experiment/exp_01_mnist.yaml:27:16: EXP301 $.model.net.lin2_size:" in out
+    assert "configs/experiment/exp_02_mnist.yaml:1:1: EXP308 Hydra cannot compose" in out
+    assert out.count("EXP") == 2
+
+
+def test_without_hydra_mode_keys_from_the_composition_are_notices(hydra_repo: Path, cli) -> None:
+    (hydra_repo / ".claudio.yaml").write_text(HYDRA_CONFIG)
+    code, out = cli(hydra_repo)
+    assert code == 0
+    assert "EXP301 [notice]" in out
+    assert "[error]" not in out and "warning" not in out
