@@ -167,6 +167,36 @@ def experiment_name(path: str, identity_dir: str | None = None) -> str:
     return posixpath.splitext(posixpath.basename(path))[0]
 
 
+BASE_KEY = "_BASE_"
+
+
+def base_references(data: Any) -> list[str]:
+    """detectron2's `_BASE_: ../Base-RCNN.yaml` (a list is accepted too)."""
+    value = data.get(BASE_KEY) if isinstance(data, dict) else None
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def merge_bases(bases: Sequence[dict[str, Any]], own: dict[str, Any]) -> dict[str, Any]:
+    """The config detectron2 (fvcore's `load_yaml_with_base`) builds: the bases merged in
+    order, then the file's own keys; mappings merge, any other value replaces."""
+    merged: dict[str, Any] = {}
+    for layer in [*bases, own]:
+        merged = _deep_merge(merged, {k: v for k, v in layer.items() if k != BASE_KEY})
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def is_hydra_shaped(data: Any, text: str = "") -> bool:
     """A file Hydra composes: a `defaults:` list or a `# @package` header."""
     return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or bool(
@@ -269,7 +299,7 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
     doc = file.document
     if doc is None or not isinstance(doc.data, dict):
         return _Analysis(file)
-    name = experiment_name(file.path, rules.identity_dir)
+    name = file.name  # what `${experiment_name}` means to the trainer: the stem
     if file.composed is None:
         resolution = interpolation.resolve(
             doc.data, {EXPERIMENT_NAME_VARIABLE: name}, doc.omegaconf_values
@@ -363,13 +393,17 @@ def _read_error(path: str, error: YamlError) -> Finding:
 
 
 def _not_composed(file: ExperimentFile) -> Finding:
-    return Finding(
-        file.path,
-        NOT_COMPOSED,
-        f"Hydra cannot compose this experiment: {file.composition_error}",
-        hint="fix the defaults list or the override it names; "
-        "`python train.py experiment=NAME --cfg job` shows the same error",
-    )
+    assert file.composition_error is not None
+    if file.composition_error.startswith(BASE_KEY):
+        line, col = file.document.position((BASE_KEY,)) if file.document else (1, 1)
+        hint = f"make {BASE_KEY} name a readable YAML file, relative to this one"
+    else:
+        line, col = 1, 1
+        hint = (
+            "fix the defaults list or the override it names; "
+            "`python train.py experiment=NAME --cfg job` shows the same error"
+        )
+    return Finding(file.path, NOT_COMPOSED, file.composition_error, line, col, hint=hint)
 
 
 def _not_a_mapping(file: ExperimentFile) -> Finding:

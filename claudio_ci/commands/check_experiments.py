@@ -37,6 +37,11 @@ from claudio_ci.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_y
 
 BUILTIN_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "experiment.schema.json"
 CACHE_NAME = "experiments-cache.json"
+MAX_BASE_DEPTH = 20
+
+
+class _BaseError(Exception):
+    """A `_BASE_` config that cannot be read or merged."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,16 +223,52 @@ class _Summaries:
             reason = f"cannot read the file: {exc.strerror or exc}"
             error = YamlError(reason, 0, 0, code="unreadable")
             return exp.summarize(exp.ExperimentFile(path, error=error), self.rules, [])
-        key = cache_key(self.fingerprint, path, raw)
+        parsed, bases = None, []
+        if exp.BASE_KEY.encode() in raw:  # the bases' bytes are part of the cache key
+            parsed = _parse(path, raw)
+            parsed, bases = self._with_bases(parsed)
+        key = cache_key(self.fingerprint, path, raw, *bases)
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
         if summary is None:
-            file = _parse(path, raw)
+            file = parsed or _parse(path, raw)
             if self.hydra is not None and file.document is not None:
                 file = self.hydra.compose(file)
             summary = exp.summarize(file, self.rules, self.schemas)
             self.cache.put(key, _summary_to_json(summary))
         return dataclasses.replace(summary, content=raw)
+
+    def _with_bases(self, file: exp.ExperimentFile) -> tuple[exp.ExperimentFile, list[bytes]]:
+        """`file` with its `_BASE_` configs merged under it, and the bytes read for them."""
+        if file.document is None or not exp.base_references(file.document.data):
+            return file, []
+        read: list[bytes] = []
+        try:
+            merged = self._merged(file.path, file.document.data, read, [file.path])
+        except _BaseError as exc:
+            return dataclasses.replace(file, composition_error=f"{exp.BASE_KEY}: {exc}"), read
+        return dataclasses.replace(file, composed=merged), read
+
+    def _merged(self, path: str, data: dict[str, Any], read: list[bytes], chain: list[str]) -> Any:
+        bases = []
+        for reference in exp.base_references(data):
+            base = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
+            if base.startswith("../") or base == ".." or posixpath.isabs(reference):
+                raise _BaseError(f"{reference} is outside the repository")
+            if base in chain or len(chain) > MAX_BASE_DEPTH:
+                raise _BaseError(f"{' -> '.join([*chain, base])} never ends")
+            try:
+                raw = _read(self.root / base)
+                read.append(raw)
+                doc = parse_yaml(decode_yaml_bytes(raw), base)
+            except OSError as exc:
+                raise _BaseError(f"{reference} cannot be read: {exc.strerror or exc}") from None
+            except YamlError as exc:
+                raise _BaseError(f"{base}:{exc.line}:{exc.col}: {exc.message}") from None
+            if not isinstance(doc.data, dict):
+                raise _BaseError(f"{base} is not a mapping")
+            bases.append(self._merged(base, doc.data, read, [*chain, base]))
+        return exp.merge_bases(bases, data)
 
     def sibling(self, path: str, raw: bytes) -> exp.Summary:
         """A sibling's config: only its name and output directory matter, not its schema."""
@@ -304,7 +345,8 @@ class HydraComposer:
                 if first is None or "No match in the defaults list" in str(first):
                     first = exc
         reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
-        return dataclasses.replace(file, composition_error=reason)
+        message = f"Hydra cannot compose this experiment: {reason}"
+        return dataclasses.replace(file, composition_error=message)
 
     def close(self) -> None:
         if self._stack is not None:

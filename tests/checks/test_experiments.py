@@ -1124,3 +1124,43 @@ def test_without_hydra_mode_keys_from_the_composition_are_notices(hydra_repo: Pa
     assert code == 0
     assert "EXP301 [notice]" in out
     assert "[error]" not in out and "warning" not in out
+
+
+# --- detectron2's _BASE_, and experiments named by their path -------------------------------------
+
+
+def test_base_configs_are_merged_under_the_experiment(ml_repo: Path, cli) -> None:
+    base = ml_repo / "configs" / "Base-Model.yaml"
+    base.parent.mkdir()
+    base.write_text(
+        "model:\n  hidden_size: 64\n  layers: 2\ntraining:\n  epochs: 10\n  batch_size: 32\n"
+        "  learning_rate: 0.001\noutput:\n  checkpoint_freq: 5\n"
+    )
+    child = ml_repo / "configs" / "Child.yaml"
+    child.write_text("_BASE_: Base-Model.yaml\ntraining:\n  epochs: 20\n")
+    exp_file = ml_repo / "experiments" / "cnn.yaml"
+    exp_file.write_text(
+        '_BASE_: "../configs/Child.yaml"\nmodel:\n  name: cnn\n'
+        "output:\n  dir: outputs/${experiment_name}/e${training.epochs}\n"
+    )
+    assert cli(ml_repo, "experiments/cnn.yaml") == (0, "")
+    child.write_text("_BASE_: Missing.yaml\n")
+    code, out = cli(ml_repo, "experiments/cnn.yaml")
+    assert code == 1
+    assert out.startswith(
+        "experiments/cnn.yaml:1:9: EXP308 _BASE_: Missing.yaml cannot be read: "
+        "No such file or directory"
+    )
+    child.write_text("_BASE_: ../experiments/cnn.yaml\n")
+    assert "never ends" in cli(ml_repo, "experiments/cnn.yaml")[1]
+
+
+def test_identity_by_path_lets_two_datasets_share_a_stem(ml_repo: Path, cli) -> None:
+    for dataset in ("cifar", "mnist"):
+        path = ml_repo / "experiments" / dataset / "base.yaml"
+        path.parent.mkdir()
+        path.write_text(config("base", out=f"outputs/{dataset}/${{experiment_name}}"))
+    code, out = cli(ml_repo)
+    assert (code, "EXP105 experiment 'base' is also defined by" in out) == (1, True)
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  identity: path\n")
+    assert cli(ml_repo) == (0, "")
