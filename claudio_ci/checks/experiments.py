@@ -815,27 +815,57 @@ def sibling_unreadable(where: str, reason: str) -> Finding:
 # --- the one fix ----------------------------------------------------------------------------
 
 
-def set_name(text: str, key: Sequence[str], name: str) -> str | None:
-    """`text` with the scalar at `key` replaced by `name`, every other byte kept.
+class FixRefused(Exception):
+    """Why `--fix` leaves a value alone, in words for the finding's hint."""
 
-    None when that cannot be done safely (the value comes from an alias or a merge key,
-    is a block scalar, or the edit would change anything else).
-    """
+
+def set_name(text: str, key: Sequence[str], name: str) -> str | None:
+    """`text` with the scalar at `key` replaced by `name`; None when `edit_name` refuses."""
+    try:
+        return edit_name(text, key, name)
+    except FixRefused:
+        return None
+
+
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !!tag ` before a scalar
+
+
+def edit_name(text: str, key: Sequence[str], name: str) -> str:
+    """`text` with the scalar at `key` replaced by `name`, every other byte kept (an anchor
+    or a tag on the value too); raises FixRefused saying why that cannot be done safely."""
     try:
         before = parse_yaml(text).data  # bounded first: no alias bomb reaches compose()
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure loader: character marks
-    except (YamlError, yaml.YAMLError):
-        return None
+    except YamlError as exc:
+        raise FixRefused(
+            f"the file cannot be parsed: {exc.message} (line {exc.line}, column {exc.col})"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise FixRefused(f"the file cannot be parsed: {exc}") from None
+    where = dotted([str(k) for k in key])
+    key_end = 0
     for part in key:
         if not isinstance(node, yaml.MappingNode):
-            return None
-        matches = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part]
+            raise FixRefused(f"{where} is not inside a mapping")
+        pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+        matches = [(k, v) for k, v in pairs if k.value == part]
         if len(matches) != 1:
-            return None
-        node = matches[0]
-    if not isinstance(node, yaml.ScalarNode) or node.style in {"|", ">"}:
-        return None
+            merged = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in pairs)
+            raise FixRefused(
+                f"{where} comes from a merge key (<<)" if merged else f"{where} is not written here"
+            )
+        key_node, node = matches[0]
+        key_end = key_node.end_mark.index
+    if not isinstance(node, yaml.ScalarNode):
+        raise FixRefused(f"{where} holds a mapping or a list")
+    if node.start_mark.index < key_end:
+        raise FixRefused("the value comes from an alias (*name) of a value written elsewhere")
+    if node.style in {"|", ">"}:
+        raise FixRefused("the value is a block scalar (| or >)")
     start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:
+        start = properties.end()
     expected = copy.deepcopy(before)
     _get(expected, key[:-1])[key[-1]] = name
     for replacement in _scalar_spellings(name, node.style):
@@ -845,7 +875,7 @@ def set_name(text: str, key: Sequence[str], name: str) -> str | None:
                 return edited
         except YamlError:
             continue
-    return None
+    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
 
 
 def _scalar_spellings(name: str, style: str | None) -> list[str]:

@@ -562,27 +562,33 @@ def _fix(
     if not fixable:
         return findings
     done: list[Finding] = []
-    failed: set[str] = set()
+    failed: dict[str, str] = {}
     for finding in fixable:
         path = root / finding.path
+        if path.is_symlink():
+            failed[finding.path] = (
+                "the file is a symbolic link; --fix never replaces a link with a file "
+                "(edit its target)"
+            )
+            continue
         raw = path.read_bytes()
         bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
-        edited = exp.set_name(
-            decode_yaml_bytes(raw), rules.name_key, exp.experiment_name(finding.path)
-        )
-        if edited is None:
-            failed.add(finding.path)
+        try:
+            edited = exp.edit_name(
+                decode_yaml_bytes(raw), rules.name_key or (), exp.experiment_name(finding.path)
+            )
+        except (exp.FixRefused, YamlError) as exc:
+            failed[finding.path] = str(exc) if isinstance(exc, exp.FixRefused) else exc.message
             continue
         write_atomic(path, bom + edited.encode("utf-8"))
         assert finding.fix is not None
         applied = Fix(finding.fix.description, applied=True)
         done.append(dataclasses.replace(finding, fix=applied, severity=Severity.NOTICE))
-    return done + [_unfixable(f) if f.path in failed else f for f in analyse()]
+    return done + [_unfixable(f, failed[f.path]) if f.path in failed else f for f in analyse()]
 
 
-def _unfixable(finding: Finding) -> Finding:
+def _unfixable(finding: Finding, why: str) -> Finding:
     if finding.fix is None:
         return finding
-    why = "the value comes from an alias, a merge key or a block scalar"
     hint = f"{finding.hint}; --fix leaves it alone: {why}"
     return dataclasses.replace(finding, fix=None, hint=hint)

@@ -332,6 +332,9 @@ def test_output_dir_shared_with_a_sibling_experiment() -> None:
         ("model:\n  name: 'attn'\n", "model:\n  name: 'attention'\n"),
         ("model:\n  name: 12\n", "model:\n  name: attention\n"),
         ("model:\n  name:   ünï  \n# tail\n", "model:\n  name:   attention  \n# tail\n"),
+        ("model:\n  name: &n attn\n", "model:\n  name: &n attention\n"),
+        ("model:\n  name: !!str attn\n", "model:\n  name: !!str attention\n"),
+        ("model:\n  name: &n !!str 'attn'\n", "model:\n  name: &n !!str 'attention'\n"),
     ],
 )
 def test_set_name_edits_only_the_value(before: str, after: str) -> None:
@@ -351,6 +354,23 @@ def test_set_name_edits_only_the_value(before: str, after: str) -> None:
 )
 def test_set_name_refuses_what_it_cannot_edit_safely(text: str) -> None:
     assert exp.set_name(text, ("model", "name"), "attention") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("base: &b attn\nmodel:\n  name: *b\n", "the value comes from an alias"),
+        ("base: &b {name: attn}\nmodel:\n  <<: *b\n", "model.name comes from a merge key"),
+        ("model:\n  name: |\n    attn\n", "block scalar"),
+        ("model:\n  name: [attn]\n", "model.name holds a mapping or a list"),
+        ("model: [unclosed\n", "the file cannot be parsed: did not find expected ',' or ']'"),
+        ("model:\n  name: &n attn\nother: *n\n", "an alias elsewhere uses this value"),
+    ],
+)
+def test_a_refused_fix_says_why(text: str, reason: str) -> None:
+    with pytest.raises(exp.FixRefused) as refused:
+        exp.edit_name(text, ("model", "name"), "attention")
+    assert reason in str(refused.value)
 
 
 # --- the command, in real repositories ------------------------------------------------------
@@ -433,6 +453,21 @@ def test_fix_leaves_an_alias_alone_and_fails(ml_repo: Path, cli) -> None:
     assert "--fix leaves it alone: the value comes from an alias" in out
     assert "fixable with `--fix`" not in out
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_fix_refuses_a_symlinked_config_and_keeps_the_link(ml_repo: Path, cli) -> None:
+    target = ml_repo / "shared" / "attn.yaml"
+    target.parent.mkdir()
+    text = config("attn").replace("name: attn", "name: attention")
+    target.write_text(text, encoding="utf-8")
+    link = ml_repo / "experiments" / "attn.yaml"
+    link.symlink_to("../shared/attn.yaml")
+    code, out = cli(ml_repo, "--fix", "experiments/attn.yaml")
+    assert code == 1
+    assert "EXP104 model.name is 'attention'" in out
+    assert "--fix leaves it alone: the file is a symbolic link" in out
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8") == text
 
 
 def test_fix_then_checks_again(ml_repo: Path, cli) -> None:
