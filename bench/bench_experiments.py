@@ -146,6 +146,75 @@ def main() -> None:
             row("no config among FILES", run("README.md"), [*anchor, files[0]], "", "early exit"),
         ]
     print_table(f"experiment-config: {N_CONFIGS:,} configs, 2 sibling worktrees", rows)
+    hydra_mode()
+
+
+# --- Hydra mode ---------------------------------------------------------------------------------
+
+N_HYDRA = 48
+COMPOSE_ALL = """\
+import sys, warnings
+warnings.simplefilter("ignore")
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+with initialize_config_dir(config_dir=sys.argv[1], version_base=None):
+    for name in sys.argv[2:]:
+        OmegaConf.to_container(compose(config_name="train", overrides=[f"experiment={name}"]))
+"""
+
+
+def build_hydra_repo(root: Path, count: int) -> list[str]:
+    """The lightning-hydra-template-shaped project of the tests, with `count` experiments."""
+    import textwrap
+
+    from tests.checks.test_experiments import HYDRA_CONFIG, HYDRA_FILES, hydra_experiments
+
+    experiments = hydra_experiments()
+    template = next(iter(experiments.values()))
+    files = dict(HYDRA_FILES)
+    for i in range(count):
+        files[f"configs/experiment/exp_{i:03d}.yaml"] = template.replace(
+            "seed: 12345", f"seed: {i}"
+        )
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    (root / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: train\n"
+    )
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "configs")
+    return [f"exp_{i:03d}" for i in range(count)]
+
+
+def hydra_mode() -> None:
+    """Hydra mode's cost per experiment, against Hydra composing the same experiments
+    (what `train.py experiment=NAME --cfg job` does for each): cold cache, every
+    experiment composed; the per-experiment figure is (N runs - 1 run) / (N - 1)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "hydra"
+        names = build_hydra_repo(repo, N_HYDRA)
+        env = installed_env(Path(tmp) / "pycache")
+        cache = repo / ".git" / "claudio" / "experiments-cache.json"
+        ours = [str(BIN / "claudio-ci"), "check", "experiments"]
+        anchor = [sys.executable, "-c", COMPOSE_ALL, str(repo / "configs")]
+
+        def ours_for(count: int) -> Runner:
+            paths = [f"configs/experiment/{n}.yaml" for n in names[:count]]
+            return cold(command([*ours, *paths], cwd=str(repo), env=env), cache)
+
+        many, one = best_of(ours_for(N_HYDRA), repeat=3), best_of(ours_for(1), repeat=3)
+        hydra_many = best_of(command([*anchor, *names], env=env), repeat=3)
+        hydra_one = best_of(command([*anchor, names[0]], env=env), repeat=3)
+        per = (many - one) / (N_HYDRA - 1)
+        hydra_per = (hydra_many - hydra_one) / (N_HYDRA - 1)
+        rows = [
+            Row(f"{N_HYDRA} experiments composed", many, "hydra compose", hydra_many, "", "cold"),
+            Row("1 experiment composed", one, "hydra compose", hydra_one, "", "start-up"),
+            Row("per experiment", per, "hydra compose", hydra_per, "", "(t(N) - t(1)) / (N - 1)"),
+        ]
+    print_table("experiment-config, Hydra mode (lightning-hydra-template layout)", rows)
 
 
 if __name__ == "__main__":

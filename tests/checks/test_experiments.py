@@ -1082,8 +1082,6 @@ def hydra_experiments() -> dict[str, str]:
         extra = (
             "  net:\n        lin1_size: ${data.batch_size}\n        lin2_size: 256\n"
             if model == "mnist"
-            else "  net:\n        num_classes: ${model.net.num_classes}\n"
-            if False
             else "  compile: ${trainer.deterministic}\n"
         )
         logger_extra = (
