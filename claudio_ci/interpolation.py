@@ -352,9 +352,30 @@ class _Parser:
         self.element(out)
 
 
+# `${model.name}`, `${.sibling}`: most references; such strings skip the lexer (OmegaConf
+# has the same shortcut, SIMPLE_INTERPOLATION_PATTERN).
+_SIMPLE_REFERENCE = re.compile(r"\$\{(\.*[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)\}", re.ASCII)
+
+
+def _simple(text: str) -> list[_Piece] | None:
+    if "\\" in text:
+        return None
+    parts = _SIMPLE_REFERENCE.split(text)
+    if any("${" in literal for literal in parts[::2]):
+        return None
+    return [
+        _NodeRef((part,), f"${{{part}}}") if index % 2 else part
+        for index, part in enumerate(parts)
+        if part
+    ]
+
+
 def parse(text: str) -> list[_Piece]:
     """The pieces of a string holding `${`; raises ValueError where OmegaConf's grammar
     would raise GrammarParseError."""
+    simple = _simple(text)
+    if simple is not None:
+        return simple
     try:
         return _Parser(text).value()
     except _Syntax as exc:

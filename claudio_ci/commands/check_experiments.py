@@ -296,6 +296,16 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
     return HydraComposer(root / config_dir, name, group, selection.directory)
 
 
+# The `hydra` node is not checked: its plugins (hydra-colorlog, a Submit launcher, Optuna)
+# need not be installed where the hook runs. Hydra's own defaults stand in for them.
+HYDRA_PLUGINS_OFF = (
+    "hydra/job_logging=default",
+    "hydra/hydra_logging=default",
+    "hydra/launcher=basic",
+    "hydra/sweeper=basic",
+)
+
+
 @dataclass
 class HydraComposer:
     """Composes experiments as `python train.py experiment=NAME` would, with Hydra's
@@ -338,7 +348,8 @@ class HydraComposer:
         first: Exception | None = None
         for override in (f"{self.group}={option}", f"+{self.group}={option}"):
             try:
-                composed = compose(config_name=self.config_name, overrides=[override])
+                overrides = [*HYDRA_PLUGINS_OFF, override]
+                composed = compose(config_name=self.config_name, overrides=overrides)
                 data = omegaconf.to_container(composed, resolve=False)
                 return dataclasses.replace(file, composed=data)
             except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
@@ -378,7 +389,7 @@ def _fingerprint(
     in Hydra mode every config Hydra may compose with it."""
     package = Path(exp.__file__).resolve().parents[1]
     code = [package / "checks" / "experiments.py", package / "interpolation.py"]
-    code.append(package / "yamlfile.py")
+    code += [package / "yamlfile.py", Path(__file__).resolve()]  # Hydra and _BASE_ live here
     location = config.get("experiments.schema")
     own = root / location if location else None
     return fingerprint(
