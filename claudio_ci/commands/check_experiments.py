@@ -318,9 +318,15 @@ class HydraComposer:
     _stack: contextlib.ExitStack | None = None
 
     def fingerprint(self) -> list[str]:
-        files = sorted(self.config_dir.rglob("*.yaml")) if self.config_dir.is_dir() else []
-        digest = fingerprint(files, str(self.config_dir), self.config_name, self.group)
-        return [digest]
+        """Every config an experiment may be composed with; the experiments themselves are
+        left out (each one's own bytes key its entry), so editing one recomposes only it."""
+        experiments = self.config_dir / self.group
+        files = sorted(
+            p
+            for p in (self.config_dir.rglob("*.yaml") if self.config_dir.is_dir() else [])
+            if experiments not in p.parents
+        )
+        return [fingerprint(files, str(self.config_dir), self.config_name, self.group)]
 
     def _start(self) -> Any:
         try:
