@@ -146,6 +146,77 @@ def main() -> None:
             row("no config among FILES", run("README.md"), [*anchor, files[0]], "", "early exit"),
         ]
     print_table(f"experiment-config: {N_CONFIGS:,} configs, 2 sibling worktrees", rows)
+    hydra_mode()
+
+
+# --- Hydra mode ---------------------------------------------------------------------------------
+
+N_HYDRA = 48
+COMPOSE_ALL = """\
+import sys, warnings
+warnings.simplefilter("ignore")
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+with initialize_config_dir(config_dir=sys.argv[1], version_base=None):
+    for name in sys.argv[2:]:
+        OmegaConf.to_container(compose(config_name="train", overrides=[f"experiment={name}"]))
+"""
+
+
+def build_hydra_repo(root: Path, count: int) -> list[str]:
+    """The lightning-hydra-template-shaped project of the tests, with `count` experiments."""
+    import textwrap
+
+    from tests.checks.test_experiments import HYDRA_CONFIG, HYDRA_FILES, hydra_experiments
+
+    experiments = hydra_experiments()
+    template = next(iter(experiments.values()))
+    files = dict(HYDRA_FILES)
+    for i in range(count):
+        files[f"configs/experiment/exp_{i:03d}.yaml"] = template.replace(
+            "seed: 12345", f"seed: {i}"
+        )
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    (root / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: train\n"
+    )
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "configs")
+    return [f"exp_{i:03d}" for i in range(count)]
+
+
+def hydra_mode() -> None:
+    """Hydra mode's cost per experiment, against Hydra composing the same experiments
+    (what `train.py experiment=NAME --cfg job` does for each), cold cache: the figure per
+    experiment is (t(N experiments) - t(1 experiment)) / (N - 1), start-up taken out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = installed_env(Path(tmp) / "pycache")
+        ours = [str(BIN / "claudio-ci"), "check", "experiments"]
+        timings = {}
+        for count in (N_HYDRA, 1):
+            repo = Path(tmp) / f"hydra{count}"
+            names = build_hydra_repo(repo, count)
+            cache = repo / ".git" / "claudio" / "experiments-cache.json"
+            anchor = [sys.executable, "-c", COMPOSE_ALL, str(repo / "configs"), *names]
+            timings[count] = (
+                best_of(cold(command(ours, cwd=str(repo), env=env), cache), repeat=3),
+                best_of(command(anchor, env=env), repeat=3),
+            )
+            if count == N_HYDRA:  # one experiment edited: only it is composed again
+                edit = repo / "configs" / "experiment" / f"{names[0]}.yaml"
+                warm = best_of(edited(command(ours, cwd=str(repo), env=env), edit), repeat=3)
+        (many, hydra_many), (one, hydra_one) = timings[N_HYDRA], timings[1]
+        per, hydra_per = (many - one) / (N_HYDRA - 1), (hydra_many - hydra_one) / (N_HYDRA - 1)
+        rows = [
+            Row(f"{N_HYDRA} experiments composed", many, "hydra compose", hydra_many, "", "cold"),
+            Row("1 experiment composed", one, "hydra compose", hydra_one, "", "start-up"),
+            Row("per experiment", per, "hydra compose", hydra_per, "", "(t(N) - t(1)) / (N - 1)"),
+            Row("1 of 48 edited", warm, "hydra compose", hydra_one, "", "the 47 others cached"),
+        ]
+    print_table("experiment-config, Hydra mode (lightning-hydra-template layout)", rows)
 
 
 if __name__ == "__main__":

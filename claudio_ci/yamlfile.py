@@ -10,6 +10,7 @@ positions, rejects duplicate keys and stops alias bombs after a bounded number o
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,17 @@ MAX_BYTES = 1_000_000
 
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# OmegaConf's own float resolver (omegaconf/_utils.py, get_yaml_loader): YAML 1.2 floats.
+_OMEGACONF_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+    |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
 
 
 class YamlError(Exception):
@@ -51,6 +63,9 @@ class YamlDocument:
     source: str
     value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # Values OmegaConf's YAML loader reads differently: `1e-3` is a float to it (YAML 1.2),
+    # a string to PyYAML; a timestamp stays the text it is.
+    omegaconf_values: dict[PathKey, Any] = field(default_factory=dict)
 
     def position(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that exists."""
@@ -78,8 +93,11 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 class _Builder:
-    def __init__(self, doc: YamlDocument, max_nodes: int, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, doc: YamlDocument, max_nodes: int, max_depth: int = MAX_DEPTH, text: str = ""
+    ) -> None:
         self.doc = doc
+        self.text = text
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.visited = 0
@@ -113,7 +131,9 @@ class _Builder:
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-            return self._scalar(node)
+            value = self._scalar(node)
+            self._omegaconf_value(node, path, value)
+            return value
         finally:
             self.depth -= 1
 
@@ -132,6 +152,19 @@ class _Builder:
             message = f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}"
         line, col = _mark(node)
         raise YamlError(message, line, col)
+
+    def _omegaconf_value(self, node: yaml.Node, path: PathKey, value: Any) -> None:
+        if node.style not in {None, ""} or node.tag not in {_STR_TAG, _TIMESTAMP_TAG}:
+            return
+        if node.tag == _TIMESTAMP_TAG:
+            self.doc.omegaconf_values[path] = node.value
+        elif _OMEGACONF_FLOAT.match(value) and not self._explicit_tag(node):
+            self.doc.omegaconf_values[path] = self.constructor.construct_yaml_float(node)
+
+    def _explicit_tag(self, node: yaml.Node) -> bool:
+        """`!!str 1e-3`: a tag written in the file, which OmegaConf keeps."""
+        line, col = _mark(node)
+        return _char_at(self.text, line, col) == "!"
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
         # Own keys are recorded before merged ones, so their positions win.
@@ -196,6 +229,8 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
+    if "\t" in text:
+        _check_tabs(text)
     if len(documents) > 1:
         line, col = _mark(documents[1])
         raise YamlError(
@@ -206,8 +241,28 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
         )
     doc = YamlDocument(data=None, source=source)
     if documents:
-        doc.data = _Builder(doc, max_nodes).build(documents[0], ())
+        doc.data = _Builder(doc, max_nodes, text=text).build(documents[0], ())
     return doc
+
+
+def _check_tabs(text: str) -> None:
+    """libyaml accepts a tab between tokens (`epochs: 100<TAB>`, `name:<TAB>x`) that
+    PyYAML's pure-Python scanner, which `yaml.safe_load`, OmegaConf and Hydra use, rejects:
+    scan such a file with that scanner too (only files holding a tab pay for it)."""
+    try:
+        for _ in yaml.scan(text, Loader=yaml.SafeLoader):
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if _char_at(text, line, col) == "\t":
+            raise YamlError(
+                "a tab here is accepted by libyaml but rejected by PyYAML's safe_load, "
+                "OmegaConf and Hydra; use spaces",
+                line,
+                col,
+            ) from None
+        raise YamlError(exc.problem or "invalid YAML", line, col) from None
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:

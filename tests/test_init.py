@@ -156,3 +156,49 @@ def test_the_workflow_template_uses_our_actions() -> None:
     for action in ("smoke-test", "assign-reviewers", "gpu-cost"):
         assert f"claudio-ci/claudio-ci/actions/{action}@" in text
         assert (REPO_ROOT / "actions" / action / "action.yml").is_file()
+
+
+def test_init_on_a_hydra_project_writes_a_config_that_fits_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lightning-hydra-template's layout: configs/train.yaml with a defaults list and
+    configs/experiment/; the written config checks every experiment composed, cleanly."""
+    pytest.importorskip("hydra")
+    import textwrap
+
+    from tests.checks.test_experiments import HYDRA_FILES, hydra_experiments
+    from tests.gitutil import commit_all, git
+
+    repo = tmp_path / "hydra-project"
+    for path, text in {**HYDRA_FILES, **hydra_experiments()}.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "hydra project")
+    assert main(["init", str(repo)]) == 0
+    config = load_config(repo)
+    assert config.warnings == []
+    assert config.get("experiments.hydra") == {"config_dir": "configs", "config_name": "train"}
+    assert config.get("experiments.dir") == "configs/experiment/"
+    assert (config.get("experiments.name_key"), config.get("experiments.schema_mode")) == (
+        None,
+        "none",
+    )
+    capsys.readouterr()
+    monkeypatch.chdir(repo)
+    assert main(["check", "experiments"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_init_keeps_the_tutorial_layout_where_there_is_no_hydra(git_repo: Path) -> None:
+    (git_repo / "configs" / "experiment").mkdir(parents=True)
+    assert main(["init", str(git_repo), "--dry-run"]) == 0
+    assert main(["init", str(git_repo)]) == 0
+    config = load_config(git_repo)
+    assert config.get("experiments.dir") == "configs/experiment/"
+    assert config.get("experiments.hydra") is None
+    (git_repo / "configs" / "experiment").rmdir()
+    (git_repo / ".claudio.yaml").unlink()
+    assert main(["init", str(git_repo)]) == 0
+    written = (git_repo / ".claudio.yaml").read_bytes()
+    assert written == (repo_templates_dir() / ".claudio.yaml").read_bytes()

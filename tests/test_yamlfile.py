@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from claudio_ci.yamlfile import (
     MAX_DEPTH,
@@ -138,8 +139,38 @@ def test_syntax_errors_have_a_position_and_one_line(
     assert str(error) == message
 
 
-def test_a_tab_between_key_and_value_is_fine() -> None:
-    assert parse_yaml("a:\tb\nc: [1,\t2]\n").data == {"a": "b", "c": [1, 2]}
+TAB_TEXTS = [
+    "a:\tb\n",
+    "epochs: 100\t\nbatch: 32\n",
+    "c: [1,\t2]\n",
+    "a: 1 \t# comment\n",
+    "a: x\t\n",
+    "a:\n  b:\tc\n",
+    'a: "x\ty"\n',
+    "a: |\n  x\ty\n",
+    "a: 'x\ty'\n",
+    "# a\tcomment\nb: 1\n",
+    "a: b\tc\n",
+]
+
+
+@pytest.mark.parametrize("text", TAB_TEXTS)
+def test_tabs_are_errors_exactly_where_pyyaml_safe_load_rejects_them(text: str) -> None:
+    """libyaml (the fast reader) accepts tabs between tokens; PyYAML's own scanner, which
+    `yaml.safe_load`, OmegaConf and Hydra use, does not: its verdict is the one that counts."""
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        assert exc.problem_mark is not None
+        with pytest.raises(YamlError) as caught:
+            parse_yaml(text)
+        assert (caught.value.line, caught.value.col) == (
+            exc.problem_mark.line + 1,
+            exc.problem_mark.column + 1,
+        )
+        assert "tab" in caught.value.message
+    else:
+        assert parse_yaml(text).data == expected
 
 
 def test_dates_are_read_as_dates() -> None:

@@ -10,10 +10,13 @@ Codes (stable; `hint` on every finding says how to fix it):
     EXP002 duplicate key                     EXP202 a number YAML 1.1 reads as a string
     EXP003 more than one YAML document       EXP203 .nan or .inf
     EXP004 too large, alias bomb, too deep   EXP301 reference to a key that does not exist
-    EXP005 not UTF-8                         EXP302 malformed reference
+    EXP005 not UTF-8                         EXP302 malformed reference (OmegaConf's grammar)
     EXP006 not a mapping (empty, a list)     EXP303 circular reference
-    EXP007 cannot be read                    EXP304 mapping or list put into a string
+    EXP007 cannot be read                    EXP304 mapping or list put into a string (warning)
     EXP101 file name breaks name_pattern     EXP305 resolver, not checked (notice)
+                                             EXP306 reference to a `???` value (warning)
+                                             EXP307 key made of a non-string value
+                                             EXP308 Hydra cannot compose it (Hydra mode)
     EXP102 reserved name                     EXP401 output dir shared with another experiment
     EXP103 name key missing                  EXP402 output dir ignores the name (warning)
     EXP104 name key differs from file name   EXP501 same name added in a sibling, other content
@@ -61,6 +64,9 @@ MALFORMED_REFERENCE = "EXP302"
 CIRCULAR_REFERENCE = "EXP303"
 NOT_SCALAR_REFERENCE = "EXP304"
 RESOLVER = "EXP305"
+MISSING_REFERENCE = "EXP306"
+INVALID_REFERENCE = "EXP307"
+NOT_COMPOSED = "EXP308"
 OUTPUT_COLLISION = "EXP401"
 OUTPUT_NOT_NAMED = "EXP402"
 SIBLING_NAME = "EXP501"
@@ -92,6 +98,16 @@ _REFERENCE_CODES = {
     interpolation.CYCLE: CIRCULAR_REFERENCE,
     interpolation.NOT_SCALAR: NOT_SCALAR_REFERENCE,
     interpolation.RESOLVER: RESOLVER,
+    interpolation.MISSING: MISSING_REFERENCE,
+    interpolation.INVALID: INVALID_REFERENCE,
+}
+# What a file Hydra composes may get from the configs merged with it.
+_COMPOSED = frozenset({UNKNOWN_REFERENCE, MISSING_REFERENCE, INVALID_REFERENCE})
+# What OmegaConf accepts, or a launch must supply, is not an error here.
+_REFERENCE_SEVERITY = {
+    RESOLVER: Severity.NOTICE,
+    NOT_SCALAR_REFERENCE: Severity.WARNING,
+    MISSING_REFERENCE: Severity.WARNING,
 }
 
 _TYPE_NAMES = {
@@ -116,9 +132,10 @@ class Rules:
     """The `experiments` configuration section, parsed."""
 
     name_pattern: re.Pattern[str]
-    name_key: tuple[str, ...] = ("model", "name")
-    output_key: tuple[str, ...] = ("output", "dir")
+    name_key: tuple[str, ...] | None = ("model", "name")  # None: no name key to check
+    output_key: tuple[str, ...] | None = ("output", "dir")  # None: no output dir to compare
     reserved_names: frozenset[str] = frozenset()
+    identity_dir: str | None = None  # set: an experiment is its path below this directory
 
 
 @dataclass
@@ -128,15 +145,63 @@ class ExperimentFile:
     path: str
     document: YamlDocument | None = None
     error: YamlError | None = None
+    # Hydra: the config Hydra composed for this experiment (its own document gives the
+    # positions), or, without Hydra mode, whether the file is one Hydra composes.
+    composed: dict[str, Any] | None = None
+    hydra_shaped: bool = False
+    composition_error: str | None = None
 
     @property
     def name(self) -> str:
         return experiment_name(self.path)
 
 
-def experiment_name(path: str) -> str:
-    """The file stem: `experiments/baseline.yaml` is the experiment `baseline`."""
+def experiment_name(path: str, identity_dir: str | None = None) -> str:
+    """The file stem: `experiments/baseline.yaml` is the experiment `baseline`; with
+    `identity_dir` set, its path below that directory: `cifar/base` and `mnist/base` are
+    two experiments."""
+    if identity_dir is not None:
+        prefix = "" if identity_dir == "." else identity_dir.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return posixpath.splitext(path[len(prefix) :])[0]
     return posixpath.splitext(posixpath.basename(path))[0]
+
+
+BASE_KEY = "_BASE_"
+
+
+def base_references(data: Any) -> list[str]:
+    """detectron2's `_BASE_: ../Base-RCNN.yaml` (a list is accepted too)."""
+    value = data.get(BASE_KEY) if isinstance(data, dict) else None
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def merge_bases(bases: Sequence[dict[str, Any]], own: dict[str, Any]) -> dict[str, Any]:
+    """The config detectron2 (fvcore's `load_yaml_with_base`) builds: the bases merged in
+    order, then the file's own keys; mappings merge, any other value replaces."""
+    merged: dict[str, Any] = {}
+    for layer in [*bases, own]:
+        merged = _deep_merge(merged, {k: v for k, v in layer.items() if k != BASE_KEY})
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def is_hydra_shaped(data: Any, text: str = "") -> bool:
+    """A file Hydra composes: a `defaults:` list or a `# @package` header."""
+    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or bool(
+        re.search(r"^#\s*@package\b", text, re.MULTILINE)
+    )
 
 
 @dataclass(frozen=True)
@@ -154,10 +219,11 @@ class Summary:
     name_position: tuple[int, int] = (1, 1)
     output_position: tuple[int, int] = (1, 1)
     content: bytes | None = field(default=None, compare=False)
+    identity_dir: str | None = None
 
     @functools.cached_property
     def name(self) -> str:
-        return experiment_name(self.path)
+        return experiment_name(self.path, self.identity_dir)
 
 
 @dataclass(frozen=True)
@@ -219,7 +285,9 @@ def dotted(key: Sequence[str]) -> str:
     return ".".join(key)
 
 
-def _get(data: Any, path: Sequence[str | int]) -> Any:
+def _get(data: Any, path: Sequence[str | int] | None) -> Any:
+    if path is None:
+        return None
     for part in path:
         if not isinstance(data, dict) or part not in data:
             return None
@@ -231,21 +299,42 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
     doc = file.document
     if doc is None or not isinstance(doc.data, dict):
         return _Analysis(file)
-    resolution = interpolation.resolve(doc.data, {EXPERIMENT_NAME_VARIABLE: file.name})
+    name = file.name  # what `${experiment_name}` means to the trainer: the stem
+    if file.composed is None:
+        resolution = interpolation.resolve(
+            doc.data, {EXPERIMENT_NAME_VARIABLE: name}, doc.omegaconf_values
+        )
+    else:  # OmegaConf typed the composed values already
+        resolution = interpolation.resolve(file.composed, {EXPERIMENT_NAME_VARIABLE: name})
+        # What the other files of the composition leave to run time (`${hydra:...}`) is
+        # theirs to answer for; what fails, or what this file writes, is reported.
+        resolution.problems = [
+            p
+            for p in resolution.problems
+            if p.kind in interpolation.FAILING_KINDS or p.path in doc.value_marks
+        ]
     out = _get(resolution.data, rules.output_key)
     output_dir = None
-    if isinstance(out, str) and out and resolution.is_resolved(rules.output_key):
+    if (
+        rules.output_key is not None
+        and isinstance(out, str)
+        and out
+        and resolution.is_resolved(rules.output_key)
+    ):
         output_dir = posixpath.normpath(out)
     return _Analysis(file, resolution, output_dir)
 
 
 def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> Summary:
     """Everything one config says about itself; no other file is needed."""
+    identity = rules.identity_dir
     if file.error is not None:
-        return Summary(file.path, (_read_error(file.path, file.error),))
+        return Summary(file.path, (_read_error(file.path, file.error),), identity_dir=identity)
+    if file.composition_error is not None:
+        return Summary(file.path, (_not_composed(file),), identity_dir=identity)
     analysis = _analyse(file, rules)
     if analysis.resolution is None:
-        return Summary(file.path, (_not_a_mapping(file),))
+        return Summary(file.path, (_not_a_mapping(file),), identity_dir=identity)
     naming = _naming(analysis, rules)
     name_reported = any(f.code in {NAME_MISSING, NAME_MISMATCH} for f in naming)
     findings = [
@@ -261,8 +350,9 @@ def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> 
         tuple(findings),
         readable=True,
         output_dir=analysis.output_dir,
-        name_position=file.document.position(rules.name_key),
-        output_position=file.document.position(rules.output_key),
+        name_position=file.document.position(rules.name_key or ()),
+        output_position=file.document.position(rules.output_key or ()),
+        identity_dir=identity,
     )
 
 
@@ -302,6 +392,20 @@ def _read_error(path: str, error: YamlError) -> Finding:
     return Finding(path, code, error.message, error.line, error.col, hint=hint)
 
 
+def _not_composed(file: ExperimentFile) -> Finding:
+    assert file.composition_error is not None
+    if file.composition_error.startswith(BASE_KEY):
+        line, col = file.document.position((BASE_KEY,)) if file.document else (1, 1)
+        hint = f"make {BASE_KEY} name a readable YAML file, relative to this one"
+    else:
+        line, col = 1, 1
+        hint = (
+            "fix the defaults list or the override it names; "
+            "`python train.py experiment=NAME --cfg job` shows the same error"
+        )
+    return Finding(file.path, NOT_COMPOSED, file.composition_error, line, col, hint=hint)
+
+
 def _not_a_mapping(file: ExperimentFile) -> Finding:
     assert file.document is not None
     data = file.document.data
@@ -330,7 +434,7 @@ def _suggest_name(name: str, pattern: re.Pattern[str]) -> str | None:
 def _naming(analysis: _Analysis, rules: Rules) -> list[Finding]:
     file, doc, resolution = analysis.file, analysis.file.document, analysis.resolution
     assert doc is not None and resolution is not None
-    name, key = file.name, dotted(rules.name_key)
+    name, key = file.name, dotted(rules.name_key or ())
     findings = []
     name_ok = bool(rules.name_pattern.search(name))
     if not name_ok:
@@ -354,6 +458,8 @@ def _naming(analysis: _Analysis, rules: Rules) -> list[Finding]:
                 hint="rename the file and its name key; tools use these names for other things",
             )
         )
+    if rules.name_key is None:
+        return findings
     value = _get(analysis.data, rules.name_key)
     if value is None:
         line, col = doc.position(rules.name_key, key=True)
@@ -398,7 +504,15 @@ def _references(analysis: _Analysis) -> list[Finding]:
     for problem in resolution.problems:
         line, col = doc.position(problem.path)
         code = _REFERENCE_CODES[problem.kind]
-        severity = Severity.NOTICE if code == RESOLVER else Severity.ERROR
+        severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
+        hint = _reference_hint(code, problem.suggestion)
+        if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
+            # The key may come from a config Hydra merges in: only the composition knows.
+            severity = Severity.NOTICE
+            hint = (
+                "Hydra may merge this key in from the defaults list; set experiments.hydra "
+                "(config_dir, config_name) to check the composed config"
+            )
         findings.append(
             Finding(
                 analysis.file.path,
@@ -407,7 +521,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
                 line,
                 col,
                 severity,
-                hint=_reference_hint(code, problem.suggestion),
+                hint=hint,
             )
         )
     return findings
@@ -420,6 +534,8 @@ def _reference_hint(code: str, suggestion: str | None) -> str:
         UNKNOWN_REFERENCE: "refer to an existing key (`${model.name}`, `${.sibling}`) "
         "or to ${experiment_name}",
         MALFORMED_REFERENCE: "write references as ${dotted.key}; escape a literal one as \\${",
+        MISSING_REFERENCE: "set the value in the file, or pass it when launching (key=value)",
+        INVALID_REFERENCE: "a key built from a reference must come from a string value",
         CIRCULAR_REFERENCE: "make one of these values a literal",
         NOT_SCALAR_REFERENCE: "refer to a single value inside it, e.g. ${model.name}",
         RESOLVER: "the value is only known when the experiment runs; nothing to do",
@@ -699,27 +815,57 @@ def sibling_unreadable(where: str, reason: str) -> Finding:
 # --- the one fix ----------------------------------------------------------------------------
 
 
-def set_name(text: str, key: Sequence[str], name: str) -> str | None:
-    """`text` with the scalar at `key` replaced by `name`, every other byte kept.
+class FixRefused(Exception):
+    """Why `--fix` leaves a value alone, in words for the finding's hint."""
 
-    None when that cannot be done safely (the value comes from an alias or a merge key,
-    is a block scalar, or the edit would change anything else).
-    """
+
+def set_name(text: str, key: Sequence[str], name: str) -> str | None:
+    """`text` with the scalar at `key` replaced by `name`; None when `edit_name` refuses."""
+    try:
+        return edit_name(text, key, name)
+    except FixRefused:
+        return None
+
+
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !!tag ` before a scalar
+
+
+def edit_name(text: str, key: Sequence[str], name: str) -> str:
+    """`text` with the scalar at `key` replaced by `name`, every other byte kept (an anchor
+    or a tag on the value too); raises FixRefused saying why that cannot be done safely."""
     try:
         before = parse_yaml(text).data  # bounded first: no alias bomb reaches compose()
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure loader: character marks
-    except (YamlError, yaml.YAMLError):
-        return None
+    except YamlError as exc:
+        raise FixRefused(
+            f"the file cannot be parsed: {exc.message} (line {exc.line}, column {exc.col})"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise FixRefused(f"the file cannot be parsed: {exc}") from None
+    where = dotted([str(k) for k in key])
+    key_end = 0
     for part in key:
         if not isinstance(node, yaml.MappingNode):
-            return None
-        matches = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part]
+            raise FixRefused(f"{where} is not inside a mapping")
+        pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+        matches = [(k, v) for k, v in pairs if k.value == part]
         if len(matches) != 1:
-            return None
-        node = matches[0]
-    if not isinstance(node, yaml.ScalarNode) or node.style in {"|", ">"}:
-        return None
+            merged = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in pairs)
+            raise FixRefused(
+                f"{where} comes from a merge key (<<)" if merged else f"{where} is not written here"
+            )
+        key_node, node = matches[0]
+        key_end = key_node.end_mark.index
+    if not isinstance(node, yaml.ScalarNode):
+        raise FixRefused(f"{where} holds a mapping or a list")
+    if node.start_mark.index < key_end:
+        raise FixRefused("the value comes from an alias (*name) of a value written elsewhere")
+    if node.style in {"|", ">"}:
+        raise FixRefused("the value is a block scalar (| or >)")
     start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:
+        start = properties.end()
     expected = copy.deepcopy(before)
     _get(expected, key[:-1])[key[-1]] = name
     for replacement in _scalar_spellings(name, node.style):
@@ -729,7 +875,7 @@ def set_name(text: str, key: Sequence[str], name: str) -> str | None:
                 return edited
         except YamlError:
             continue
-    return None
+    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
 
 
 def _scalar_spellings(name: str, style: str | None) -> list[str]:

@@ -4,6 +4,7 @@ file selection, rendering in the requested format and the exit code."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -14,8 +15,12 @@ from typing import Any
 from claudio_ci import findings as fmt
 from claudio_ci.config import Config, load_config
 from claudio_ci.errors import UsageError
+from claudio_ci.fileio import read_regular
 from claudio_ci.findings import Finding, Severity
 from claudio_ci.git import Repository, discover
+from claudio_ci.suppress import Suppressions, filter_findings
+
+MAX_COMMENT_BYTES = 2_000_000
 
 
 @dataclass
@@ -78,7 +83,9 @@ def run_check(
     fail_on: Severity | None = Severity.ERROR,
     title: str = "claudio-ci",
     options: Mapping[str, Any] | None = None,
+    section: str | None = None,
 ) -> int:
+    """`section`: the configuration section whose `ignore`/`per_file_ignores` apply."""
     repo = discover()
     config = command_config(
         repo, overrides=overrides, config_file=config_file, flag_values=flag_values
@@ -87,12 +94,28 @@ def run_check(
     context = CheckContext(
         repo, config, files, fix=fix, all_files=not filenames, options=dict(options or {})
     )
-    results = config.warnings + runner(context)
+    rules = Suppressions.from_section(config.section(section) if section else {})
+    found = filter_findings(runner(context), rules, functools.partial(_text_of, repo.root))
+    results = config.warnings + found
     return report(results, output_format, title=title, fail_on=fail_on)
 
 
+def _text_of(root: Path, path: str) -> str | None:
+    """A finding's file, for its `# claudio-ci: ignore[...]` comments; None if unreadable."""
+    if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts:
+        return None
+    try:
+        return read_regular(root / path, MAX_COMMENT_BYTES).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return None
+
+
 def run_check_command(
-    args: argparse.Namespace, runner: CheckRunner, title: str, **options: Any
+    args: argparse.Namespace,
+    runner: CheckRunner,
+    title: str,
+    section: str | None = None,
+    **options: Any,
 ) -> int:
     """`run_check` with what every `check` subcommand's parser gives it."""
     return run_check(
@@ -104,6 +127,7 @@ def run_check_command(
         config_file=args.config,
         title=title,
         options=options,
+        section=section,
     )
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import dataclasses
 import functools
 import json
+import posixpath
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from claudio_ci import __version__
@@ -34,10 +37,15 @@ from claudio_ci.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_y
 
 BUILTIN_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "experiment.schema.json"
 CACHE_NAME = "experiments-cache.json"
+MAX_BASE_DEPTH = 20
+
+
+class _BaseError(Exception):
+    """A `_BASE_` config that cannot be read or merged."""
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_check_command(args, check, "claudio-ci: experiment configs")
+    return run_check_command(args, check, "claudio-ci: experiment configs", section="experiments")
 
 
 def check(ctx: CheckContext) -> list[Finding]:
@@ -50,7 +58,9 @@ def check(ctx: CheckContext) -> list[Finding]:
     targets = present if ctx.all_files else selection.select(ctx.files)
     if not targets:
         return []
-    summaries = _Summaries(root, _rules(ctx.config), ctx.config, ctx.repo.state_dir(False))
+    hydra = _hydra_settings(root, selection, ctx.config)
+    rules = _rules(ctx.config, selection)
+    summaries = _Summaries(root, rules, ctx.config, ctx.repo.state_dir(False), hydra)
     branch_globs = ctx.config.get("experiments.compare_branches")
     siblings, warnings = _sibling_states(ctx.repo, selection, branch_globs, summaries)
     chosen = set(targets)
@@ -62,16 +72,25 @@ def check(ctx: CheckContext) -> list[Finding]:
         summaries.cache.save()
         return exp.check_experiments(mine, rest, summaries.rules, siblings)
 
-    findings = analyse()
-    if ctx.fix:
-        findings = _fix(root, findings, summaries.rules, analyse)
+    try:
+        findings = analyse()
+        if ctx.fix:
+            findings = _fix(root, findings, summaries.rules, analyse)
+    finally:
+        if hydra is not None:
+            hydra.close()
     return warnings + findings
 
 
 # --- configuration --------------------------------------------------------------------------
 
 
-def _rules(config: Config) -> exp.Rules:
+def _key(config: Config, name: str) -> tuple[str, ...] | None:
+    value = config.get(f"experiments.{name}")
+    return None if value is None else tuple(value.split("."))
+
+
+def _rules(config: Config, selection: Selection | None = None) -> exp.Rules:
     raw = config.get("experiments.name_pattern")
     try:
         pattern = re.compile(raw)
@@ -80,15 +99,19 @@ def _rules(config: Config) -> exp.Rules:
         raise ConfigError(
             f"{origin}: experiments.name_pattern {raw!r} is not a regular expression: {exc}"
         ) from None
+    by_path = config.get("experiments.identity") == "path" and selection is not None
     return exp.Rules(
         name_pattern=pattern,
-        name_key=tuple(config.get("experiments.name_key").split(".")),
-        output_key=tuple(config.get("experiments.output_key").split(".")),
+        name_key=_key(config, "name_key"),
+        output_key=_key(config, "output_key"),
         reserved_names=frozenset(config.get("experiments.reserved_names")),
+        identity_dir=selection.directory if by_path and selection else None,
     )
 
 
 def _schemas(root: Path, config: Config) -> list[exp.Schema]:
+    if config.get("experiments.schema_mode") == "none":
+        return []
     builtin = builtin_schema()
     location = config.get("experiments.schema")
     if not location:
@@ -173,12 +196,20 @@ def _user_validator(path: Path, label: str) -> Any:
 class _Summaries:
     """Summaries of configs, from the cache when path, bytes, rules and schemas match."""
 
-    def __init__(self, root: Path, rules: exp.Rules, config: Config, state_dir: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        rules: exp.Rules,
+        config: Config,
+        state_dir: Path,
+        hydra: HydraComposer | None = None,
+    ) -> None:
         self.root = root
         self.rules = rules
         self.config = config
+        self.hydra = hydra
         self.cache = JsonCache(state_dir / CACHE_NAME)
-        self.fingerprint = _fingerprint(root, rules, config)
+        self.fingerprint = _fingerprint(root, rules, config, hydra)
 
     @functools.cached_property
     def schemas(self) -> list[exp.Schema]:
@@ -192,18 +223,152 @@ class _Summaries:
             reason = f"cannot read the file: {exc.strerror or exc}"
             error = YamlError(reason, 0, 0, code="unreadable")
             return exp.summarize(exp.ExperimentFile(path, error=error), self.rules, [])
-        key = cache_key(self.fingerprint, path, raw)
+        parsed, bases = None, []
+        if exp.BASE_KEY.encode() in raw:  # the bases' bytes are part of the cache key
+            parsed = _parse(path, raw)
+            parsed, bases = self._with_bases(parsed)
+        key = cache_key(self.fingerprint, path, raw, *bases)
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
         if summary is None:
-            summary = exp.summarize(_parse(path, raw), self.rules, self.schemas)
+            file = parsed or _parse(path, raw)
+            if self.hydra is not None and file.document is not None:
+                file = self.hydra.compose(file)
+            summary = exp.summarize(file, self.rules, self.schemas)
             self.cache.put(key, _summary_to_json(summary))
         return dataclasses.replace(summary, content=raw)
+
+    def _with_bases(self, file: exp.ExperimentFile) -> tuple[exp.ExperimentFile, list[bytes]]:
+        """`file` with its `_BASE_` configs merged under it, and the bytes read for them."""
+        if file.document is None or not exp.base_references(file.document.data):
+            return file, []
+        read: list[bytes] = []
+        try:
+            merged = self._merged(file.path, file.document.data, read, [file.path])
+        except _BaseError as exc:
+            return dataclasses.replace(file, composition_error=f"{exp.BASE_KEY}: {exc}"), read
+        return dataclasses.replace(file, composed=merged), read
+
+    def _merged(self, path: str, data: dict[str, Any], read: list[bytes], chain: list[str]) -> Any:
+        bases = []
+        for reference in exp.base_references(data):
+            base = posixpath.normpath(posixpath.join(posixpath.dirname(path), reference))
+            if base.startswith("../") or base == ".." or posixpath.isabs(reference):
+                raise _BaseError(f"{reference} is outside the repository")
+            if base in chain or len(chain) > MAX_BASE_DEPTH:
+                raise _BaseError(f"{' -> '.join([*chain, base])} never ends")
+            try:
+                raw = _read(self.root / base)
+                read.append(raw)
+                doc = parse_yaml(decode_yaml_bytes(raw), base)
+            except OSError as exc:
+                raise _BaseError(f"{reference} cannot be read: {exc.strerror or exc}") from None
+            except YamlError as exc:
+                raise _BaseError(f"{base}:{exc.line}:{exc.col}: {exc.message}") from None
+            if not isinstance(doc.data, dict):
+                raise _BaseError(f"{base} is not a mapping")
+            bases.append(self._merged(base, doc.data, read, [*chain, base]))
+        return exp.merge_bases(bases, data)
 
     def sibling(self, path: str, raw: bytes) -> exp.Summary:
         """A sibling's config: only its name and output directory matter, not its schema."""
         summary = exp.summarize(_parse(path, raw), self.rules, [])
         return dataclasses.replace(summary, content=raw)
+
+
+# --- Hydra mode -----------------------------------------------------------------------------
+
+
+def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+    settings = config.get("experiments.hydra")
+    if not settings:
+        return None
+    origin = config.origins.get("experiments.hydra", "configuration")
+    config_dir = PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
+    prefix = "" if config_dir == "." else f"{config_dir}/"
+    if not f"{selection.directory}/".startswith(prefix) or selection.directory == config_dir:
+        raise ConfigError(
+            f"{origin}: experiments.dir {selection.directory!r} must be a config group under "
+            f"experiments.hydra.config_dir {config_dir!r} (e.g. {prefix}experiment)"
+        )
+    group = selection.directory[len(prefix) :]
+    name = settings["config_name"].removesuffix(".yaml")
+    return HydraComposer(root / config_dir, name, group, selection.directory)
+
+
+# The `hydra` node is not checked: its plugins (hydra-colorlog, a Submit launcher, Optuna)
+# need not be installed where the hook runs. Hydra's own defaults stand in for them.
+HYDRA_PLUGINS_OFF = (
+    "hydra/job_logging=default",
+    "hydra/hydra_logging=default",
+    "hydra/launcher=basic",
+    "hydra/sweeper=basic",
+)
+
+
+@dataclass
+class HydraComposer:
+    """Composes experiments as `python train.py experiment=NAME` would, with Hydra's
+    compose API (hydra-core, the `hydra` extra: ~0.5 s to import, paid only in this mode)."""
+
+    config_dir: Path
+    config_name: str
+    group: str  # the experiments' config group, e.g. "experiment"
+    directory: str  # the experiments dir, repository-relative
+    _stack: contextlib.ExitStack | None = None
+
+    def fingerprint(self) -> list[str]:
+        """Every config an experiment may be composed with; the experiments themselves are
+        left out (each one's own bytes key its entry), so editing one recomposes only it."""
+        experiments = self.config_dir / self.group
+        files = sorted(
+            p
+            for p in (self.config_dir.rglob("*.yaml") if self.config_dir.is_dir() else [])
+            if experiments not in p.parents
+        )
+        return [fingerprint(files, str(self.config_dir), self.config_name, self.group)]
+
+    def _start(self) -> Any:
+        try:
+            import hydra
+            from omegaconf import OmegaConf
+        except ImportError:
+            raise ConfigError(
+                "experiments.hydra needs hydra-core: pip install 'claudio-ci[hydra]' "
+                "(in .pre-commit-config.yaml: additional_dependencies: [hydra-core])"
+            ) from None
+        if self._stack is None:
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore")
+            self._stack.enter_context(
+                hydra.initialize_config_dir(
+                    config_dir=str(self.config_dir.resolve()), version_base=None
+                )
+            )
+        return hydra.compose, OmegaConf
+
+    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
+        compose, omegaconf = self._start()
+        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
+        first: Exception | None = None
+        for override in (f"{self.group}={option}", f"+{self.group}={option}"):
+            try:
+                overrides = [*HYDRA_PLUGINS_OFF, override]
+                composed = compose(config_name=self.config_name, overrides=overrides)
+                data = omegaconf.to_container(composed, resolve=False)
+                return dataclasses.replace(file, composed=data)
+            except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
+                if first is None or "No match in the defaults list" in str(first):
+                    first = exc
+        reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
+        message = f"Hydra cannot compose this experiment: {reason}"
+        return dataclasses.replace(file, composition_error=message)
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
 
 
 def _read(file: Path) -> bytes:
@@ -216,22 +381,28 @@ def _parse(path: str, raw: bytes) -> exp.ExperimentFile:
         if len(raw) > MAX_BYTES:
             limit = f"over the {MAX_BYTES:,}-byte limit for YAML here"
             raise YamlError(f"file is {limit}", code="too-large")
-        return exp.ExperimentFile(path, parse_yaml(decode_yaml_bytes(raw), path))
+        text = decode_yaml_bytes(raw)
+        doc = parse_yaml(text, path)
+        return exp.ExperimentFile(path, doc, hydra_shaped=exp.is_hydra_shaped(doc.data, text))
     except YamlError as error:
         return exp.ExperimentFile(path, error=error)
 
 
-def _fingerprint(root: Path, rules: exp.Rules, config: Config) -> str:
-    """What every summary depends on besides its path and bytes: code, schemas, rules."""
+def _fingerprint(
+    root: Path, rules: exp.Rules, config: Config, hydra: HydraComposer | None = None
+) -> str:
+    """What every summary depends on besides its path and bytes: code, schemas, rules, and
+    in Hydra mode every config Hydra may compose with it."""
     package = Path(exp.__file__).resolve().parents[1]
     code = [package / "checks" / "experiments.py", package / "interpolation.py"]
-    code.append(package / "yamlfile.py")
+    code += [package / "yamlfile.py", Path(__file__).resolve()]  # Hydra and _BASE_ live here
     location = config.get("experiments.schema")
     own = root / location if location else None
     return fingerprint(
         [*code, BUILTIN_SCHEMA, *([own] if own is not None and own.is_file() else [])],
         __version__,
-        repr((rules.name_pattern.pattern, rules.name_key, rules.output_key)),
+        repr((rules.name_pattern.pattern, rules.name_key, rules.output_key, rules.identity_dir)),
+        *(hydra.fingerprint() if hydra is not None else ()),
         repr(sorted(rules.reserved_names)),  # a set's order changes between processes
         f"{location}:{config.get('experiments.schema_mode')}",
     )
@@ -244,6 +415,7 @@ def _summary_to_json(summary: exp.Summary) -> dict[str, Any]:
         "output_dir": summary.output_dir,
         "name_position": summary.name_position,
         "output_position": summary.output_position,
+        "identity_dir": summary.identity_dir,
     }
 
 
@@ -272,6 +444,7 @@ def _summary_from_json(path: str, entry: Any) -> exp.Summary | None:
             output_dir=entry["output_dir"],
             name_position=tuple(entry["name_position"]),
             output_position=tuple(entry["output_position"]),
+            identity_dir=entry.get("identity_dir"),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
@@ -334,7 +507,7 @@ class _SiblingReader:
         uncommitted = {}
         sibling = self.repo.open_worktree(worktree)
         for path in self.selection.select(sibling.files_under(self.selection.directory)):
-            if exp.experiment_name(path) in names:
+            if exp.experiment_name(path, self.summaries.rules.identity_dir) in names:
                 continue
             try:
                 raw = (worktree.path / path).read_bytes()
@@ -374,7 +547,9 @@ class _SiblingReader:
             return None, frozenset()
         if base not in self.names_at:
             paths = self.selection.select(self.repo.tree_files(base, self.selection.directory))
-            self.names_at[base] = frozenset(exp.experiment_name(p) for p in paths)
+            self.names_at[base] = frozenset(
+                exp.experiment_name(p, self.summaries.rules.identity_dir) for p in paths
+            )
         return base, self.names_at[base]
 
     def _added(self, base: str | None, tip: str, names: frozenset[str]) -> dict[str, bytes]:
@@ -386,7 +561,10 @@ class _SiblingReader:
         else:
             changed = self.repo.changed_since(base, tip)
             paths = [c.path for c in changed if not c.deleted]
-        chosen = [p for p in self.selection.select(paths) if exp.experiment_name(p) not in names]
+        identity = self.summaries.rules.identity_dir
+        chosen = [
+            p for p in self.selection.select(paths) if exp.experiment_name(p, identity) not in names
+        ]
         return self.repo.read_blobs(tip, chosen)
 
 
@@ -401,27 +579,33 @@ def _fix(
     if not fixable:
         return findings
     done: list[Finding] = []
-    failed: set[str] = set()
+    failed: dict[str, str] = {}
     for finding in fixable:
         path = root / finding.path
+        if path.is_symlink():
+            failed[finding.path] = (
+                "the file is a symbolic link; --fix never replaces a link with a file "
+                "(edit its target)"
+            )
+            continue
         raw = path.read_bytes()
         bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
-        edited = exp.set_name(
-            decode_yaml_bytes(raw), rules.name_key, exp.experiment_name(finding.path)
-        )
-        if edited is None:
-            failed.add(finding.path)
+        try:
+            edited = exp.edit_name(
+                decode_yaml_bytes(raw), rules.name_key or (), exp.experiment_name(finding.path)
+            )
+        except (exp.FixRefused, YamlError) as exc:
+            failed[finding.path] = str(exc) if isinstance(exc, exp.FixRefused) else exc.message
             continue
         write_atomic(path, bom + edited.encode("utf-8"))
         assert finding.fix is not None
         applied = Fix(finding.fix.description, applied=True)
         done.append(dataclasses.replace(finding, fix=applied, severity=Severity.NOTICE))
-    return done + [_unfixable(f) if f.path in failed else f for f in analyse()]
+    return done + [_unfixable(f, failed[f.path]) if f.path in failed else f for f in analyse()]
 
 
-def _unfixable(finding: Finding) -> Finding:
+def _unfixable(finding: Finding, why: str) -> Finding:
     if finding.fix is None:
         return finding
-    why = "the value comes from an alias, a merge key or a block scalar"
     hint = f"{finding.hint}; --fix leaves it alone: {why}"
     return dataclasses.replace(finding, fix=None, hint=hint)

@@ -239,9 +239,9 @@ def test_reference_problems_have_their_own_codes() -> None:
     assert lines(findings) == [
         "experiments/a.yaml:15:4: EXP301 $.a: ${model.nmae} refers to a key that does not exist",
         "experiments/a.yaml:17:4: EXP303 $.c: circular reference: b -> c -> b",
-        "experiments/a.yaml:18:4: EXP304 $.d: ${model} is a mapping; only a single value can "
-        "go into a string",
-        "experiments/a.yaml:19:4: EXP302 $.e: unterminated reference in '${model.name': "
+        "experiments/a.yaml:18:4: EXP304 $.d: ${model} is a mapping; OmegaConf writes its "
+        "raw text into the string",
+        "experiments/a.yaml:19:4: EXP302 $.e: '${model.name' is not a valid interpolation: "
         "a '}' is missing",
         "experiments/a.yaml:20:4: EXP305 $.f: ${oc.env:HOME} uses the resolver 'oc.env'; "
         "its value is not checked",
@@ -332,6 +332,9 @@ def test_output_dir_shared_with_a_sibling_experiment() -> None:
         ("model:\n  name: 'attn'\n", "model:\n  name: 'attention'\n"),
         ("model:\n  name: 12\n", "model:\n  name: attention\n"),
         ("model:\n  name:   ünï  \n# tail\n", "model:\n  name:   attention  \n# tail\n"),
+        ("model:\n  name: &n attn\n", "model:\n  name: &n attention\n"),
+        ("model:\n  name: !!str attn\n", "model:\n  name: !!str attention\n"),
+        ("model:\n  name: &n !!str 'attn'\n", "model:\n  name: &n !!str 'attention'\n"),
     ],
 )
 def test_set_name_edits_only_the_value(before: str, after: str) -> None:
@@ -351,6 +354,23 @@ def test_set_name_edits_only_the_value(before: str, after: str) -> None:
 )
 def test_set_name_refuses_what_it_cannot_edit_safely(text: str) -> None:
     assert exp.set_name(text, ("model", "name"), "attention") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("base: &b attn\nmodel:\n  name: *b\n", "the value comes from an alias"),
+        ("base: &b {name: attn}\nmodel:\n  <<: *b\n", "model.name comes from a merge key"),
+        ("model:\n  name: |\n    attn\n", "block scalar"),
+        ("model:\n  name: [attn]\n", "model.name holds a mapping or a list"),
+        ("model: [unclosed\n", "the file cannot be parsed: did not find expected ',' or ']'"),
+        ("model:\n  name: &n attn\nother: *n\n", "an alias elsewhere uses this value"),
+    ],
+)
+def test_a_refused_fix_says_why(text: str, reason: str) -> None:
+    with pytest.raises(exp.FixRefused) as refused:
+        exp.edit_name(text, ("model", "name"), "attention")
+    assert reason in str(refused.value)
 
 
 # --- the command, in real repositories ------------------------------------------------------
@@ -433,6 +453,21 @@ def test_fix_leaves_an_alias_alone_and_fails(ml_repo: Path, cli) -> None:
     assert "--fix leaves it alone: the value comes from an alias" in out
     assert "fixable with `--fix`" not in out
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_fix_refuses_a_symlinked_config_and_keeps_the_link(ml_repo: Path, cli) -> None:
+    target = ml_repo / "shared" / "attn.yaml"
+    target.parent.mkdir()
+    text = config("attn").replace("name: attn", "name: attention")
+    target.write_text(text, encoding="utf-8")
+    link = ml_repo / "experiments" / "attn.yaml"
+    link.symlink_to("../shared/attn.yaml")
+    code, out = cli(ml_repo, "--fix", "experiments/attn.yaml")
+    assert code == 1
+    assert "EXP104 model.name is 'attention'" in out
+    assert "--fix leaves it alone: the file is a symbolic link" in out
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8") == text
 
 
 def test_fix_then_checks_again(ml_repo: Path, cli) -> None:
@@ -774,3 +809,391 @@ def test_the_compiled_check_never_accepts_what_jsonschema_rejects(path: tuple[st
             parent[path[-1]] = value
         explained = list(schema.validator().iter_errors(data))
         assert schema.accepts(data) == (not explained), (path, value, explained)
+
+
+# --- OmegaConf's reading of values and references -------------------------------------------
+
+
+def test_1e_3_and_0_001_give_the_same_output_directory_as_omegaconf_types_them() -> None:
+    a = config("a", out="outputs/lr_${training.learning_rate}").replace("0.001", "1e-3")
+    b = config("b", out="outputs/lr_${training.learning_rate}")
+    findings = check({"experiments/a.yaml": a, "experiments/b.yaml": b})
+    collisions = [f for f in findings if f.code == exp.OUTPUT_COLLISION]
+    assert {f.path for f in collisions} == {"experiments/a.yaml", "experiments/b.yaml"}
+    assert "outputs/lr_0.001" in collisions[0].message
+
+
+def test_a_reference_to_a_mandatory_value_is_a_warning_not_a_resolved_text() -> None:
+    text = config("a", out="outputs/${data.name}/${experiment_name}", extra="data:\n  name: ???\n")
+    (finding,) = check({"experiments/a.yaml": text})
+    assert (finding.code, finding.severity) == (exp.MISSING_REFERENCE, Severity.WARNING)
+    assert "mandatory value (???)" in finding.message
+
+
+def test_a_resolver_does_not_hide_the_references_beside_it() -> None:
+    text = config("a", out="/ckpt/${oc.env:USER,me}/${experiment_nmae}")
+    assert codes(check({"experiments/a.yaml": text})) == [exp.UNKNOWN_REFERENCE]
+
+
+def test_a_tab_that_omegaconf_rejects_is_a_syntax_error_at_its_place() -> None:
+    text = config("a").replace("epochs: 10\n", "epochs: 10\t\n")
+    (finding,) = check({"experiments/a.yaml": text})
+    assert (finding.code, finding.line, finding.col) == (exp.SYNTAX, 8, 13)
+    assert "OmegaConf" in finding.message
+
+
+# --- silencing findings: config, per file, inline ---------------------------------------------
+
+
+def _shared_output(ml_repo: Path, name: str, subdir: str = "") -> Path:
+    path = ml_repo / "experiments" / subdir / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config(name, out="outputs/shared"), encoding="utf-8")
+    return path
+
+
+def test_ignore_silences_a_code_everywhere(ml_repo: Path, cli) -> None:
+    _shared_output(ml_repo, "solo")
+    code, out = cli(ml_repo)
+    assert (code, "EXP402" in out) == (0, True)
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [EXP402]\n")
+    assert cli(ml_repo) == (0, "")
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [EXP4]\n")  # a prefix
+    assert cli(ml_repo) == (0, "")
+
+
+def test_per_file_ignores_silence_matching_files_only(ml_repo: Path, cli) -> None:
+    _shared_output(ml_repo, "solo", "legacy")
+    _shared_output(ml_repo, "other")
+    (ml_repo / ".claudio.yaml").write_text(
+        'experiments:\n  per_file_ignores:\n    "experiments/legacy/*": [EXP401, EXP402]\n'
+    )
+    code, out = cli(ml_repo)
+    assert code == 1
+    assert "experiments/legacy/solo.yaml:" not in out
+    assert "experiments/other.yaml:13:8: EXP401" in out
+
+
+def test_an_inline_comment_silences_its_line_and_the_codes_it_names(ml_repo: Path, cli) -> None:
+    path = _shared_output(ml_repo, "solo")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("dir: outputs/shared", "dir: outputs/shared  # claudio-ci: ignore[EXP301]")
+    )
+    assert "EXP402" in cli(ml_repo)[1]  # another code: still reported
+    path.write_text(
+        text.replace("dir: outputs/shared", "dir: outputs/shared  # claudio-ci: ignore[EXP402]")
+    )
+    assert cli(ml_repo) == (0, "")
+    path.write_text("# claudio-ci: ignore-file[EXP402]\n" + text)
+    assert cli(ml_repo) == (0, "")
+
+
+def test_an_unknown_ignore_entry_is_a_config_error(ml_repo: Path, cli) -> None:
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  ignore: [exp402]\n")
+    code, out = cli(ml_repo)
+    assert code == 2
+    assert "ignore" in out
+
+
+# --- Hydra: a project shaped like lightning-hydra-template, of this project's own writing -------
+
+HYDRA_FILES = {
+    "configs/train.yaml": """\
+        # @package _global_
+        defaults:
+          - _self_
+          - data: mnist
+          - model: mnist
+          - callbacks: default
+          - logger: null
+          - trainer: default
+          - paths: default
+          - extras: default
+          - hydra: default
+          - experiment: null
+          - debug: null
+
+        task_name: "train"
+        tags: ["dev"]
+        train: True
+        test: True
+        ckpt_path: null
+        seed: null
+        """,
+    "configs/data/mnist.yaml": """\
+        _target_: src.data.mnist_datamodule.MNISTDataModule
+        data_dir: ${paths.data_dir}
+        batch_size: 128
+        train_val_test_split: [55_000, 5_000, 10_000]
+        num_workers: 0
+        pin_memory: False
+        """,
+    "configs/data/cifar.yaml": """\
+        _target_: src.data.cifar_datamodule.CIFARDataModule
+        data_dir: ${paths.data_dir}/cifar
+        batch_size: 64
+        num_workers: 4
+        """,
+    "configs/model/mnist.yaml": """\
+        _target_: src.models.mnist_module.MNISTLitModule
+        optimizer:
+          _target_: torch.optim.Adam
+          _partial_: true
+          lr: 0.001
+          weight_decay: 0.0
+        scheduler:
+          _target_: torch.optim.lr_scheduler.ReduceLROnPlateau
+          _partial_: true
+          mode: min
+          factor: 0.1
+          patience: 10
+        net:
+          _target_: src.models.components.simple_dense_net.SimpleDenseNet
+          input_size: 784
+          lin1_size: 64
+          lin2_size: 128
+          lin3_size: 64
+          output_size: 10
+        compile: false
+        """,
+    "configs/model/resnet.yaml": """\
+        _target_: src.models.resnet_module.ResNetLitModule
+        optimizer:
+          _target_: torch.optim.SGD
+          _partial_: true
+          lr: 0.1
+          momentum: 0.9
+        net:
+          _target_: torchvision.models.resnet18
+          num_classes: 10
+        compile: false
+        """,
+    "configs/callbacks/default.yaml": """\
+        model_checkpoint:
+          _target_: lightning.pytorch.callbacks.ModelCheckpoint
+          dirpath: ${paths.output_dir}/checkpoints
+          filename: "epoch_{epoch:03d}"
+          monitor: "val/acc"
+          mode: "max"
+          save_last: True
+        early_stopping:
+          _target_: lightning.pytorch.callbacks.EarlyStopping
+          monitor: ${callbacks.model_checkpoint.monitor}
+          patience: 100
+          mode: ${callbacks.model_checkpoint.mode}
+        """,
+    "configs/logger/wandb.yaml": """\
+        wandb:
+          _target_: lightning.pytorch.loggers.wandb.WandbLogger
+          save_dir: "${paths.output_dir}"
+          offline: False
+          project: "lightning-hydra-template"
+          tags: ${tags}
+          group: ""
+        """,
+    "configs/logger/csv.yaml": """\
+        csv:
+          _target_: lightning.pytorch.loggers.csv_logs.CSVLogger
+          save_dir: "${paths.output_dir}"
+          name: "csv/"
+        """,
+    "configs/trainer/default.yaml": """\
+        _target_: lightning.pytorch.trainer.Trainer
+        default_root_dir: ${paths.output_dir}
+        min_epochs: 1
+        max_epochs: 10
+        accelerator: cpu
+        devices: 1
+        check_val_every_n_epoch: 1
+        deterministic: False
+        """,
+    "configs/trainer/gpu.yaml": """\
+        defaults:
+          - default
+        accelerator: gpu
+        devices: 1
+        """,
+    "configs/paths/default.yaml": """\
+        root_dir: ${oc.env:PROJECT_ROOT}
+        data_dir: ${paths.root_dir}/data/
+        log_dir: ${paths.root_dir}/logs/
+        output_dir: ${hydra:runtime.output_dir}
+        work_dir: ${hydra:runtime.cwd}
+        """,
+    "configs/extras/default.yaml": """\
+        ignore_warnings: False
+        enforce_tags: True
+        print_config: True
+        """,
+    "configs/hydra/default.yaml": """\
+        run:
+          dir: ${paths.log_dir}/${task_name}/runs/${now:%Y-%m-%d}_${now:%H-%M-%S}
+        sweep:
+          dir: ${paths.log_dir}/${task_name}/multiruns/${now:%Y-%m-%d}_${now:%H-%M-%S}
+          subdir: ${hydra.job.num}
+        job_logging:
+          handlers:
+            file:
+              filename: ${hydra.runtime.output_dir}/${task_name}.log
+        """,
+}
+
+HYDRA_EXPERIMENT = """\
+    # @package _global_
+
+    # to execute this experiment run:
+    # python train.py experiment={name}
+
+    defaults:
+      - override /data: {data}
+      - override /model: {model}
+      - override /callbacks: default
+      - override /trainer: {trainer}
+      - override /logger: {logger}
+
+    tags: ["{data}", "{name}"]
+
+    seed: {seed}
+
+    trainer:
+      min_epochs: 10
+      max_epochs: {epochs}
+      gradient_clip_val: 0.5
+
+    model:
+      optimizer:
+        lr: {lr}
+    {model_extra}
+    data:
+      batch_size: {batch}
+
+    logger:
+      {logger}:
+        {logger_extra}
+    """
+
+
+def hydra_experiments() -> dict[str, str]:
+    out = {}
+    for i in range(12):
+        model = "mnist" if i % 3 else "resnet"
+        logger = "wandb" if i % 2 else "csv"
+        extra = (
+            "  net:\n        lin1_size: ${data.batch_size}\n        lin2_size: 256\n"
+            if model == "mnist"
+            else "  compile: ${trainer.deterministic}\n"
+        )
+        logger_extra = (
+            'group: "${data._target_}"\n        tags: ${tags}'
+            if logger == "wandb"
+            else "name: ${task_name}_${seed}"
+        )
+        name = f"exp_{i:02d}_{model}"
+        out[f"configs/experiment/{name}.yaml"] = HYDRA_EXPERIMENT.format(
+            name=name,
+            data="mnist" if i % 4 else "cifar",
+            model=model,
+            trainer="gpu" if i % 5 == 0 else "default",
+            logger=logger,
+            seed=12345 + i,
+            epochs=10 + i,
+            lr="1e-3" if i % 2 else "0.002",
+            batch=64 * (1 + i % 3),
+            model_extra=extra,
+            logger_extra=logger_extra,
+        )
+    return out
+
+
+HYDRA_CONFIG = """\
+experiments:
+  dir: configs/experiment
+  name_key: null
+  output_key: null
+  schema_mode: none
+  exclude: []
+"""
+
+
+@pytest.fixture
+def hydra_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "hydra-project"
+    files = {**HYDRA_FILES, **hydra_experiments()}
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(textwrap.dedent(text), encoding="utf-8")
+    (repo / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: train\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "hydra project")
+    return repo
+
+
+def test_hydra_mode_composes_every_experiment_with_no_false_finding(hydra_repo: Path, cli) -> None:
+    pytest.importorskip("hydra")
+    assert len(list((hydra_repo / "configs" / "experiment").iterdir())) >= 10
+    assert cli(hydra_repo) == (0, "")
+
+
+def test_hydra_mode_reports_what_the_composition_breaks(hydra_repo: Path, cli) -> None:
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("lin2_size: 256", "lin2_size: ${data.batch_sise}"))
+    broken = hydra_repo / "configs" / "experiment" / "exp_02_mnist.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("/model: mnist", "/model: mnsit"))
+    code, out = cli(hydra_repo)
+    assert code == 1
+    assert "configs/experiment/exp_01_mnist.yaml:27:16: EXP301 $.model.net.lin2_size:" in out
+    assert "configs/experiment/exp_02_mnist.yaml:1:1: EXP308 Hydra cannot compose" in out
+    assert out.count("EXP") == 2
+
+
+def test_without_hydra_mode_keys_from_the_composition_are_notices(hydra_repo: Path, cli) -> None:
+    (hydra_repo / ".claudio.yaml").write_text(HYDRA_CONFIG)
+    code, out = cli(hydra_repo)
+    assert code == 0
+    assert "EXP301 [notice]" in out
+    assert "[error]" not in out and "warning" not in out
+
+
+# --- detectron2's _BASE_, and experiments named by their path -------------------------------------
+
+
+def test_base_configs_are_merged_under_the_experiment(ml_repo: Path, cli) -> None:
+    base = ml_repo / "configs" / "Base-Model.yaml"
+    base.parent.mkdir()
+    base.write_text(
+        "model:\n  hidden_size: 64\n  layers: 2\ntraining:\n  epochs: 10\n  batch_size: 32\n"
+        "  learning_rate: 0.001\noutput:\n  checkpoint_freq: 5\n"
+    )
+    child = ml_repo / "configs" / "Child.yaml"
+    child.write_text("_BASE_: Base-Model.yaml\ntraining:\n  epochs: 20\n")
+    exp_file = ml_repo / "experiments" / "cnn.yaml"
+    exp_file.write_text(
+        '_BASE_: "../configs/Child.yaml"\nmodel:\n  name: cnn\n'
+        "output:\n  dir: outputs/${experiment_name}/e${training.epochs}\n"
+    )
+    assert cli(ml_repo, "experiments/cnn.yaml") == (0, "")
+    child.write_text("_BASE_: Missing.yaml\n")
+    code, out = cli(ml_repo, "experiments/cnn.yaml")
+    assert code == 1
+    assert out.startswith(
+        "experiments/cnn.yaml:1:9: EXP308 _BASE_: Missing.yaml cannot be read: "
+        "No such file or directory"
+    )
+    child.write_text("_BASE_: ../experiments/cnn.yaml\n")
+    assert "never ends" in cli(ml_repo, "experiments/cnn.yaml")[1]
+
+
+def test_identity_by_path_lets_two_datasets_share_a_stem(ml_repo: Path, cli) -> None:
+    for dataset in ("cifar", "mnist"):
+        path = ml_repo / "experiments" / dataset / "base.yaml"
+        path.parent.mkdir()
+        path.write_text(config("base", out=f"outputs/{dataset}/${{experiment_name}}"))
+    code, out = cli(ml_repo)
+    assert (code, "EXP105 experiment 'base' is also defined by" in out) == (1, True)
+    (ml_repo / ".claudio.yaml").write_text("experiments:\n  identity: path\n")
+    assert cli(ml_repo) == (0, "")
