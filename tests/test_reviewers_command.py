@@ -235,7 +235,7 @@ def test_bad_rules_are_errors_but_the_good_ones_still_route(
     github_server.put_file(BASE, ".claudio.yaml", config)
     assert main(["reviewers", "--format", "text"]) == 1
     out = capsys.readouterr().out
-    assert ".claudio.yaml:10:7: REV001 '!docs/**': negation is not supported here" in out
+    assert ".claudio.yaml:10:7: REV001 '!docs/**': negation (`!`) does not work in CODEOWNERS" in out
     assert "teams=acme/data-team,acme/ml-team" in outputs(pr)
 
 
