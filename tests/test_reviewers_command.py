@@ -681,3 +681,40 @@ def test_hostile_file_names_in_explain_start_no_workflow_command(
     assert commands(out) == []
     if output_format != "markdown":  # the table lists reviewers, not files
         assert "stop-commands" in out and "add-mask" in out
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def test_teams_refused_to_the_actions_token_are_one_warning_and_users_are_still_asked(
+    pr: Path, github_server: GitHubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_server.org_access = False  # the Actions GITHUB_TOKEN
+    config = SEED_CONFIG.replace("[data-team]", "[acme/data-team]").replace(
+        "[ml-team, tech-lead]", "[acme/ml-team, tech-lead]"
+    )
+    github_server.put_file(BASE, ".claudio.yaml", config)
+    assert main(["reviewers", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert github_server.repo.pulls[7].requested_users == ["lead", "tech-lead"]
+    assert github_server.repo.pulls[7].requested_teams == []
+    assert out.count("REV011") == 3  # one warning, and the two rows that point to it
+    assert (
+        "REV011 [warning] GitHub could not resolve the teams acme/data-team, acme/ml-team with "
+        'this token (422 "Could not resolve to a node")'
+    ) in out
+    assert "read:org" in out and "token: ${{ steps.app-token.outputs.token }}" in out
+    assert "REV004" not in out
+    assert outputs(pr) == "users=lead,tech-lead\nteams=\n"
+
+
+def test_the_init_workflow_runs_the_reviewers_job_on_every_pull_request() -> None:
+    workflow = yaml.safe_load(
+        (REPO_ROOT / "templates/repo/.github/workflows/ml-ci.yml").read_text(encoding="utf-8")
+    )
+    trigger = workflow[True]["pull_request"]  # YAML 1.1 reads the key `on` as True
+    assert "paths" not in trigger and "paths-ignore" not in trigger
+    assert "ready_for_review" in trigger["types"] and "opened" in trigger["types"]
+    job = workflow["jobs"]["reviewers"]
+    assert "if" not in job
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}

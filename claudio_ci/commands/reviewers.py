@@ -70,6 +70,7 @@ CODE_SKIPPED = "REV006"
 CODE_OTHER_ORG = "REV007"
 CODE_REQUESTED = "REV008"
 CODE_NO_RULES = "REV009"
+CODE_TEAM_TOKEN = "REV011"
 CODE_UNKNOWN = "REV103"
 CODE_UNVERIFIED = "REV105"
 CODE_STALE = "REV203"
@@ -293,9 +294,14 @@ def _apply(
 ) -> dict[str, str]:
     """Statuses and findings from what GitHub accepted and refused."""
     statuses = {}
+    unresolved = []
     for decision in wanted:
         reviewer = decision.route.reviewer
         where = _rule_path(decision.route.rules[0])
+        if reviewer.name in outcome.unresolved:
+            statuses[reviewer.key] = f"not requested: token cannot see teams ({CODE_TEAM_TOKEN})"
+            unresolved.append(reviewer.label)
+            continue
         if reviewer.name in outcome.refused:
             reason = outcome.refused[reviewer.name]
             statuses[reviewer.key] = f"refused ({CODE_REFUSED})"
@@ -317,7 +323,35 @@ def _apply(
         )
         message = f"requested a review from {reviewer.label}: {', '.join(decision.route.rules)}"
         result.findings.append(_finding(locate, where, CODE_REQUESTED, message))
+    if unresolved:
+        result.findings.append(_team_token_warning(locate, unresolved))
     return statuses
+
+
+TOKEN_SNIPPET = """\
+      - uses: actions/create-github-app-token@v1  # an app with Members: read, Pull requests: write
+        id: app-token
+        with:
+          app-id: ${{ vars.REVIEWERS_APP_ID }}
+          private-key: ${{ secrets.REVIEWERS_APP_KEY }}
+      - uses: claudio-ci/claudio-ci/actions/assign-reviewers@v0.1.0
+        with:
+          token: ${{ steps.app-token.outputs.token }}  # or a PAT with repo and read:org"""
+
+
+def _team_token_warning(locate: Locate, teams: Sequence[str]) -> Finding:
+    """One warning per run: GitHub refuses team review requests made with GITHUB_TOKEN."""
+    message = (
+        f"GitHub could not resolve the team{'s' if len(teams) > 1 else ''} "
+        f'{", ".join(teams)} with this token (422 "Could not resolve to a node"): the '
+        "Actions GITHUB_TOKEN has no organization permission, so teams are never requested "
+        "with it; users were requested"
+    )
+    hint = (
+        "give the action a token that may read the organization's teams (read:org): a GitHub "
+        f"App token or a PAT through its `token:` input, e.g.\n{TOKEN_SNIPPET}"
+    )
+    return _finding(locate, [], CODE_TEAM_TOKEN, message, Severity.WARNING, hint)
 
 
 def _collect(result: Report, reviewers: Sequence[Reviewer]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pathspec
 import pytest
 
+from claudio_ci import codeowners as co
 from claudio_ci.checks.reviewers import (
     CODE_BARE_NAME,
     CODE_NOT_EXPRESSIBLE,
@@ -30,7 +31,6 @@ from claudio_ci.checks.reviewers import (
     route,
     skip_reason,
 )
-from claudio_ci import codeowners as co
 from claudio_ci.findings import Severity
 
 # The seed's own example (Claudio's ML tutorial, `pr.reviewers.by_path`).
