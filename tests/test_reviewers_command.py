@@ -718,3 +718,24 @@ def test_the_init_workflow_runs_the_reviewers_job_on_every_pull_request() -> Non
     job = workflow["jobs"]["reviewers"]
     assert "if" not in job
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_hostile_codeowners_patterns_in_validate_start_no_workflow_command(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
+    (repo / "CODEOWNERS").write_text(
+        "/a##[stop-commands]tok @lead\n/b##[add-mask]x @lead\n", encoding="utf-8"
+    )
+    commit_all(repo, "hostile codeowners")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "validate", "--format", output_format]) == 0
+    out = capsys.readouterr().out
+    own = [line for line in commands(out) if line.startswith("::") and "title=REV" in line]
+    assert commands(out) == own and "stop-commands" in out
+    if output_format == "json":
+        assert "/a##[stop-commands]tok" in json.dumps(json.loads(out))

@@ -43,7 +43,7 @@ from claudio_ci.checks.reviewers import (
     rule_location,
     skip_reason,
 )
-from claudio_ci.commands.check import command_config, relative_paths, report
+from claudio_ci.commands.check import command_config, relative_paths
 from claudio_ci.config import (
     CODE_SYNTAX,
     REPO_FILE,
@@ -124,7 +124,8 @@ def codeowners_command(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-        sys.stderr.write(_neutral_text(fmt.render(findings, _format(args.format))))
+        chosen = _format(args.format)
+        sys.stderr.write(_neutral_text(fmt.render(findings, chosen), chosen))
         return fmt.exit_code(findings)
     target = repo.root / args.output
     current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
@@ -165,7 +166,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         status = f"{args.output}: written ({lines} lines)"
     if (args.format or fmt.default_format()) == "text":
         print(status)
-    return report(findings, args.format, title=f"{TITLE} codeowners")
+    return _report(findings, args.format, f"{TITLE} codeowners")
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -178,7 +179,7 @@ def validate(args: argparse.Namespace) -> int:
         names = "" if checked else " (users and teams not checked: no token or repository)"
         source = f" ({ruleset.source})" if ruleset.source else ""
         print(f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}")
-    return report(findings, args.format, title=f"{TITLE} validate")
+    return _report(findings, args.format, f"{TITLE} validate")
 
 
 # --- a pull request -----------------------------------------------------------------------------
@@ -573,6 +574,20 @@ def _emit(result: Report, output_format: str | None) -> int:
         sys.stdout.write(_neutral_text(_text(result)) + _neutral_text(rendered, chosen))
     fmt.write_step_summary(markdown)
     return fmt.exit_code(result.findings)
+
+
+def _report(findings: Sequence[Finding], output_format: str | None, title: str) -> int:
+    """`check.report`, with every line made inert for the runner (patterns may be a PR's)."""
+    chosen = _format(output_format)
+    if chosen == "markdown":
+        sys.stdout.write(_neutral_text(fmt.render_markdown(findings, title)))
+    elif chosen == "json":
+        sys.stdout.write(fmt.render_json(findings).replace("##[", "#\\u0023["))
+    else:
+        sys.stdout.write(_neutral_text(fmt.render(findings, chosen), chosen))
+    if chosen == "github" and findings:
+        fmt.write_step_summary(fmt.render_markdown(findings, title))
+    return fmt.exit_code(findings)
 
 
 def _format(output_format: str | None) -> str:
