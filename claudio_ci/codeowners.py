@@ -7,6 +7,8 @@ from gitignore's (claudio_ci/globs.py keeps gitignore's for the other checks):
   A last segment that is exactly `*` never reaches into subdirectories; any other last
   segment (`docs`, `*.md`, `src/da*`) also owns everything under a directory it names.
 - `[` and `]` are literal (`/apps/[slug]/page.tsx` is a Next.js path, not a character class).
+  In a CODEOWNERS file GitHub wants them escaped (`\\[slug\\]`): it reports an unescaped one
+  as an invalid pattern and owns nothing by that line, so `parse` makes it a problem.
 - `!` (negation) does not exist: a pattern starting with it is invalid.
 - `\\#` at the start does not make a pattern of a comment: invalid. Elsewhere a backslash
   keeps the next character literal (`\\ ` for a space, `\\*` for a star).
@@ -216,6 +218,8 @@ def parse(text: str) -> tuple[list[Line], list[Problem]]:
         pattern, *owners = fields
         try:
             compiled = compile_pattern(pattern)
+            if any(c in "[]" and not escaped for c, escaped in _tokens(pattern)):
+                raise ValueError("`[` and `]` must be escaped (`\\[`, `\\]`) in a CODEOWNERS file")
         except ValueError as exc:
             problems.append(Problem(number, f"{pattern!r}: {exc}; GitHub skips this line"))
             continue

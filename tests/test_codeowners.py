@@ -163,6 +163,7 @@ FILE = """\
 docs/*                  docs@example.com @writer
 /my\\ dir/              @alice   # a comment after the owners
 !negated                @nobody
+/apps/[slug]/           @nobody
 src/ok.py               not-an-owner
 *.md                    @writer
 *.md                    @editor
@@ -177,11 +178,12 @@ def test_the_file_keeps_order_line_numbers_emails_and_owner_less_lines() -> None
         (5, "/apps/github", ()),
         (6, "docs/*", ("docs@example.com", "@writer")),
         (7, "/my\\ dir/", ("@alice",)),
-        (10, "*.md", ("@writer",)),
-        (11, "*.md", ("@editor",)),
+        (11, "*.md", ("@writer",)),
+        (12, "*.md", ("@editor",)),
     ]
-    assert [p.number for p in problems] == [8, 9]
-    assert "negation" in problems[0].message and "not an owner" in problems[1].message
+    assert [p.number for p in problems] == [8, 9, 10]
+    assert "negation" in problems[0].message and "not an owner" in problems[2].message
+    assert "`[` and `]` must be escaped" in problems[1].message
 
 
 def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
@@ -189,6 +191,7 @@ def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
     assert [(f.code, f.path, f.line) for f in findings] == [
         ("REV010", ".github/CODEOWNERS", 8),
         ("REV010", ".github/CODEOWNERS", 9),
+        ("REV010", ".github/CODEOWNERS", 10),
     ]
     files = ["apps/a.js", "apps/github/b.js", "docs/a.txt", "docs/x.md", "my dir/f", "lib.py"]
     routing = route(ruleset, files)
@@ -200,10 +203,10 @@ def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
         "apps/a.js": [(4, ["octocat"])],
         "apps/github/b.js": [(5, [])],
         "docs/a.txt": [(6, ["docs@example.com", "writer"])],
-        "docs/x.md": [(11, ["editor"])],
+        "docs/x.md": [(12, ["editor"])],
         "lib.py": [(2, ["acme/core"])],
         "my dir/f": [(7, ["alice"])],
     }
     names = {r.reviewer.label: r.rules for r in routing.reviewers}
-    assert names["editor"] == [".github/CODEOWNERS:11 *.md"]
+    assert names["editor"] == [".github/CODEOWNERS:12 *.md"]
     assert "writer" in names and "octocat" in names

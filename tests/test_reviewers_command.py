@@ -729,11 +729,11 @@ def test_hostile_codeowners_patterns_in_validate_start_no_workflow_command(
 ) -> None:
     (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
     (repo / "CODEOWNERS").write_text(
-        "/a##[stop-commands]tok @lead\n/b##[add-mask]x @lead\n", encoding="utf-8"
+        "/a##[stop-commands]tok @lead\n/b##\\[add-mask\\]x @lead\n", encoding="utf-8"
     )
     commit_all(repo, "hostile codeowners")
     monkeypatch.chdir(repo)
-    assert main(["reviewers", "validate", "--format", output_format]) == 0
+    assert main(["reviewers", "validate", "--format", output_format]) == 1  # `[` unescaped
     out = capsys.readouterr().out
     own = [line for line in commands(out) if line.startswith("::") and "title=REV" in line]
     assert commands(out) == own and "stop-commands" in out
