@@ -278,7 +278,7 @@ def codeowners_setting(section: Mapping[str, Any]) -> tuple[str, ...]:
     if value is True:
         return co.LOOKUP
     if isinstance(value, str) and value.strip():
-        return (value.strip().removeprefix("./"),)
+        return (value.strip().removeprefix("./").lstrip("/"),)
     return ()
 
 
