@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -739,3 +740,21 @@ def test_hostile_codeowners_patterns_in_validate_start_no_workflow_command(
     assert commands(out) == own and "stop-commands" in out
     if output_format == "json":
         assert "/a##[stop-commands]tok" in json.dumps(json.loads(out))
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_random_hostile_names_start_no_workflow_command(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    """A seeded fuzz: 400 names built from the characters that make workflow commands."""
+    rng = random.Random(17)
+    pieces = ["::", "##[", "]", ":", "#", "[", "\n", "\r", " ", "a", "warning", "stop-commands"]
+    names = {"".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(400)}
+    names = {name for name in names if name.strip() and "\0" not in name}
+    (repo / ".claudio.yaml").write_text('pr: {reviewers: {by_path: {"*": ["@lead"]}}}\n', "utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "--explain", *sorted(names), "--format", output_format]) == 0
+    assert commands(capsys.readouterr().out) == []
