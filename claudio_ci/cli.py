@@ -425,8 +425,8 @@ def _add_reviewers_command(sub: Any) -> None:
         "a changed file. The rules are read from the PR's base commit through the API, never "
         "from its head. Locally, --explain shows which rule routes each file and who would be "
         "asked, without GitHub. On a pull request, --config names a path in the repository, "
-        "read at the base commit. Codes REV001-REV009 (validate: REV101-REV105, codeowners: "
-        "REV201-REV203).",
+        "read at the base commit. Codes REV001-REV011 (validate: REV101-REV105, codeowners: "
+        "REV201-REV204).",
         parents=[_config_options()],
         formatter_class=_Formatter,
     )
@@ -461,6 +461,9 @@ def _add_reviewers_command(sub: Any) -> None:
     )
     codeowners.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when the file is stale"
+    )
+    codeowners.add_argument(
+        "--force", action="store_true", help="replace a CODEOWNERS file written by hand"
     )
     _format_option(codeowners, nested=True)
     codeowners.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "codeowners_command"))

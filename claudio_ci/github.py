@@ -7,6 +7,11 @@ and dropped connections with exponential backoff, the primary rate limit until i
 `x-ratelimit-reset`, the secondary one after its `retry-after`. Every other failure ends
 as one readable `GitHubError` line (exit 2); a token that may not write is a
 `ReadOnlyTokenError`, which callers turn into a notice.
+
+PyGithub's own `GithubRetry` is not used: it sleeps inside urllib3, where tests cannot
+inject the clock, it has no budget across the requests of one run, and its retries are
+not counted in the API calls we report. `requests` (PyGithub's transport, declared in the
+`actions` extra) is imported only for its exception types.
 """
 
 from __future__ import annotations
@@ -152,11 +157,17 @@ class PullFile:
         return (self.path,) if self.previous is None else (self.path, self.previous)
 
 
+# GitHub's 422 for a team the token cannot see: the Actions GITHUB_TOKEN has no
+# organization permission, so every team review request is refused with it.
+UNRESOLVED_TEAM = "could not resolve to a node"
+
+
 @dataclass
 class ReviewOutcome:
     users: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)  # slugs of the repository owner's teams
     refused: dict[str, str] = field(default_factory=dict)  # name -> GitHub's reason
+    unresolved: list[str] = field(default_factory=list)  # refused as teams the token cannot see
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,9 @@ class GitHub:
             else:
                 as_user = outcome.refused[name]
                 outcome.refused[name] = f"as a user: {as_user} As a team of {self.owner}: {as_team}"
+        outcome.unresolved = [
+            name for name, reason in outcome.refused.items() if UNRESOLVED_TEAM in reason.lower()
+        ]
         return outcome
 
     def _ask(
@@ -468,8 +482,16 @@ class GitHub:
 
 
 def _message(exc: GithubException) -> str:
+    """GitHub's message, with the details of a "Validation Failed" (its `errors`)."""
     data = exc.data if isinstance(exc.data, dict) else {}
-    return str(data.get("message") or exc.message or "no message").strip()
+    message = str(data.get("message") or exc.message or "no message").strip()
+    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    details = [
+        str(e.get("message") or e.get("code") or "") if isinstance(e, dict) else str(e)
+        for e in errors
+    ]
+    details = [d for d in details if d]
+    return f"{message}: {' '.join(details)}" if details else message
 
 
 def _seconds(value: str, default: float) -> float:

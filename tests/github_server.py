@@ -10,6 +10,7 @@ code under test, then assert on `server.requests` (method, path, query, JSON bod
     server.rate_limit_primary(reset_at=1_700_000_000)        # 403, x-ratelimit-remaining: 0
     server.rate_limit_secondary(retry_after=3, status=429)   # 403/429 with retry-after
     server.read_only = True                                  # writes: 403 not accessible
+    server.org_access = False     # the Actions GITHUB_TOKEN: teams cannot be resolved (422)
 
 Status codes and error bodies are GitHub's own (422 for the author or a non-collaborator,
 404 `Not Found`, 403 rate limits with their headers). Lists paginate with `per_page` and
@@ -136,6 +137,7 @@ class GitHubServer:
         self.requests: list[Request] = []
         self.failures: list[Failure] = []
         self.read_only = False
+        self.org_access = True  # False: a token without read:org, as the Actions GITHUB_TOKEN
         self.token: str | None = None  # when set, other tokens get 401 Bad credentials
         self._lock = threading.Lock()
         self._next_id = 1000
@@ -454,6 +456,17 @@ class GitHubServer:
                 "repository."
             )
             raise Reply(422, error_body(422, message, docs))
+        if teams and not self.org_access:
+            # What GitHub answers the Actions GITHUB_TOKEN for any team, even a valid one: it
+            # has no organization permission, so the team's node cannot be resolved.
+            node = base64.b64encode(f"04:Team{len(teams[0])}".encode()).decode()
+            body = {
+                "message": "Validation Failed",
+                "errors": [f"Could not resolve to a node with the global id of '{node}'."],
+                "documentation_url": f"{DOCS}/{docs}",
+                "status": "422",
+            }
+            raise Reply(422, body)
         known_teams = {t.lower() for t in self.repo.teams}
         if any(t.lower() not in known_teams for t in teams):
             message = (

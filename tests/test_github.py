@@ -324,6 +324,20 @@ def test_a_bare_name_refused_as_a_user_is_asked_as_a_team_of_the_owner(
     assert server.repo.pulls[7].requested_teams == ["data-team"]
 
 
+def test_teams_the_token_cannot_resolve_are_told_apart_and_users_still_asked(
+    server: GitHubServer, clock: FakeClock
+) -> None:
+    server.org_access = False  # the Actions GITHUB_TOKEN
+    gh = client(server, clock)
+    outcome = gh.request_reviews(7, users=["bob"], teams=["data-team"], users_or_teams=["ml"])
+    assert (outcome.users, outcome.teams) == (["bob"], [])
+    assert sorted(outcome.unresolved) == ["data-team", "ml"]
+    assert outcome.refused["data-team"].startswith(
+        "Validation Failed: Could not resolve to a node with the global id of '"
+    )
+    assert server.repo.pulls[7].requested_users == ["bob"]
+
+
 # --- the Actions environment ----------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -235,7 +236,9 @@ def test_bad_rules_are_errors_but_the_good_ones_still_route(
     github_server.put_file(BASE, ".claudio.yaml", config)
     assert main(["reviewers", "--format", "text"]) == 1
     out = capsys.readouterr().out
-    assert ".claudio.yaml:10:7: REV001 '!docs/**': negation is not supported here" in out
+    assert (
+        ".claudio.yaml:10:7: REV001 '!docs/**': negation (`!`) does not work in CODEOWNERS" in out
+    )
     assert "teams=acme/data-team,acme/ml-team" in outputs(pr)
 
 
@@ -442,3 +445,316 @@ def test_validate_says_when_the_token_cannot_check_names(
         "GitHub: checking lead failed: 403 Resource not accessible by integration"
     ) in out
     assert len(github_server.requests) == 1
+
+
+# --- an existing CODEOWNERS file -------------------------------------------------------------
+
+CODEOWNERS = """\
+# Hand-written, as teams have them.
+*                     @lead
+/src/data/            @tech-lead data@acme.example
+/src/data/generated/
+*.yaml                @acme/ml-team
+*.yaml                @acme/data-team
+"""
+
+
+def test_a_pull_request_routes_by_the_codeowners_file_at_its_base(
+    pr: Path, github_server: GitHubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_server.put_file(BASE, ".claudio.yaml", "pr: {reviewers: {codeowners: true}}\n")
+    github_server.put_file(BASE, "CODEOWNERS", "* @mallory\n")  # second in GitHub's order
+    github_server.put_file(BASE, ".github/CODEOWNERS", CODEOWNERS)
+    github_server.put_file(HEAD, ".github/CODEOWNERS", "* @mallory\n")
+    github_server.repo.pulls[7].files = ["src/data/a.py", "src/data/generated/b.py", "x.yaml"]
+    assert main(["reviewers", "--dry-run", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    contents = github_server.calls("GET", "/contents/")
+    assert [(r.path.rsplit("/contents/", 1)[1], r.query["ref"]) for r in contents] == [
+        (".claudio.yaml", BASE),
+        (".github/CODEOWNERS", BASE),
+    ]
+    assert "mallory" not in out
+    rows = [" ".join(line.split()) for line in out.splitlines()]
+    assert "tech-lead would request .github/CODEOWNERS:3 /src/data/ (src/data/a.py)" in rows
+    assert (
+        "data@acme.example email owner (GitHub resolves it, not requested) "
+        ".github/CODEOWNERS:3 /src/data/ (src/data/a.py)"
+    ) in rows
+    assert "acme/data-team would request .github/CODEOWNERS:6 *.yaml (x.yaml)" in rows
+    assert "ml-team" not in out  # line 6 wins over line 5
+    assert outputs(pr) == "users=tech-lead\nteams=acme/data-team\n"
+
+
+@pytest.mark.parametrize("setting", ["true", "docs/CODEOWNERS"])
+def test_explain_and_validate_read_the_codeowners_file_with_its_line_numbers(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], setting: str
+) -> None:
+    (repo / ".claudio.yaml").write_text(
+        f"pr:\n  reviewers:\n    codeowners: {setting}\n", encoding="utf-8"
+    )
+    (repo / "docs").mkdir()
+    bad = CODEOWNERS + "/src/models/  @acme/ml-team\n!x @lead\n/nothing/here/ @lead\n"
+    (repo / "docs" / "CODEOWNERS").write_text(bad, encoding="utf-8")
+    commit_all(repo, "codeowners")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "--explain", "src/data/x.py", "--format", "text"]) == 1
+    out = capsys.readouterr().out
+    assert "  src/data/x.py  docs/CODEOWNERS:3 /src/data/ -> tech-lead, data@acme.example" in out
+    assert "docs/CODEOWNERS:8:1: REV010 '!x': negation (`!`) does not work in CODEOWNERS" in out
+    assert main(["reviewers", "validate", "--format", "text"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "docs/CODEOWNERS:5:1: REV102 [warning] 'docs/CODEOWNERS:5 *.yaml' is shadowed by "
+        "docs/CODEOWNERS:6 *.yaml\n"
+    ) in out
+    assert "docs/CODEOWNERS:9:1: REV101 [warning]" in out
+    assert (
+        "docs/CODEOWNERS:2:1: REV102 [warning] 'docs/CODEOWNERS:2 *' is shadowed" not in out
+    )  # README.md is still the first line's
+
+
+def test_shadowed_names_only_the_rules_that_overlap(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
+    (repo / "CODEOWNERS").write_text(
+        "/src/data/ @a\n/src/models/ @b\n/src/data/*.py @c\n/requirements.txt @d\n/src/ @e\n",
+        encoding="utf-8",
+    )
+    commit_all(repo, "codeowners")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "validate", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "CODEOWNERS:1:1: REV102 [warning] 'CODEOWNERS:1 /src/data/' is shadowed by "
+        "CODEOWNERS:3 /src/data/*.py, CODEOWNERS:5 /src/\n"
+    ) in out
+
+
+def test_codeowners_never_overwrites_a_hand_written_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo)
+    target = repo / ".github" / "CODEOWNERS"
+    target.parent.mkdir()
+    target.write_text(CODEOWNERS, encoding="utf-8")
+    assert main(["reviewers", "codeowners", "--format", "text"]) == 1
+    out = capsys.readouterr().out
+    assert ".github/CODEOWNERS: not written, it was not generated by claudio-ci" in out
+    assert "REV204 .github/CODEOWNERS was written by hand" in out and "--force" in out
+    assert target.read_text(encoding="utf-8") == CODEOWNERS
+    assert main(["reviewers", "codeowners", "--force", "--format", "text"]) == 0
+    assert "written (" in capsys.readouterr().out
+    assert target.read_text(encoding="utf-8").startswith("# Generated by `claudio-ci")
+    assert main(["reviewers", "codeowners", "--format", "text"]) == 0  # its own file: rewritten
+
+
+def test_codeowners_to_stdout_still_reports_its_findings(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "codeowners", "--output", "-", "--format", "text"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# Generated by `claudio-ci reviewers codeowners`")
+    assert "REV201" not in captured.out
+    assert "REV201 [warning] 'data-team' is written @data-team" in captured.err
+
+
+def test_codeowners_is_refused_when_the_rules_are_a_codeowners_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "codeowners"]) == 2
+    assert "the rules already are a CODEOWNERS file" in capsys.readouterr().err
+
+
+def test_the_generated_file_routes_a_real_shaped_tree_exactly_as_the_rules_do(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round trip: generate, then route every tracked file by the generated file."""
+    names = [
+        "apps/web/app/[slug]/page.tsx",
+        "apps/web/app/(marketing)/about/page.tsx",
+        "docs/index.md",
+        "docs/guide/setup.md",
+        "docs/#notes.md",
+        "docs/a b/c.md",
+        "notebooks/eda!.ipynb",
+        "notebooks/v1*final?.ipynb",
+        "src/data/loaders/csv.py",
+        "src/models/heads/linear.py",
+        "experiments/adamw.yaml",
+        "Makefile",
+        "tools/Makefile",
+    ]
+    for name in names:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("x\n", encoding="utf-8")
+    config = SEED_CONFIG + (
+        '      "docs/*": [acme/writers]\n'
+        '      "/apps/web/app/[slug]/": ["@frontend"]\n'
+        '      "Makefile": ["@ops"]\n'
+        '      "*.md": ["@editor"]\n'
+    )
+    (repo / ".claudio.yaml").write_text(config, encoding="utf-8")
+    commit_all(repo, "a real-shaped tree")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "--explain", "--format", "json"]) == 0
+    by_rules = json.loads(capsys.readouterr().out)
+    assert main(["reviewers", "codeowners", "--format", "text"]) == 0
+    capsys.readouterr()
+    for pattern in ("docs/*", "Makefile", "*.md"):
+        assert f"\n{pattern} @lead" in (repo / ".github/CODEOWNERS").read_text(encoding="utf-8")
+    (repo / ".claudio.yaml").write_text(
+        'pr: {reviewers: {codeowners: ".github/CODEOWNERS"}}\n', encoding="utf-8"
+    )
+    assert main(["reviewers", "--explain", "--format", "json"]) == 0
+    by_file = json.loads(capsys.readouterr().out)
+
+    def owners(data: dict[str, object]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for row in data["reviewers"]:  # type: ignore[attr-defined]
+            for path in row["files"]:
+                found.setdefault(path, set()).add(row["reviewer"])
+        return found
+
+    rules_owners = owners(by_rules)
+    lead = {"lead"}
+    assert len(by_file["files"]) == len(by_rules["files"]) >= len(names)
+    for path in by_rules["files"]:
+        assert owners(by_file).get(path, set()) - lead == rules_owners.get(path, set()), path
+
+
+# --- hostile file names -------------------------------------------------------------------------
+
+HOSTILE = [
+    "src/a ##[stop-commands]tok",
+    "a\n::warning::x",
+    "##[add-mask]secret",
+    "::error::forged",
+    "   ::set-output name=x::y",
+    "b\r::notice::carriage",
+]
+
+
+def commands(output: str) -> list[str]:
+    """What the Actions runner would run: a line starting with `::` after spaces, or holding
+    the legacy `##[`."""
+    found = []
+    for line in output.splitlines():
+        if line.lstrip().startswith("::") or "##[" in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_hostile_file_names_start_no_workflow_command(
+    pr: Path,
+    github_server: GitHubServer,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    github_server.put_file(
+        BASE, ".claudio.yaml", SEED_CONFIG + '      "*": ["@lead"]\n      "**/x": ["@nobody"]\n'
+    )
+    github_server.repo.pulls[7].files = [*HOSTILE, "src/data/x"]
+    assert main(["reviewers", "--format", output_format]) == 0
+    out = capsys.readouterr().out
+    own = [line for line in commands(out) if line.startswith("::") and "title=REV" in line]
+    assert commands(out) == own
+    assert bool(own) is (output_format == "github")
+    if output_format == "json":
+        assert set(HOSTILE) <= set(json.loads(out)["reviewers"][0]["files"])
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_hostile_file_names_in_explain_start_no_workflow_command(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "--explain", *HOSTILE, "--format", output_format]) == 0
+    out = capsys.readouterr().out
+    assert commands(out) == []
+    if output_format != "markdown":  # the table lists reviewers, not files
+        assert "stop-commands" in out and "add-mask" in out
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def test_teams_refused_to_the_actions_token_are_one_warning_and_users_are_still_asked(
+    pr: Path, github_server: GitHubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_server.org_access = False  # the Actions GITHUB_TOKEN
+    config = SEED_CONFIG.replace("[data-team]", "[acme/data-team]").replace(
+        "[ml-team, tech-lead]", "[acme/ml-team, tech-lead]"
+    )
+    github_server.put_file(BASE, ".claudio.yaml", config)
+    assert main(["reviewers", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert github_server.repo.pulls[7].requested_users == ["lead", "tech-lead"]
+    assert github_server.repo.pulls[7].requested_teams == []
+    assert out.count("REV011") == 3  # one warning, and the two rows that point to it
+    assert (
+        "REV011 [warning] GitHub could not resolve the teams acme/data-team, acme/ml-team with "
+        'this token (422 "Could not resolve to a node")'
+    ) in out
+    assert "read:org" in out and "token: ${{ steps.app-token.outputs.token }}" in out
+    assert "REV004" not in out
+    assert outputs(pr) == "users=lead,tech-lead\nteams=\n"
+
+
+def test_the_init_workflow_runs_the_reviewers_job_on_every_pull_request() -> None:
+    workflow = yaml.safe_load(
+        (REPO_ROOT / "templates/repo/.github/workflows/ml-ci.yml").read_text(encoding="utf-8")
+    )
+    trigger = workflow[True]["pull_request"]  # YAML 1.1 reads the key `on` as True
+    assert "paths" not in trigger and "paths-ignore" not in trigger
+    assert "ready_for_review" in trigger["types"] and "opened" in trigger["types"]
+    job = workflow["jobs"]["reviewers"]
+    assert "if" not in job
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_hostile_codeowners_patterns_in_validate_start_no_workflow_command(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
+    (repo / "CODEOWNERS").write_text(
+        "/a##[stop-commands]tok @lead\n/b##\\[add-mask\\]x @lead\n", encoding="utf-8"
+    )
+    commit_all(repo, "hostile codeowners")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "validate", "--format", output_format]) == 1  # `[` unescaped
+    out = capsys.readouterr().out
+    own = [line for line in commands(out) if line.startswith("::") and "title=REV" in line]
+    assert commands(out) == own and "stop-commands" in out
+    if output_format == "json":
+        assert "/a##[stop-commands]tok" in json.dumps(json.loads(out))
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_random_hostile_names_start_no_workflow_command(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    """A seeded fuzz: 400 names built from the characters that make workflow commands."""
+    rng = random.Random(17)
+    pieces = ["::", "##[", "]", ":", "#", "[", "\n", "\r", " ", "a", "warning", "stop-commands"]
+    names = {"".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(400)}
+    names = {name for name in names if name.strip() and "\0" not in name}
+    (repo / ".claudio.yaml").write_text('pr: {reviewers: {by_path: {"*": ["@lead"]}}}\n', "utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "--explain", *sorted(names), "--format", output_format]) == 0
+    assert commands(capsys.readouterr().out) == []

@@ -9,6 +9,7 @@ from typing import Any
 import pathspec
 import pytest
 
+from claudio_ci import codeowners as co
 from claudio_ci.checks.reviewers import (
     CODE_BARE_NAME,
     CODE_NOT_EXPRESSIBLE,
@@ -117,15 +118,23 @@ def test_labels_and_keys_ignore_case_and_know_a_bare_name_may_be_a_team() -> Non
         ("requirements*.txt", "requirements-dev.txt", True),
         ("requirements*.txt", "deps/requirements.txt", True),
         ("src/da*", "src/data/x.py", True),
+        ("docs/*", "docs/sub/b.md", True),  # CODEOWNERS: False
+        ("/*", "src/a.py", True),  # CODEOWNERS: False
+        ("src/[dm]*/**", "src/data/a.py", True),  # CODEOWNERS: `[` is literal
+        ("\\#notes.md", "#notes.md", True),  # CODEOWNERS: invalid
     ],
 )
-def test_patterns_have_gitignore_semantics(pattern: str, path: str, matches: bool) -> None:
-    ruleset = rules({"by_path": {pattern: ["alice"]}})
+def test_the_gitignore_syntax_keeps_gitignore_semantics(
+    pattern: str, path: str, matches: bool
+) -> None:
+    ruleset = rules({"syntax": "gitignore", "by_path": {pattern: ["alice"]}})
     assert bool(route(ruleset, [path]).files[path]) is matches
 
 
-def test_the_prefix_index_matches_exactly_what_pathspec_matches() -> None:
-    """Rule.match looks only at the sorted range of files a pattern can match: same answers."""
+@pytest.mark.parametrize("syntax", ["codeowners", "gitignore"])
+def test_the_prefix_index_matches_exactly_what_the_pattern_matches(syntax: str) -> None:
+    """Rule.match looks only at the sorted range of files a pattern can match, and only at
+    those holding its longest literal run: the same answers as the pattern on every file."""
     rng = random.Random(6)
     parts = ["src", "data", "models", "docs", "tests", "a b", "x.py", "README.md", "req.txt"]
     files = sorted(
@@ -147,16 +156,26 @@ def test_the_prefix_index_matches_exactly_what_pathspec_matches() -> None:
         "/src/*/x.py",
         "src//data/**",
         "s?c/data/**",
-        "src/[dm]*/**",
+        "src/[dm]*/**" if syntax == "gitignore" else "src/\\*a/**",
         "src/data",
+        "*a*",
+        "**/*ata*",
+        "da?a/*.py",
+        "/*",
+        "docs/*",
         "x.py/",
         "**/x.py",
         "tests/**/README.md",
     ]
-    ruleset = rules({"by_path": {p: ["alice"] for p in patterns}})
+    files = sorted([*files, "src/*a/x.py", "src/[d]/x.py"])
+    ruleset = rules({"syntax": syntax, "by_path": {p: ["alice"] for p in patterns}})
     for rule in ruleset.rules:
-        spec = pathspec.GitIgnoreSpec.from_lines([rule.pattern])
-        assert rule.match(files) == [f for f in files if spec.match_file(f)], rule.pattern
+        if syntax == "gitignore":
+            spec = pathspec.GitIgnoreSpec.from_lines([rule.pattern])
+            expected = [f for f in files if spec.match_file(f)]
+        else:
+            expected = [f for f in files if co.compile_pattern(rule.pattern).regex.match(f)]
+        assert rule.match(files) == expected, rule.pattern
 
 
 @pytest.mark.parametrize(
@@ -191,7 +210,7 @@ def test_bad_patterns_and_names_are_findings_and_the_rest_still_routes() -> None
         (CODE_PATTERN, ".claudio.yaml:pr.reviewers.by_path.#comment", Severity.ERROR),
         (CODE_REVIEWER, ".claudio.yaml:pr.reviewers.by_path.src/**.1", Severity.ERROR),
     ]
-    assert "negation is not supported" in findings[1].message
+    assert "negation (`!`) does not work in CODEOWNERS" in findings[1].message
     assert labels(ruleset, ["src/a.py"]) == {
         "lead": (["(default)"], []),
         "carol": (["src/**"], ["src/a.py"]),
@@ -384,30 +403,32 @@ def test_lint_reports_patterns_that_match_nothing_shadowed_rules_and_unused_grou
 
 
 def codeowners_owners(text: str, path: str) -> set[str]:
-    """What GitHub would request for `path`: the owners of the last matching line."""
-    owners: set[str] = set()
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.replace("\\ ", "\0").split()
-        pattern = parts[0].replace("\0", " ")
-        if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(path):
-            owners = set(parts[1:])
-    return owners
+    """What GitHub would request for `path`: the owners of the last matching line, as read
+    back by the CODEOWNERS reader."""
+    lines, problems = co.parse(text)
+    assert problems == []
+    return next(
+        (set(line.owners) for line in reversed(lines) if line.pattern.regex.match(path)), set()
+    )
 
 
-@pytest.mark.parametrize("last_match_wins", [False, True])
+@pytest.mark.parametrize(
+    ("last_match_wins", "syntax"),
+    [(False, "codeowners"), (True, "codeowners"), (False, "gitignore"), (True, "gitignore")],
+)
 def test_codeowners_requests_the_same_reviewers_for_every_tracked_file(
-    last_match_wins: bool,
+    last_match_wins: bool, syntax: str
 ) -> None:
     section = {
         "default": ["@lead"],
         "last_match_wins": last_match_wins,
+        "syntax": syntax,
         "by_path": {
             **SEED["by_path"],
             "src/data/gen[0-9]/**": [],
             "experiments/test.yaml": ["acme/ci"],
             "notebooks/scratch/**": [],
+            "docs/*": ["writer"],
         },
     }
     ruleset = rules(section)
@@ -417,13 +438,17 @@ def test_codeowners_requests_the_same_reviewers_for_every_tracked_file(
         "requirements-dev.txt",
         "src/data/dataset.py",
         "src/data/gen1/x.py",
+        "src/data/gen[0-9]/x.py",
         "src/models/baseline.py",
         "experiments/test.yaml",
         "experiments/baseline.yaml",
         "notebooks/scratch/a b.py",
         "notebooks/eda.ipynb",
+        "docs/a.md",
+        "docs/sub/b.md",
+        "docs/#1 [draft] !x*?.md",
     ]
-    text, findings = codeowners(ruleset, tracked, at)
+    text, findings = codeowners(ruleset, tracked, at, syntax=syntax)
     routing = route(ruleset, tracked)
     for path, applying in routing.files.items():
         expected = {"@lead"} | {f"@{r.label}" for rule in applying for r in rule.reviewers}
@@ -432,8 +457,8 @@ def test_codeowners_requests_the_same_reviewers_for_every_tracked_file(
     assert "\n* @lead\n" in text
     assert "\nsrc/data/** @lead @data-team\n" in text
     codes = [f.code for f in findings]
-    assert codes.count(CODE_NOT_EXPRESSIBLE) == int(last_match_wins)
-    assert codes.count(CODE_BARE_NAME) == 4  # data-team, ml-team, ... written as users
+    assert codes.count(CODE_NOT_EXPRESSIBLE) == int(last_match_wins and syntax == "gitignore")
+    assert codes.count(CODE_BARE_NAME) == 5  # data-team, ml-team, ... written as users
 
 
 def test_codeowners_lists_files_that_several_rules_route_only_in_union_mode() -> None:
@@ -442,8 +467,7 @@ def test_codeowners_lists_files_that_several_rules_route_only_in_union_mode() ->
         rules({"by_path": {"**/*.yaml": ["ml"], "experiments/**": ["lead"]}}), tracked
     )
     assert union.endswith(
-        "# Files that several rules route: CODEOWNERS keeps only the last match.\n"
-        "/experiments/a.yaml @lead @ml\n"
+        "# last match, and an empty line of owners un-owns.\n/experiments/a.yaml @lead @ml\n"
     )
     ordered, _ = codeowners(
         rules(
@@ -451,4 +475,13 @@ def test_codeowners_lists_files_that_several_rules_route_only_in_union_mode() ->
         ),
         tracked,
     )
-    assert "several rules" not in ordered
+    assert "one by one" not in ordered and "/experiments/a.yaml" not in ordered
+
+
+def test_generated_lines_escape_literal_names() -> None:
+    assert co.escape_path("a b/#1 [x] !y*?.md") == "/a\\ b/\\#1\\ \\[x\\]\\ \\!y\\*\\?.md"
+    assert co.written("/apps/[slug]/a b.tsx") == "/apps/\\[slug\\]/a\\ b.tsx"
+    name = "docs/#1 [draft] !x*?.md"
+    pattern = co.compile_pattern(co.escape_path(name))
+    assert pattern.regex.match(name)
+    assert not pattern.regex.match("docs/#1 [draft] !xyz.md")
