@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # getrusage's unit
 SAMPLE_SECONDS = 0.1
 GRACE_SECONDS = 5.0
 TAIL_LINES = 200
+KEPT_LINES = 100_000
 
 
 class StartError(Exception):
@@ -50,23 +52,37 @@ class RunResult:
     memory_exceeded: bool = False
     tail: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # "name (pid)" still running at exit
+    kept: list[str] = field(default_factory=list)  # the lines `keep` matched, in order
 
 
 class _Tail:
     """The last lines of a byte stream as a terminal shows them (`\\r` rewrites a line)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, keep: re.Pattern[str] | None = None) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=size)
+        self.kept: list[str] = []
+        self._keep = keep
         self._partial = b""
 
     def feed(self, chunk: bytes) -> None:
         *complete, self._partial = (self._partial + chunk).split(b"\n")
         for line in complete:
-            self.lines.append(self._shown(line))
+            self._add(line)
+
+    def _add(self, raw: bytes) -> None:
+        line = self._shown(raw)
+        self.lines.append(line)
+        if self._keep and len(self.kept) < KEPT_LINES:
+            # every `\r`-separated part: a progress bar rewrites its line with each step
+            self.kept += [
+                part
+                for part in raw.decode("utf-8", "replace").split("\r")
+                if self._keep.search(part)
+            ]
 
     def close(self) -> list[str]:
         if self._partial:
-            self.lines.append(self._shown(self._partial))
+            self._add(self._partial)
             self._partial = b""
         return list(self.lines)
 
@@ -94,8 +110,10 @@ def run_process(
     limits: Limits,
     echo: Callable[[bytes], object] | None = None,
     grace_seconds: float = GRACE_SECONDS,
+    keep: re.Pattern[str] | None = None,
 ) -> RunResult:
-    """Run `argv` to its end or to a limit; StartError when it cannot be started."""
+    """Run `argv` to its end or to a limit; StartError when it cannot be started.
+    The lines `keep` matches are kept whole, not only in the tail."""
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(
@@ -110,7 +128,7 @@ def run_process(
     except OSError as exc:
         raise StartError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
     assert proc.stdout is not None
-    tail = _Tail(TAIL_LINES)
+    tail = _Tail(TAIL_LINES, keep)
     reader = threading.Thread(target=_pump, args=(proc.stdout.fileno(), echo, tail), daemon=True)
     reader.start()
     reaped: list[tuple[int, int]] = []  # (wait status, peak RSS in KiB) once the leader exits
@@ -146,6 +164,7 @@ def run_process(
         memory_exceeded=memory_exceeded,
         tail=tail.close(),
         leftovers=leftovers,
+        kept=tail.kept,
     )
 
 
