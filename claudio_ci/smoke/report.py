@@ -7,9 +7,11 @@ import math
 import re
 import secrets
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from claudio_ci import findings as fmt
+from claudio_ci.checks.smoke import LOSS_NOT_FOUND
 from claudio_ci.findings import Finding
 from claudio_ci.smoke.plan import Job
 from claudio_ci.smoke.session import ExperimentResult
@@ -20,7 +22,7 @@ HEADERS = (
     "experiment",
     "result",
     "wall time",
-    "peak RSS",
+    "peak memory",
     "final loss",
     "exit",
     "metrics",
@@ -92,6 +94,9 @@ def _detail(result: ExperimentResult, check: str) -> str:
     if check == "loss" and result.loss_trend is not None:
         _, first, last = result.loss_trend
         return f"{first:.4g} → {last:.4g}"
+    source = result.metrics_source
+    if check == "metrics" and source and source != result.job.metrics_path:
+        return "log" if source == "the training log" else PurePosixPath(source).name
     if check == "loads" and result.checkpoint_arrays is not None:
         return f"{result.checkpoint_arrays} arrays"
     return ""
@@ -119,6 +124,8 @@ def row(result: ExperimentResult, marks: dict[str, str]) -> list[str]:
     for check in CHECKS:
         status = result.status(check)
         detail = _detail(result, check) if status != "skip" else ""
+        if check == "loss" and any(f.code == LOSS_NOT_FOUND for f in result.findings):
+            detail = "no loss found"
         cells.append(f"{marks[status]} {detail}".strip())
     return cells
 
@@ -186,6 +193,7 @@ def render_json(
             "peak_rss_mb": round(r.run.peak_rss_mb, 1),
             "final_loss": _json_number(r.final_loss),
             "loss_trend": list(r.loss_trend) if r.loss_trend else None,
+            "metrics_source": r.metrics_source,
             "checks": {check: r.status(check) for check in ("time", "memory", *CHECKS)},
         }
         for r in results
