@@ -10,6 +10,7 @@ Codes (stable):
     SMK002 it ran past timeout_seconds and was stopped
     SMK003 its process tree used more than max_memory_mb
     SMK004 it left processes running after it exited (warning)
+    SMK005 a `smoke_test.configs` glob matches no file
     SMK101 no metrics file, or one left by an earlier run
     SMK102 the metrics file is not JSON (or JSON Lines) records
     SMK103 a metric is NaN or infinite
@@ -44,6 +45,7 @@ RUN_FAILED = "SMK001"
 TIMED_OUT = "SMK002"
 OVER_MEMORY = "SMK003"
 LEFT_RUNNING = "SMK004"
+CONFIGS_UNMATCHED = "SMK005"
 METRICS_MISSING = "SMK101"
 METRICS_INVALID = "SMK102"
 METRICS_NOT_FINITE = "SMK103"
@@ -186,6 +188,18 @@ def check_run(experiment: Experiment, run: RunFacts) -> list[Finding]:
             )
         )
     return findings
+
+
+def glob_matches_nothing(pattern: str, configured_at: tuple[str, int]) -> Finding:
+    path, line = configured_at
+    return Finding(
+        path,
+        CONFIGS_UNMATCHED,
+        f"smoke_test.configs: {pattern} matches no file, so no experiment of it is tested",
+        line,
+        1 if line else 0,
+        hint="fix the glob (it is relative to the repository root), or remove it",
+    )
 
 
 # --- metrics ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from claudio_ci.checks.smoke import LOSS_KEYS, Expectations, Experiment
 from claudio_ci.config import Config
-from claudio_ci.errors import ConfigError, UsageError
+from claudio_ci.errors import ConfigError, GitError, UsageError
 from claudio_ci.experiment_files import Selection
 from claudio_ci.git import Repository
 from claudio_ci.globs import gitignore_spec
@@ -173,6 +173,15 @@ def _expand(
     return list(dict.fromkeys(found))
 
 
+def unmatched_globs(settings: Settings) -> list[str]:
+    """The `configs` globs that match no file: a typo would otherwise pass in silence."""
+    return [
+        pattern
+        for pattern in settings.configs
+        if GLOB_CHARACTERS & set(pattern) and not any(settings.root.glob(pattern))
+    ]
+
+
 def _experiment_configs(repo: Repository, config: Config) -> list[str]:
     """Every experiment config under `experiments.dir`, as the experiment-config hook sees it."""
     selection = Selection.from_config(config)
@@ -222,7 +231,14 @@ def select_configs(
         return _by_name(names, known, repo)
     if every:
         return known
-    changed = {c.path for c in repo.changed_in_worktree_since(base) if not c.deleted}
+    try:
+        since = repo.changed_in_worktree_since(base)
+    except GitError as exc:
+        raise UsageError(
+            f"--changed-only: cannot compare with the base {base}: {exc}; name the branch to "
+            "compare with with --base"
+        ) from None
+    changed = {c.path for c in since if not c.deleted}
     changed |= set(repo.untracked_files())
     if any(gitignore_spec(settings.shared_paths).match_file(path) for path in changed):
         return known
