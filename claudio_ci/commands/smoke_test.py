@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
     elif chosen == "markdown":
         sys.stdout.write(markdown)
     else:
-        sys.stdout.write("".join(f"{note}\n" for note in notes))
-        sys.stdout.write(report.render_table(results) if results else "")
+        shown = "".join(f"{note}\n" for note in notes)
+        shown += report.render_table(results) if results else ""
+        # experiment names and notes quote file names: no workflow command may start there
+        sys.stdout.write(report.inert(shown) if chosen == "github" else shown)
         sys.stdout.write(fmt.render(findings, chosen))
     if chosen == "github":
         fmt.write_step_summary(markdown)

@@ -57,7 +57,8 @@ class LiveLog:
         experiment = job.experiment
         if self.github:
             self._token = secrets.token_hex(16)
-            self._put(f"::group::smoke test {experiment.name}: {experiment.command}\n")
+            title = fmt.escape_data(f"smoke test {experiment.name}: {experiment.command}")
+            self._put(f"::group::{title}\n")
             self._put(f"::stop-commands::{self._token}\n")
         else:
             self._put(f"==> smoke test {experiment.name}: {experiment.command}\n")
@@ -71,14 +72,28 @@ class LiveLog:
     def end(self, result: ExperimentResult) -> None:
         if not self._at_line_start:
             self._put("\n")
-        if self.github:
-            self._put(f"::{self._token}::\n::endgroup::\n")
         verdict = "passed" if result.passed else "FAILED"
-        self._put(
-            f"<== {result.job.experiment.name}: {verdict} in {result.run.wall_seconds:.1f} s\n"
-        )
-        if self.github and not result.passed:  # the group is collapsed: show its end
-            self._put("".join(f"    {line}\n" for line in result.run.tail[-TAIL_LINES:]))
+        done = f"<== {result.job.experiment.name}: {verdict} in {result.run.wall_seconds:.1f} s\n"
+        if not self.github:
+            self._put(done)
+            return
+        # The verdict names the experiment (a file name): still inside the inert block.
+        self._put(f"{done}::{self._token}::\n::endgroup::\n")
+        if not result.passed:  # the group is collapsed: show its end, inert too
+            tail = result.run.tail[-TAIL_LINES:]
+            self._put(inert("".join(f"{line}\n" for line in tail)))
+
+
+def inert(text: str) -> str:
+    """`text` for a GitHub Actions log with no workflow command in it taking effect: between
+    `::stop-commands::` and a random token the text cannot know. The runner reads lines
+    split at `\r` as well as `\n` and trims their indentation; inside the block neither
+    matters."""
+    if not text:
+        return ""
+    token = secrets.token_hex(16)
+    end = "" if text.endswith("\n") else "\n"
+    return f"::stop-commands::{token}\n{text}{end}::{token}::\n"
 
 
 # --- one row per experiment ------------------------------------------------------------
