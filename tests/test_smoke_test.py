@@ -160,7 +160,7 @@ def test_an_exception_in_forward_is_annotated_at_its_line(
 
     assert code == 1
     assert out.startswith("::group::smoke test test: python src/training/train.py --config ")
-    assert "::endgroup::\n<== test: FAILED in " in out
+    assert "<== test: FAILED in " in out and "::endgroup::\n" in out
     assert (
         f"::error file=src/models/baseline.py,line={line},col=1,title=SMK001::"
         "test: the training command exited with 1: RuntimeError: shape mismatch in forward%0A"
