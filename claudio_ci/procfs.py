@@ -97,16 +97,30 @@ def all_processes() -> list[ProcessInfo]:
     return found
 
 
-def members(leader: int) -> list[ProcessInfo]:
+def has_environment(pid: int, marker: bytes) -> bool:
+    """Whether the process was started with `marker` (`NAME=value`) in its environment;
+    False when it is gone or not ours to read."""
+    try:
+        with open(f"{PROC}/{pid}/environ", "rb") as handle:
+            return marker in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def members(leader: int, marker: bytes | None = None) -> list[ProcessInfo]:
     """The live processes of the tree started as `leader` (a session and group leader).
 
     A member is in the leader's session or process group, or descends from one by parent
     pid: that covers children that set up a group of their own, and orphans re-parented to
-    init, which keep their session. Only a double-forked daemon that also calls `setsid()`
-    escapes, as it does from any tool without cgroups.
+    init, which keep their session. A double-forked daemon that also calls `setsid()` is
+    found only by `marker`, a `NAME=value` the leader's environment passed on to it.
     """
     processes = all_processes()
     inside = {p.pid for p in processes if leader in (p.session, p.group) or p.pid == leader}
+    if marker is not None:
+        inside |= {
+            p.pid for p in processes if p.pid not in inside and has_environment(p.pid, marker)
+        }
     children: dict[int, list[int]] = {}
     for p in processes:
         children.setdefault(p.ppid, []).append(p.pid)
@@ -122,6 +136,30 @@ def members(leader: int) -> list[ProcessInfo]:
 def total_rss_bytes(tree: list[ProcessInfo]) -> int:
     """The sum of the members' resident sets (pages they share are counted in each)."""
     return sum(p.rss_bytes for p in tree)
+
+
+def pss_bytes(pid: int) -> int | None:
+    """The process's proportional set size: its private pages plus its share of each
+    shared one, from `/proc/<pid>/smaps_rollup` (Linux 4.14+); None when unreadable."""
+    try:
+        with open(f"{PROC}/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def total_memory_bytes(tree: list[ProcessInfo]) -> int:
+    """The memory the tree really uses: the sum of the members' PSS, so that the pages a
+    forked DataLoader worker shares with its parent count once; a member's RSS where its
+    PSS cannot be read."""
+    total = 0
+    for process in tree:
+        pss = pss_bytes(process.pid)
+        total += process.rss_bytes if pss is None else pss
+    return total
 
 
 class ProcessTree:

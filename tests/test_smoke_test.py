@@ -160,7 +160,7 @@ def test_an_exception_in_forward_is_annotated_at_its_line(
 
     assert code == 1
     assert out.startswith("::group::smoke test test: python src/training/train.py --config ")
-    assert "::endgroup::\n<== test: FAILED in " in out
+    assert "<== test: FAILED in " in out and "::endgroup::\n" in out
     assert (
         f"::error file=src/models/baseline.py,line={line},col=1,title=SMK001::"
         "test: the training command exited with 1: RuntimeError: shape mismatch in forward%0A"
@@ -468,3 +468,34 @@ def test_the_action_passes_inputs_through_env_only() -> None:
     assert len(scripts) == 3
     assert not any("${{" in script for script in scripts)
     assert 'claudio-ci "${args[@]}"' in scripts[-1]
+
+
+def test_changed_only_counts_code_outside_src(project: Project, smoke: Smoke) -> None:
+    """A flat repository like nanoGPT: `train.py` at the root is code every experiment runs."""
+    repo = project()
+    git(repo, "switch", "-q", "-c", "claudio/ab12-model")
+    (repo / "model.py").write_text("LAYERS = 2\n", encoding="utf-8")
+    code, out, _ = smoke(repo, "--changed-only", "--format", "json")
+    assert code == 0, out
+    assert [e["experiment"] for e in json.loads(out)["experiments"]] == ["test"]
+
+
+def test_a_configs_glob_that_matches_nothing_is_a_finding(project: Project, smoke: Smoke) -> None:
+    repo = project(SETTINGS + "  configs: [experiments/test.yaml, experiment/*.yaml]\n")
+    code, out, _ = smoke(repo, "--format", "json")
+    assert code == 1
+    [finding] = _findings(out)
+    assert finding["code"] == "SMK005"
+    assert (finding["path"], finding["line"]) == (".claudio.yaml", 4)
+    assert "experiment/*.yaml matches no file" in finding["message"]
+
+
+def test_changed_only_without_the_base_names_the_base_option(
+    project: Project, smoke: Smoke
+) -> None:
+    repo = project()
+    git(repo, "branch", "-q", "-m", "trunk")
+    code, _, err = smoke(repo, "--changed-only")
+    assert code == 2
+    assert err.splitlines()[-1].startswith("claudio-ci: error: --changed-only: cannot compare")
+    assert err.splitlines()[-1].endswith("name the branch to compare with with --base")

@@ -10,10 +10,12 @@ Codes (stable):
     SMK002 it ran past timeout_seconds and was stopped
     SMK003 its process tree used more than max_memory_mb
     SMK004 it left processes running after it exited (warning)
+    SMK005 a `smoke_test.configs` glob matches no file
     SMK101 no metrics file, or one left by an earlier run
     SMK102 the metrics file is not JSON (or JSON Lines) records
     SMK103 a metric is NaN or infinite
     SMK104 the loss rose across the logged steps
+    SMK105 no loss found in the metrics, so the loss trend was not checked (notice)
     SMK201 no checkpoint, or one left by an earlier run
     SMK202 the checkpoint does not load with the project's interpreter
     SMK203 the checkpoint holds NaN or infinite weights
@@ -43,10 +45,12 @@ RUN_FAILED = "SMK001"
 TIMED_OUT = "SMK002"
 OVER_MEMORY = "SMK003"
 LEFT_RUNNING = "SMK004"
+CONFIGS_UNMATCHED = "SMK005"
 METRICS_MISSING = "SMK101"
 METRICS_INVALID = "SMK102"
 METRICS_NOT_FINITE = "SMK103"
 LOSS_ROSE = "SMK104"
+LOSS_NOT_FOUND = "SMK105"
 CHECKPOINT_MISSING = "SMK201"
 CHECKPOINT_UNLOADABLE = "SMK202"
 CHECKPOINT_NOT_FINITE = "SMK203"
@@ -65,6 +69,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "checkpoint": (CHECKPOINT_MISSING,),
     "loads": (CHECKPOINT_UNLOADABLE, CHECKPOINT_NOT_FINITE),
 }
+LOSS_KEYS = ("loss", "train_loss", "train/loss", "train_loss_step", "train_loss_epoch")
 _NON_FINITE_WORDS = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -78,6 +83,7 @@ class Expectations:
     checkpoint: bool = True
     checkpoint_loads: bool = True
     loss_tolerance: float = 0.1
+    loss_keys: tuple[str, ...] = LOSS_KEYS
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,18 @@ def check_run(experiment: Experiment, run: RunFacts) -> list[Finding]:
     return findings
 
 
+def glob_matches_nothing(pattern: str, configured_at: tuple[str, int]) -> Finding:
+    path, line = configured_at
+    return Finding(
+        path,
+        CONFIGS_UNMATCHED,
+        f"smoke_test.configs: {pattern} matches no file, so no experiment of it is tested",
+        line,
+        1 if line else 0,
+        hint="fix the glob (it is relative to the repository root), or remove it",
+    )
+
+
 # --- metrics ------------------------------------------------------------------------------
 
 
@@ -209,23 +227,49 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _losses(records: Any) -> list[float]:
-    if not isinstance(records, list):
-        return []
-    return [float(r["loss"]) for r in records if isinstance(r, dict) and _number(r.get("loss"))]
-
-
-def loss_series(metrics: Any) -> list[float]:
-    """The logged losses: per step, else per epoch, else of a list of records."""
+def records(metrics: Any) -> list[Any]:
+    """The logged records: `steps`, else `epochs` (the example project), else
+    `log_history` (Hugging Face's trainer_state.json), else a list of records."""
     if isinstance(metrics, dict):
-        return _losses(metrics.get("steps")) or _losses(metrics.get("epochs"))
-    return _losses(metrics)
+        for key in ("steps", "epochs", "log_history"):
+            if isinstance(metrics.get(key), list) and metrics[key]:
+                return metrics[key]
+        return [metrics]
+    return metrics if isinstance(metrics, list) else []
 
 
-def final_loss(metrics: Any) -> float | None:
+def _value(record: Any, key: str) -> Any:
+    """`record[key]`, or for `train/loss` also `record["train"]["loss"]`."""
+    if not isinstance(record, dict):
+        return None
+    if key in record:
+        return record[key]
+    head, _, rest = key.partition("/")
+    return _value(record.get(head), rest) if rest else None
+
+
+def loss_key(metrics: Any, keys: Sequence[str] = LOSS_KEYS) -> str | None:
+    """The first of `keys` that some record holds a number for."""
+    rows = records(metrics)
+    for key in keys:
+        if any(_number(_value(r, key)) for r in rows):
+            return key
+    return None
+
+
+def loss_series(metrics: Any, keys: Sequence[str] = LOSS_KEYS) -> list[float]:
+    """The logged losses, in order, under the first of `keys` the records use."""
+    key = loss_key(metrics, keys)
+    if key is None:
+        return []
+    values = (_value(r, key) for r in records(metrics))
+    return [float(v) for v in values if _number(v)]
+
+
+def final_loss(metrics: Any, keys: Sequence[str] = LOSS_KEYS) -> float | None:
     if isinstance(metrics, dict) and _number(metrics.get("final_loss")):
         return float(metrics["final_loss"])
-    losses = loss_series(metrics)
+    losses = loss_series(metrics, keys)
     return losses[-1] if losses else None
 
 
@@ -252,9 +296,9 @@ def non_finite(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[st
 
 
 def _file_finding(
-    experiment: Experiment, code: str, what: str, path: str, state: FileState
+    experiment: Experiment, code: str, what: str, path: str, state: FileState, looked: str = ""
 ) -> Finding:
-    where = f"no {what} at {path}"
+    where = f"no {what} at {path}" + (f", {looked}" if looked else "")
     if state == "stale":
         where = f"{path} was not written by this run (it is left from an earlier one)"
     key = "metrics_path" if code == METRICS_MISSING else "checkpoint_path"
@@ -276,11 +320,13 @@ def check_metrics(
     metrics: Any,
     expect: Expectations,
     parse_error: str | None = None,
+    looked: str = "",
 ) -> list[Finding]:
-    """Metrics written and readable (`expect.metrics`), finite, and a loss that did not rise."""
+    """Metrics written and readable (`expect.metrics`), finite, and a loss that did not rise.
+    `looked` says where else metrics were looked for, for the finding when there are none."""
     name, config = experiment.name, experiment.config
     if state != "written":
-        missing = _file_finding(experiment, METRICS_MISSING, "metrics file", path, state)
+        missing = _file_finding(experiment, METRICS_MISSING, "metrics file", path, state, looked)
         return [missing] if expect.metrics else []
     if parse_error is not None or not isinstance(metrics, dict | list):
         if not expect.metrics:
@@ -312,7 +358,21 @@ def check_metrics(
                 "or look for NaN in the inputs",
             )
         )
-    trend = loss_trend(loss_series(metrics)) if expect.loss_not_increasing else None
+    losses = loss_series(metrics, expect.loss_keys)
+    if expect.loss_not_increasing and not losses:
+        keys = ", ".join(expect.loss_keys)
+        findings.append(
+            Finding(
+                config,
+                LOSS_NOT_FOUND,
+                f"{name}: no loss in {path} (looked for {keys}): the loss trend is not checked",
+                0,
+                0,
+                Severity.NOTICE,
+                hint="set smoke_test.loss_key to the name your trainer logs the loss under",
+            )
+        )
+    trend = loss_trend(losses) if expect.loss_not_increasing else None
     if trend is not None:
         k, first, last = trend
         if last - first > expect.loss_tolerance * abs(first):

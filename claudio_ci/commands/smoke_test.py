@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from claudio_ci import findings as fmt
+from claudio_ci.checks import smoke
 from claudio_ci.commands.check import command_config
 from claudio_ci.config import Config
 from claudio_ci.errors import ConfigError
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         return _emit_matrix(jobs)
     chosen = args.format or fmt.default_format()
     findings: list[Finding] = list(config.warnings)
+    if not args.experiment:
+        where = _configured_at(config, "smoke_test.configs")
+        findings += [smoke.glob_matches_nothing(p, where) for p in plan.unmatched_globs(settings)]
     notes: list[str] = []
     if not jobs:
         why = (
@@ -94,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
     elif chosen == "markdown":
         sys.stdout.write(markdown)
     else:
-        sys.stdout.write("".join(f"{note}\n" for note in notes))
-        sys.stdout.write(report.render_table(results) if results else "")
+        shown = "".join(f"{note}\n" for note in notes)
+        shown += report.render_table(results) if results else ""
+        # experiment names and notes quote file names: no workflow command may start there
+        sys.stdout.write(report.inert(shown) if chosen == "github" else shown)
         sys.stdout.write(fmt.render(findings, chosen))
     if chosen == "github":
         fmt.write_step_summary(markdown)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from claudio_ci.checks.smoke import Expectations, Experiment
+from claudio_ci.checks.smoke import LOSS_KEYS, Expectations, Experiment
 from claudio_ci.config import Config
-from claudio_ci.errors import ConfigError, UsageError
+from claudio_ci.errors import ConfigError, GitError, UsageError
 from claudio_ci.experiment_files import Selection
 from claudio_ci.git import Repository
 from claudio_ci.globs import gitignore_spec
+from claudio_ci.smoke.metrics import NUMBER
 from claudio_ci.smoke.runner import Limits
 
 PYTHON_WORDS = ("python", "python3")
@@ -45,6 +48,14 @@ class Settings:
     metrics_path: str
     checkpoint_path: str
     expect: Expectations
+    loss_pattern: str = "loss[=: ]"
+    trusted_checkpoints: bool = False
+    import_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def loss_regex(self) -> re.Pattern[str]:
+        """A log line that prints the loss: `loss_pattern`, then a number."""
+        return re.compile(f"(?:{self.loss_pattern})\\s*{NUMBER}", re.IGNORECASE)
 
     @classmethod
     def from_config(cls, config: Config, root: Path) -> Settings:
@@ -68,7 +79,11 @@ class Settings:
                 checkpoint=expect["checkpoint"],
                 checkpoint_loads=expect["checkpoint_loads"],
                 loss_tolerance=section["loss_tolerance"],
+                loss_keys=_loss_keys(section["loss_key"]),
             ),
+            loss_pattern=_pattern(section["loss_pattern"], config),
+            trusted_checkpoints=section["trusted_checkpoints"],
+            import_kwargs=dict(section["import_kwargs"]),
         )
 
     def environment(self, base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -90,6 +105,23 @@ class Settings:
 def _fill(template: str, name: str, config_path: str) -> str:
     """Only `{name}` and `{config}`: other braces (`${HOME}`, JSON) stay as they are."""
     return template.replace("{name}", name).replace("{config}", config_path)
+
+
+def _loss_keys(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return LOSS_KEYS
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _pattern(value: str, config: Config) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ConfigError(
+            f"{_origin(config, 'loss_pattern')}: smoke_test.loss_pattern: {value!r} is not a "
+            f"regular expression: {exc}"
+        ) from None
+    return value
 
 
 def _origin(config: Config, key: str) -> str:
@@ -141,6 +173,15 @@ def _expand(
     return list(dict.fromkeys(found))
 
 
+def unmatched_globs(settings: Settings) -> list[str]:
+    """The `configs` globs that match no file: a typo would otherwise pass in silence."""
+    return [
+        pattern
+        for pattern in settings.configs
+        if GLOB_CHARACTERS & set(pattern) and not any(settings.root.glob(pattern))
+    ]
+
+
 def _experiment_configs(repo: Repository, config: Config) -> list[str]:
     """Every experiment config under `experiments.dir`, as the experiment-config hook sees it."""
     selection = Selection.from_config(config)
@@ -190,7 +231,14 @@ def select_configs(
         return _by_name(names, known, repo)
     if every:
         return known
-    changed = {c.path for c in repo.changed_in_worktree_since(base) if not c.deleted}
+    try:
+        since = repo.changed_in_worktree_since(base)
+    except GitError as exc:
+        raise UsageError(
+            f"--changed-only: cannot compare with the base {base}: {exc}; name the branch to "
+            "compare with with --base"
+        ) from None
+    changed = {c.path for c in since if not c.deleted}
     changed |= set(repo.untracked_files())
     if any(gitignore_spec(settings.shared_paths).match_file(path) for path in changed):
         return known

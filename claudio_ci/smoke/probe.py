@@ -4,7 +4,8 @@ claudio-ci may live in another environment than the project's (pipx, a tools ven
 file is run as a script, `PYTHON probe.py REQUEST_JSON RESULT_FILE`, from the project root,
 and uses only the standard library plus what the project itself installs (torch, numpy or
 safetensors, whichever the checkpoint needs). REQUEST_JSON is
-`{"checkpoint": PATH | null, "import_check": "module:Class" | null}`; the result file gets
+`{"checkpoint": PATH | null, "trusted": bool, "import_check": "module:Class" | null,
+"import_kwargs": {...}}`; the result file gets
 `{"checkpoint": {...}, "import_check": {...}}`, rewritten after each part so that a crash in
 the second keeps the first.
 """
@@ -15,6 +16,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 import traceback
 from typing import Any
@@ -22,7 +24,14 @@ from typing import Any
 MAX_NAMED = 5
 
 
-def load_checkpoint(path: str) -> Any:
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Where frameworks keep the model's weights inside a checkpoint: Lightning's `state_dict`,
+# nanoGPT's `model`, the common `model_state_dict`. The rest (optimizer moments, callback
+# state such as Lightning's `ModelCheckpoint.kth_value = inf`) is not the model.
+WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "ema")
+
+
+def load_checkpoint(path: str, trusted: bool = False) -> Any:
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -34,7 +43,19 @@ def load_checkpoint(path: str) -> Any:
         return numpy.load(path, allow_pickle=False)
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu", weights_only=not trusted)
+
+
+def weights(value: Any) -> tuple[str, Any]:
+    """(where, the part of a checkpoint that holds the model's weights)."""
+    if hasattr(value, "state_dict") and callable(value.state_dict):  # a whole nn.Module
+        return "state_dict()", value.state_dict()
+    if isinstance(value, dict):
+        for key in WEIGHT_KEYS:
+            if key in value and (isinstance(value[key], dict) or hasattr(value[key], "state_dict")):
+                where, inner = weights(value[key])
+                return (f"{key}.{where}" if where else key), inner
+    return "", value
 
 
 def _is_finite(value: Any) -> bool:
@@ -76,24 +97,38 @@ def inspect_checkpoint(value: Any) -> dict[str, Any]:
     return {"ok": True, "arrays": arrays, "nonfinite": sorted(nonfinite)[:MAX_NAMED]}
 
 
-def check_checkpoint(path: str) -> dict[str, Any]:
+def reason(exc: BaseException) -> str:
+    """The line of the error that says why, without terminal colours: torch's weights-only
+    refusal starts with advice and names the real cause on a `WeightsUnpickler error:` line."""
+    lines = [ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    why = next((line for line in lines if "WeightsUnpickler error" in line), None)
+    why = why or (lines[0] if lines else "")
+    return f"{type(exc).__name__}: {why}" if why else type(exc).__name__
+
+
+def check_checkpoint(path: str, trusted: bool = False) -> dict[str, Any]:
     try:
-        return inspect_checkpoint(load_checkpoint(path))
+        where, model = weights(load_checkpoint(path, trusted))
+        result = inspect_checkpoint(model)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        error = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        return {"ok": False, "error": error}
+        return {"ok": False, "error": reason(exc)}
+    if where:
+        result["nonfinite"] = [f"{where}.{name}" for name in result["nonfinite"]]
+        result["weights"] = where
+    return result
 
 
-def check_import(spec: str) -> dict[str, Any]:
-    """Import `module:Class` and call `Class()`, as `python -c "from m import C; C()"` would."""
+def check_import(spec: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Import `module:Class` and call `Class(**kwargs)`, as `python -c "from m import C; C()"`
+    would."""
     module_name, _, attribute = spec.partition(":")
     sys.path.insert(0, os.getcwd())
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-        instance = target()
+        instance = target(**(kwargs or {}))
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -110,10 +145,10 @@ def main(argv: list[str]) -> int:
             json.dump(result, handle)
 
     if request.get("checkpoint"):
-        result["checkpoint"] = check_checkpoint(request["checkpoint"])
+        result["checkpoint"] = check_checkpoint(request["checkpoint"], request.get("trusted"))
         save()
     if request.get("import_check"):
-        result["import_check"] = check_import(request["import_check"])
+        result["import_check"] = check_import(request["import_check"], request.get("import_kwargs"))
         save()
     return 0
 

@@ -7,9 +7,11 @@ import math
 import re
 import secrets
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from claudio_ci import findings as fmt
+from claudio_ci.checks.smoke import LOSS_NOT_FOUND
 from claudio_ci.findings import Finding
 from claudio_ci.smoke.plan import Job
 from claudio_ci.smoke.session import ExperimentResult
@@ -20,7 +22,7 @@ HEADERS = (
     "experiment",
     "result",
     "wall time",
-    "peak RSS",
+    "peak memory",
     "final loss",
     "exit",
     "metrics",
@@ -55,7 +57,8 @@ class LiveLog:
         experiment = job.experiment
         if self.github:
             self._token = secrets.token_hex(16)
-            self._put(f"::group::smoke test {experiment.name}: {experiment.command}\n")
+            title = fmt.escape_data(f"smoke test {experiment.name}: {experiment.command}")
+            self._put(f"::group::{title}\n")
             self._put(f"::stop-commands::{self._token}\n")
         else:
             self._put(f"==> smoke test {experiment.name}: {experiment.command}\n")
@@ -69,14 +72,28 @@ class LiveLog:
     def end(self, result: ExperimentResult) -> None:
         if not self._at_line_start:
             self._put("\n")
-        if self.github:
-            self._put(f"::{self._token}::\n::endgroup::\n")
         verdict = "passed" if result.passed else "FAILED"
-        self._put(
-            f"<== {result.job.experiment.name}: {verdict} in {result.run.wall_seconds:.1f} s\n"
-        )
-        if self.github and not result.passed:  # the group is collapsed: show its end
-            self._put("".join(f"    {line}\n" for line in result.run.tail[-TAIL_LINES:]))
+        done = f"<== {result.job.experiment.name}: {verdict} in {result.run.wall_seconds:.1f} s\n"
+        if not self.github:
+            self._put(done)
+            return
+        # The verdict names the experiment (a file name): still inside the inert block.
+        self._put(f"{done}::{self._token}::\n::endgroup::\n")
+        if not result.passed:  # the group is collapsed: show its end, inert too
+            tail = result.run.tail[-TAIL_LINES:]
+            self._put(inert("".join(f"{line}\n" for line in tail)))
+
+
+def inert(text: str) -> str:
+    """`text` for a GitHub Actions log with no workflow command in it taking effect: between
+    `::stop-commands::` and a random token the text cannot know. The runner reads lines
+    split at `\r` as well as `\n` and trims their indentation; inside the block neither
+    matters."""
+    if not text:
+        return ""
+    token = secrets.token_hex(16)
+    end = "" if text.endswith("\n") else "\n"
+    return f"::stop-commands::{token}\n{text}{end}::{token}::\n"
 
 
 # --- one row per experiment ------------------------------------------------------------
@@ -92,6 +109,9 @@ def _detail(result: ExperimentResult, check: str) -> str:
     if check == "loss" and result.loss_trend is not None:
         _, first, last = result.loss_trend
         return f"{first:.4g} → {last:.4g}"
+    source = result.metrics_source
+    if check == "metrics" and source and source != result.job.metrics_path:
+        return "log" if source == "the training log" else PurePosixPath(source).name
     if check == "loads" and result.checkpoint_arrays is not None:
         return f"{result.checkpoint_arrays} arrays"
     return ""
@@ -119,6 +139,8 @@ def row(result: ExperimentResult, marks: dict[str, str]) -> list[str]:
     for check in CHECKS:
         status = result.status(check)
         detail = _detail(result, check) if status != "skip" else ""
+        if check == "loss" and any(f.code == LOSS_NOT_FOUND for f in result.findings):
+            detail = "no loss found"
         cells.append(f"{marks[status]} {detail}".strip())
     return cells
 
@@ -186,6 +208,7 @@ def render_json(
             "peak_rss_mb": round(r.run.peak_rss_mb, 1),
             "final_loss": _json_number(r.final_loss),
             "loss_trend": list(r.loss_trend) if r.loss_trend else None,
+            "metrics_source": r.metrics_source,
             "checks": {check: r.status(check) for check in ("time", "memory", *CHECKS)},
         }
         for r in results

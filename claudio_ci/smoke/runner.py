@@ -13,6 +13,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,7 +30,11 @@ MB = 1024 * 1024
 RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # getrusage's unit
 SAMPLE_SECONDS = 0.1
 GRACE_SECONDS = 5.0
+# In the command's environment, passed on to every process it starts: finds the daemons
+# that double-fork and `setsid()` out of its session.
+MARKER = "CLAUDIO_SMOKE_RUN"
 TAIL_LINES = 200
+KEPT_LINES = 100_000
 
 
 class StartError(Exception):
@@ -50,23 +56,37 @@ class RunResult:
     memory_exceeded: bool = False
     tail: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # "name (pid)" still running at exit
+    kept: list[str] = field(default_factory=list)  # the lines `keep` matched, in order
 
 
 class _Tail:
     """The last lines of a byte stream as a terminal shows them (`\\r` rewrites a line)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, keep: re.Pattern[str] | None = None) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=size)
+        self.kept: list[str] = []
+        self._keep = keep
         self._partial = b""
 
     def feed(self, chunk: bytes) -> None:
         *complete, self._partial = (self._partial + chunk).split(b"\n")
         for line in complete:
-            self.lines.append(self._shown(line))
+            self._add(line)
+
+    def _add(self, raw: bytes) -> None:
+        line = self._shown(raw)
+        self.lines.append(line)
+        if self._keep and len(self.kept) < KEPT_LINES:
+            # every `\r`-separated part: a progress bar rewrites its line with each step
+            self.kept += [
+                part
+                for part in raw.decode("utf-8", "replace").split("\r")
+                if self._keep.search(part)
+            ]
 
     def close(self) -> list[str]:
         if self._partial:
-            self.lines.append(self._shown(self._partial))
+            self._add(self._partial)
             self._partial = b""
         return list(self.lines)
 
@@ -94,14 +114,18 @@ def run_process(
     limits: Limits,
     echo: Callable[[bytes], object] | None = None,
     grace_seconds: float = GRACE_SECONDS,
+    keep: re.Pattern[str] | None = None,
 ) -> RunResult:
-    """Run `argv` to its end or to a limit; StartError when it cannot be started."""
+    """Run `argv` to its end or to a limit; StartError when it cannot be started.
+    The lines `keep` matches are kept whole, not only in the tail."""
     start = time.perf_counter()
+    marker_value = secrets.token_hex(8)
+    marker = f"{MARKER}={marker_value}".encode()
     try:
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=dict(env),
+            env={**env, MARKER: marker_value},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -110,7 +134,7 @@ def run_process(
     except OSError as exc:
         raise StartError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
     assert proc.stdout is not None
-    tail = _Tail(TAIL_LINES)
+    tail = _Tail(TAIL_LINES, keep)
     reader = threading.Thread(target=_pump, args=(proc.stdout.fileno(), echo, tail), daemon=True)
     reader.start()
     reaped: list[tuple[int, int]] = []  # (wait status, peak RSS in KiB) once the leader exits
@@ -125,15 +149,15 @@ def run_process(
     try:
         peak_bytes, timed_out, memory_exceeded = _watch(proc.pid, done, start, limits)
     except BaseException:  # Ctrl-C: the tree is in its own session and did not get SIGINT
-        _terminate(proc.pid, 0)
+        _terminate(proc.pid, 0, marker)
         raise
     if timed_out or memory_exceeded:
-        _terminate(proc.pid, grace_seconds)
+        _terminate(proc.pid, grace_seconds, marker)
         done.wait()
     wall = time.perf_counter() - start
     status, max_rss = reaped[0]
-    leftovers = [f"{p.name} ({p.pid})" for p in procfs.members(proc.pid)]
-    _terminate(proc.pid, grace_seconds)  # whatever the command left behind holds our pipe
+    leftovers = [f"{p.name} ({p.pid})" for p in procfs.members(proc.pid, marker)]
+    _terminate(proc.pid, grace_seconds, marker)  # what the command left behind holds our pipe
     reader.join(grace_seconds)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not by Popen
     if not reader.is_alive():  # else an escaped daemon still holds the pipe: leave it be
@@ -146,6 +170,7 @@ def run_process(
         memory_exceeded=memory_exceeded,
         tail=tail.close(),
         leftovers=leftovers,
+        kept=tail.kept,
     )
 
 
@@ -158,7 +183,7 @@ def _watch(
     peak_bytes = 0
     while not done.wait(SAMPLE_SECONDS if sampling else 0.5):
         if sampling:
-            peak_bytes = max(peak_bytes, procfs.total_rss_bytes(procfs.members(leader)))
+            peak_bytes = max(peak_bytes, procfs.total_memory_bytes(procfs.members(leader)))
         if time.perf_counter() - start > limits.timeout_seconds:
             return peak_bytes, True, False
         if limits.max_memory_mb and peak_bytes > limits.max_memory_mb * MB:
@@ -166,11 +191,11 @@ def _watch(
     return peak_bytes, False, False
 
 
-def _tree(leader: int, known: set[int]) -> set[int]:
+def _tree(leader: int, known: set[int], marker: bytes | None) -> set[int]:
     """The members now, plus those seen before that still live: a process that left the
     session is a member only through its parent, and stays one after its parent dies."""
     alive = {pid for pid in known if procfs.read_process(pid) is not None}
-    return alive | {p.pid for p in procfs.members(leader)}
+    return alive | {p.pid for p in procfs.members(leader, marker)}
 
 
 def _alive(leader: int, pids: set[int]) -> bool:
@@ -191,16 +216,16 @@ def _signal(leader: int, pids: set[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
-def _terminate(leader: int, grace_seconds: float) -> None:
+def _terminate(leader: int, grace_seconds: float, marker: bytes | None = None) -> None:
     """SIGTERM the tree, then SIGKILL whatever is still alive after the grace period."""
-    pids = _tree(leader, set())
+    pids = _tree(leader, set(), marker)
     if not _alive(leader, pids):
         return
     _signal(leader, pids, signal.SIGTERM)
     deadline = time.perf_counter() + grace_seconds
     while time.perf_counter() < deadline:
-        pids = _tree(leader, pids)
+        pids = _tree(leader, pids, marker)
         if not _alive(leader, pids):
             return
         time.sleep(0.05)
-    _signal(leader, _tree(leader, pids), signal.SIGKILL)
+    _signal(leader, _tree(leader, pids, marker), signal.SIGKILL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import tempfile
 from collections.abc import Callable
@@ -11,13 +12,12 @@ from typing import Any
 
 from claudio_ci.checks import smoke
 from claudio_ci.findings import Finding, Severity
+from claudio_ci.smoke import metrics as metrics_io
 from claudio_ci.smoke.plan import Job, Settings
 from claudio_ci.smoke.runner import Limits, RunResult, run_process
 from claudio_ci.smoke.tracebacks import last_traceback
 
 PROBE = Path(__file__).with_name("probe.py")
-
-Signature = tuple[int, int, int] | None
 
 
 @dataclass
@@ -30,6 +30,7 @@ class ExperimentResult:
     final_loss: float | None = None
     loss_trend: tuple[int, float, float] | None = None
     checkpoint_arrays: int | None = None
+    metrics_source: str | None = None  # where the metrics were read from
 
     @property
     def passed(self) -> bool:
@@ -40,21 +41,6 @@ class ExperimentResult:
         if any(f.code in smoke.COLUMNS[column] for f in self.findings):
             return "fail"
         return "pass" if column in self.checked else "skip"
-
-
-def _signature(path: Path) -> Signature:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size, stat.st_ino
-
-
-def _state(path: Path, before: Signature) -> smoke.FileState:
-    after = _signature(path)
-    if after is None:
-        return "missing"
-    return "stale" if after == before else "written"
 
 
 def _roots(root: Path) -> list[Path]:
@@ -78,7 +64,7 @@ def _run_facts(run: RunResult, settings: Settings) -> smoke.RunFacts:
     )
 
 
-def _probe(settings: Settings, request: dict[str, str]) -> dict[str, Any]:
+def _probe(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
     """Ask the project's interpreter to load a checkpoint and/or import a class.
 
     Every part asked for gets an answer: a crash or a kill of the probe is one too.
@@ -97,76 +83,142 @@ def _probe(settings: Settings, request: dict[str, str]) -> dict[str, Any]:
     else:
         said = next((line for line in reversed(run.tail) if line.strip()), "no output")
         why = f"{settings.python} exited with {run.exit_code}: {said.strip()}"
-    for part in request:
-        result.setdefault(part, {"ok": False, "error": why})
+    for part in ("checkpoint", "import_check"):
+        if part in request:
+            result.setdefault(part, {"ok": False, "error": why})
     return result
 
 
 def import_check(settings: Settings, spec: str, configured_at: tuple[str, int]) -> list[Finding]:
     """The project-wide `import_check`, run once before the experiments."""
-    answer = _probe(settings, {"import_check": spec})["import_check"]
+    request = {"import_check": spec, "import_kwargs": dict(settings.import_kwargs)}
+    answer = _probe(settings, request)["import_check"]
     traceback = last_traceback(str(answer.get("error", "")).splitlines())
     site = traceback.project_frame(_roots(settings.root)) if traceback else None
     return smoke.check_import(spec, configured_at, answer, site)
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What the result paths held before the run: to tell what this run wrote."""
+
+    metrics: dict[str, metrics_io.Signature]
+    detected: dict[str, metrics_io.Signature]
+    checkpoints: dict[str, metrics_io.Signature]
+
+    @classmethod
+    def take(cls, job: Job, settings: Settings) -> _Before:
+        root = settings.root
+        return cls(
+            metrics_io.expand(root, [job.metrics_path]),
+            metrics_io.walk(root, metrics_io.DETECTED),
+            metrics_io.expand(root, [job.checkpoint_path]),
+        )
 
 
 def run_experiment(
     job: Job, settings: Settings, echo: Callable[[bytes], object] | None = None
 ) -> ExperimentResult:
     """Run the job, then check its metrics and checkpoint unless the run itself failed."""
-    metrics_file = settings.root / job.metrics_path
-    checkpoint_file = settings.root / job.checkpoint_path
-    before = {path: _signature(path) for path in (metrics_file, checkpoint_file)}
+    before = _Before.take(job, settings)
     run = run_process(
-        job.argv, cwd=settings.root, env=settings.environment(), limits=settings.limits, echo=echo
+        job.argv,
+        cwd=settings.root,
+        env=settings.environment(),
+        limits=settings.limits,
+        echo=echo,
+        keep=settings.loss_regex,
     )
     killed = run.timed_out or run.memory_exceeded  # then its exit code says nothing
     checked = {"time", "memory"} if killed else {"exit", "time", "memory"}
     result = ExperimentResult(job, run, settings.limits, checked=checked)
     result.findings = smoke.check_run(job.experiment, _run_facts(run, settings))
     if result.passed:
-        state = _state(metrics_file, before[metrics_file])
-        _check_metrics(result, settings.expect, state, metrics_file)
-        _check_checkpoint(result, settings, _state(checkpoint_file, before[checkpoint_file]))
+        _check_metrics(result, settings, before)
+        _check_checkpoint(result, settings, before.checkpoints)
     return result
 
 
-def _read_metrics(path: Path) -> tuple[Any, str | None]:
-    try:
-        return smoke.parse_metrics(path.read_text(encoding="utf-8")), None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return None, str(exc)
+def _newest_detected(
+    before: dict[str, metrics_io.Signature], after: dict[str, metrics_io.Signature]
+) -> str | None:
+    """Of the files trainers write on their own, the one this run wrote, by DETECTED's order."""
+    for pattern in metrics_io.DETECTED:
+        chosen = {p: s for p, s in after.items() if fnmatch.fnmatch(Path(p).name, pattern)}
+        path, _ = metrics_io.newest_written(before, chosen)
+        if path:
+            return path
+    return None
 
 
-def _check_metrics(
-    result: ExperimentResult, expect: smoke.Expectations, state: smoke.FileState, file: Path
-) -> None:
-    job = result.job
-    metrics, error = _read_metrics(file) if state == "written" else (None, None)
+def _find_metrics(
+    result: ExperimentResult, settings: Settings, before: _Before
+) -> tuple[str, smoke.FileState, Any, str | None, str]:
+    """(source, state, metrics, parse error, where else we looked): `metrics_path`, else a
+    file a trainer writes on its own, else the losses the training printed."""
+    root, job = settings.root, result.job
+    after = metrics_io.expand(root, [job.metrics_path])
+    path, matched = metrics_io.newest_written(before.metrics, after)
+    chosen = before.metrics
+    if path is None:
+        path = _newest_detected(before.detected, metrics_io.walk(root, metrics_io.DETECTED))
+        chosen = before.detected
+    if path is not None:
+        old = chosen.get(path)
+        grew = old is not None and (root / path).stat().st_size > old[1]
+        try:
+            return path, "written", metrics_io.read(root / path, old[1] if grew else None), None, ""
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return path, "written", None, str(exc), ""
+    logged = metrics_io.loss_lines(result.run.kept, settings.loss_pattern)
+    if logged:
+        return "the training log", "written", logged, None, ""
+    looked = (
+        f"nor a {', '.join(metrics_io.DETECTED)} written by this run, nor a line matching "
+        f"`{settings.loss_pattern}` and a number in the training log"
+    )
+    return job.metrics_path, "stale" if matched else "missing", None, None, looked
+
+
+def _check_metrics(result: ExperimentResult, settings: Settings, before: _Before) -> None:
+    expect = settings.expect
+    source, state, metrics, error, looked = _find_metrics(result, settings, before)
+    result.metrics_source = source if state == "written" else None
     result.findings += smoke.check_metrics(
-        job.experiment, job.metrics_path, state, metrics, expect, error
+        result.job.experiment, source, state, metrics, expect, error, looked
     )
     if expect.metrics:
         result.checked.add("metrics")
     if not isinstance(metrics, dict | list):
         return
-    result.final_loss = smoke.final_loss(metrics)
-    result.loss_trend = smoke.loss_trend(smoke.loss_series(metrics))
+    result.final_loss = smoke.final_loss(metrics, expect.loss_keys)
+    result.loss_trend = smoke.loss_trend(smoke.loss_series(metrics, expect.loss_keys))
     if expect.finite:
         result.checked.add("finite")
     if expect.loss_not_increasing and result.loss_trend is not None:
         result.checked.add("loss")
 
 
-def _check_checkpoint(result: ExperimentResult, settings: Settings, state: smoke.FileState) -> None:
+def _check_checkpoint(
+    result: ExperimentResult, settings: Settings, before: dict[str, metrics_io.Signature]
+) -> None:
     job, expect = result.job, settings.expect
+    after = metrics_io.expand(settings.root, [job.checkpoint_path])
+    path, matched = metrics_io.newest_written(before, after)
+    state: smoke.FileState = "written" if path else "stale" if matched else "missing"
     loaded = None
-    if expect.checkpoint_loads and state == "written":
-        loaded = _probe(settings, {"checkpoint": job.checkpoint_path})["checkpoint"]
+    if expect.checkpoint_loads and path:
+        request = {"checkpoint": path, "trusted": settings.trusted_checkpoints}
+        loaded = _probe(settings, request)["checkpoint"]
         result.checked.add("loads")
         result.checkpoint_arrays = loaded.get("arrays")
     result.findings += smoke.check_checkpoint(
-        job.experiment, job.checkpoint_path, state, loaded, settings.python, expect.checkpoint
+        job.experiment,
+        path or job.checkpoint_path,
+        state,
+        loaded,
+        settings.python,
+        expect.checkpoint,
     )
     if expect.checkpoint:
         result.checked.add("checkpoint")

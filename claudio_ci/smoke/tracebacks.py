@@ -42,8 +42,9 @@ def last_traceback(lines: Sequence[str]) -> Traceback | None:
     """The last traceback in `lines` (the one that ended the program), if any.
 
     A chained exception prints several; the last header starts the one that was raised.
+    A header may follow a progress bar that ended without a newline (tqdm's).
     """
-    starts = [i for i, line in enumerate(lines) if line.strip() == HEADER]
+    starts = [i for i, line in enumerate(lines) if line.rstrip().endswith(HEADER)]
     if not starts:
         return None
     frames: list[Frame] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.config import load_config
-from claudio_ci.errors import ConfigError, GitError, UsageError
+from claudio_ci.errors import ConfigError, UsageError
 from claudio_ci.git import discover
 from claudio_ci.smoke.plan import Settings, matrix, select_configs
 from tests.gitutil import commit_all, git
@@ -82,7 +82,9 @@ def test_changed_shared_code_runs_every_experiment(ml_repo: Path) -> None:
 
 
 def test_changed_only_needs_a_base_that_exists(ml_repo: Path) -> None:
-    with pytest.raises(GitError, match=r"unknown revision 'origin/main'.*fetch-depth: 0"):
+    with pytest.raises(
+        UsageError, match=r"unknown revision 'origin/main'.*fetch-depth: 0.*with --base$"
+    ):
         _select(ml_repo, changed_only=True, base="origin/main")
 
 

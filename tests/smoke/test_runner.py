@@ -128,3 +128,53 @@ def test_a_command_that_cannot_start_raises(tmp_path: Path) -> None:
     script.write_text("echo hi\n", encoding="utf-8")  # not executable
     with pytest.raises(StartError, match="Permission denied"):
         run_process([str(script)], cwd=tmp_path, env=os.environ, limits=Limits(5))
+
+
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open("daemon.pid", "w") as handle:
+            handle.write(str(os.getpid()))
+        time.sleep(300)
+    os._exit(0)
+deadline = time.monotonic() + 30
+while not os.path.exists("daemon.pid") and time.monotonic() < deadline:
+    time.sleep(0.01)
+"""
+
+
+def test_a_double_forked_setsid_daemon_is_found_and_stopped(tmp_path: Path) -> None:
+    result = _run(tmp_path, DAEMON, Limits(60), grace_seconds=2)
+    daemon = int((tmp_path / "daemon.pid").read_text())
+    assert procfs.read_process(daemon) is None or _gone(daemon)
+    assert result.exit_code == 0
+    assert any(f"({daemon})" in leftover for leftover in result.leftovers), result.leftovers
+
+
+FORKED_WORKERS = """
+import os, time
+data = bytearray(150 * 1024 * 1024)
+for i in range(0, len(data), 4096):
+    data[i] = 1
+workers = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(1.5)
+        os._exit(0)
+    workers.append(pid)
+for pid in workers:
+    os.waitpid(pid, 0)
+"""
+
+
+def test_forked_workers_sharing_their_parents_pages_count_them_once(tmp_path: Path) -> None:
+    """Like DataLoader workers: seven processes with 150 MB resident each, 150 MB in all."""
+    if procfs.pss_bytes(os.getpid()) is None:
+        pytest.skip("no /proc/<pid>/smaps_rollup")
+    result = _run(tmp_path, FORKED_WORKERS, Limits(60, max_memory_mb=500))
+    assert not result.memory_exceeded
+    assert result.exit_code == 0
+    assert 150 <= result.peak_rss_mb < 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from claudio_ci.smoke.tracebacks import Frame, last_traceback
@@ -55,3 +56,24 @@ def test_relative_frames_are_relative_to_the_project() -> None:
 def test_no_traceback() -> None:
     assert last_traceback(["train.py: error: bad config", "exit"]) is None
     assert last_traceback(["Traceback (most recent call last):"]) is None
+
+
+def test_a_traceback_right_after_a_progress_bar_is_found(tmp_path: Path) -> None:
+    """tqdm redraws its bar with `\\r` and no newline; the traceback starts on the bar's line."""
+    from claudio_ci.smoke.runner import Limits, run_process
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "for i in range(3):\n"
+        "    sys.stderr.write(f'\\r{i}/3 [00:00<00:00, loss=0.5]')\n"
+        "    sys.stderr.flush()\n"
+        "raise ValueError('bad batch')\n",
+        encoding="utf-8",
+    )
+    run = run_process([sys.executable, str(script)], cwd=tmp_path, env={}, limits=Limits(60))
+
+    traceback = last_traceback(run.tail)
+    assert traceback is not None
+    assert traceback.exception == "ValueError: bad batch"
+    assert traceback.project_frame([tmp_path]) == ("train.py", 5)

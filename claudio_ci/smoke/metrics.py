@@ -1,0 +1,240 @@
+"""Read the metrics a training run already writes, in whatever format its trainer uses.
+
+JSON documents (the example project's `{"steps": [...]}`, Hugging Face's `trainer_state.json`
+with `log_history`), JSON Lines records (only the lines this run appended), CSV (Lightning's
+`CSVLogger` `metrics.csv`), TensorBoard event files (decoded here: a TFRecord of `Event`
+protocol buffers, no TensorFlow or tensorboard import), and the training log itself, where
+minGPT, nanoGPT and pytorch/examples print `loss 4.21`. Every reader gives plain data that
+`claudio_ci.checks.smoke` checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import struct
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from claudio_ci.checks.smoke import parse_metrics
+
+# Files trainers write on their own, tried (after `metrics_path`) when the run wrote none of
+# those: the first pattern with a file written by this run wins, the newest of its files.
+DETECTED = (
+    "trainer_state.json",  # Hugging Face Trainer
+    "metrics.csv",  # Lightning CSVLogger
+    "metrics.jsonl",
+    "metrics.json",
+    "events.out.tfevents.*",  # TensorBoard (torch SummaryWriter, Lightning, HF)
+)
+_SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "wandb"}
+WALK_LIMIT = 50_000  # directory entries looked at when detecting: a data dir must not stall us
+NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"
+
+Signature = tuple[int, int, int]
+
+
+def signature(path: Path) -> Signature | None:
+    """(mtime, size, inode): tells a file this run wrote from one an earlier run left."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def walk(root: Path, names: Sequence[str]) -> dict[str, Signature]:
+    """Files under `root` whose name matches one of `names` (fnmatch), repo-relative, with
+    their signatures. Hidden and environment directories are skipped, and the walk stops
+    after WALK_LIMIT entries."""
+    import fnmatch
+
+    found: dict[str, Signature] = {}
+    seen = 0
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        seen += len(dirs) + len(files)
+        for name in files:
+            if any(fnmatch.fnmatch(name, pattern) for pattern in names):
+                path = Path(directory, name)
+                sig = signature(path)
+                if sig is not None:
+                    found[path.relative_to(root).as_posix()] = sig
+        if seen > WALK_LIMIT:
+            break
+    return found
+
+
+def expand(root: Path, patterns: Sequence[str]) -> dict[str, Signature]:
+    """The files `patterns` (repo-relative paths or globs) name now, with their signatures."""
+    found: dict[str, Signature] = {}
+    for pattern in patterns:
+        paths = root.glob(pattern) if set("*?[") & set(pattern) else [root / pattern]
+        for path in paths:
+            sig = signature(path) if path.is_file() else None
+            if sig is not None:
+                found[path.relative_to(root).as_posix()] = sig
+    return found
+
+
+def newest_written(
+    before: dict[str, Signature], after: dict[str, Signature]
+) -> tuple[str | None, bool]:
+    """(the newest file written by the run, whether any file matched at all)."""
+    written = [path for path, sig in after.items() if before.get(path) != sig]
+    if not written:
+        return None, bool(after)
+    return max(written, key=lambda path: (after[path][0], path)), True
+
+
+# --- readers ------------------------------------------------------------------------------
+
+
+def _float_or_text(cell: str) -> Any:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def read_csv(text: str) -> list[dict[str, Any]]:
+    """Rows as records, empty cells left out (Lightning logs train and val on separate rows)."""
+    rows = csv.DictReader(io.StringIO(text))
+    return [
+        {key: _float_or_text(cell) for key, cell in row.items() if key and cell not in ("", None)}
+        for row in rows
+    ]
+
+
+def read_json(text: str, appended_from: int | None = None) -> Any:
+    """A JSON document, or JSON Lines; of a JSON Lines file that grew during the run (it
+    was `appended_from` bytes long before), only the records the run appended."""
+    if appended_from:
+        data = text.encode("utf-8")
+        if data[appended_from - 1 : appended_from] == b"\n" and not _one_document(text):
+            return [json.loads(line) for line in data[appended_from:].splitlines() if line.strip()]
+    return parse_metrics(text)
+
+
+def _one_document(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def loss_lines(lines: Sequence[str], pattern: str) -> list[dict[str, Any]]:
+    """`{"loss": value, "line": n}` for each log line where `pattern` is followed by a number
+    (the first such place in the line: nanoGPT's `train loss 4.2, val loss 4.3` is 4.2)."""
+    regex = re.compile(f"(?:{pattern})\\s*({NUMBER})", re.IGNORECASE)
+    records = []
+    for number, line in enumerate(lines, 1):
+        match = regex.search(line)
+        if match:
+            records.append({"loss": float(match[1]), "line": number})
+    return records
+
+
+# --- TensorBoard event files --------------------------------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of a protocol buffer message."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = data[pos : pos + 8], pos + 8
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos : pos + size], pos + size
+        elif wire == 5:
+            value, pos = data[pos : pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported protocol buffer wire type {wire}")
+        yield number, wire, value
+
+
+def _tensor_scalar(tensor: bytes) -> float | None:
+    """A float or double scalar `TensorProto` (TF2-style summaries)."""
+    dtype, values = 0, []
+    for number, wire, value in _fields(tensor):
+        if number == 1 and wire == 0:
+            dtype = value
+        elif number == 5:  # float_val, packed or not
+            values += [x for (x,) in struct.iter_unpack("<f", value)]
+        elif number == 6:  # double_val
+            values += [x for (x,) in struct.iter_unpack("<d", value)]
+        elif number == 4 and dtype in (1, 2):  # tensor_content
+            values += [x for (x,) in struct.iter_unpack("<f" if dtype == 1 else "<d", value)]
+    return values[0] if len(values) == 1 else None
+
+
+def _summary_value(value: bytes) -> tuple[str, float | None]:
+    tag, number_value = "", None
+    for number, wire, field in _fields(value):
+        if number == 1 and wire == 2:
+            tag = field.decode("utf-8", "replace")
+        elif number == 2 and wire == 5:  # simple_value
+            number_value = struct.unpack("<f", field)[0]
+        elif number == 8 and wire == 2:  # tensor
+            number_value = _tensor_scalar(field)
+    return tag, number_value
+
+
+def read_tfevents(data: bytes) -> list[dict[str, Any]]:
+    """One record per event with scalars: `{"step": n, tag: value, ...}`.
+
+    TFRecord framing: length (uint64), its CRC, the `Event` bytes, their CRC. The CRCs are
+    not checked; a record cut short (the writer was killed mid-write) ends the file.
+    """
+    records = []
+    pos = 0
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        event = data[pos + 12 : pos + 12 + length]
+        if len(event) < length:
+            break
+        pos += 12 + length + 4
+        step, scalars = 0, {}
+        for number, wire, field in _fields(event):
+            if number == 2 and wire == 0:
+                step = field
+            elif number == 5 and wire == 2:  # summary
+                for inner, inner_wire, value in _fields(field):
+                    if inner == 1 and inner_wire == 2:
+                        tag, scalar = _summary_value(value)
+                        if tag and scalar is not None:
+                            scalars[tag] = scalar
+        if scalars:
+            records.append({"step": step, **scalars})
+    return records
+
+
+def read(path: Path, appended_from: int | None = None) -> Any:
+    """The metrics in `path`, by its name; ValueError (or OSError) when it cannot be read."""
+    if path.name.startswith("events.out.tfevents"):
+        return read_tfevents(path.read_bytes())
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        return read_csv(text)
+    return read_json(text, appended_from)
