@@ -566,6 +566,40 @@ def test_git_commit_in_a_linked_worktree_is_blocked_by_the_hook(
     proc = commit.run("commit", "-am", "einops", check=False, env={**env, "SKIP": "conflict-risk"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
+    # pre-commit passes no deleted file: the hook reads the staged changes itself.
+    git(attention, "rm", "-q", "requirements.txt")
+    proc = commit.run("commit", "-m", "no requirements", check=False, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "requirements.txt: CR001 high-risk file also changed" in proc.stdout + proc.stderr
+    git(attention, "reset", "-q", "--hard")
+
+    # A predicted conflict on an ordinary file does not fail the commit, but it shows.
+    write(baseline, "src/train.py", TRAIN.replace("line 3\n", "theirs\n"))  # uncommitted
+    write(attention, "src/train.py", TRAIN.replace("line 3\n", "ours\n"))
+    proc = commit.run("commit", "-am", "train", check=False, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert re.search(r"files a sibling worktree or branch also changes\.+Passed", output)
+    assert (
+        "src/train.py: CR003 [warning] file also changed in worktree .claudio/worktrees/ab12"
+        in output
+    )
+
+
+def test_the_plain_git_hook_sees_a_staged_deletion(
+    worktrees: tuple[Path, Path], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline, attention = worktrees
+    monkeypatch.chdir(project)
+    assert main(["install-hooks", "--hook", "pre-commit"]) == 0
+    write(baseline, "requirements.txt", "numpy==2.1.3\n")  # uncommitted
+    git(attention, "rm", "-q", "requirements.txt")
+
+    proc = run_git(attention, "commit", "-q", "-m", "no requirements")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "requirements.txt: CR001 high-risk file also changed" in proc.stderr
+
 
 # --- pull requests in CI (--pr) ------------------------------------------------------------
 
