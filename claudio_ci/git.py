@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -142,16 +143,21 @@ class Repository:
     ) -> subprocess.CompletedProcess[str]:
         environ = dict(self.env if self.env is not None else os.environ)
         environ.update(env or {})
-        proc = subprocess.run(
+        # Bytes, decoded here: text mode's universal newlines would turn a `\r` in a file
+        # name into `\n` (git's -z output keeps names byte for byte).
+        raw = subprocess.run(
             ["git", *args],
             cwd=self.root,
             env=environ,
-            input=input,
+            input=None if input is None else input.encode("utf-8", "surrogateescape"),
             capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="surrogateescape",
             check=False,
+        )
+        proc = subprocess.CompletedProcess(
+            raw.args,
+            raw.returncode,
+            raw.stdout.decode("utf-8", "surrogateescape"),
+            raw.stderr.decode("utf-8", "surrogateescape"),
         )
         if check and proc.returncode != 0:
             detail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
@@ -240,6 +246,13 @@ class Repository:
         working in this worktree never finds its index locked by a check run elsewhere.
         A submodule counts when it points at another commit, not for edits inside it.
         """
+        return [
+            ChangedFile(path, xy[1] if xy[1] != " " else xy[0])
+            for xy, path in self.status_entries(paths)
+        ]
+
+    def status_entries(self, paths: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """`git status --porcelain` entries (XY, path), as `uncommitted_files` lists them."""
         out = self.output(
             "status",
             "--porcelain",
@@ -251,15 +264,44 @@ class Repository:
             *(f":(literal){path}" for path in paths),
             env={"GIT_OPTIONAL_LOCKS": "0"},
         )
-        return [
-            ChangedFile(entry[3:], entry[1] if entry[1] != " " else entry[0])
-            for entry in _split_z(out)
-        ]
+        return [(entry[:2], entry[3:]) for entry in _split_z(out)]
 
     def changed_since(self, base: str, head: str = "HEAD") -> list[ChangedFile]:
         """Files `head` changed since its merge base with `base` (three-dot semantics)."""
         out = self.output("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", "--")
         return parse_name_status(out)
+
+    def changed_between(self, base: str, head: str) -> list[ChangedFile]:
+        """Files `head` changed since `base` (two dots: a known merge base, no history walk)."""
+        out = self.output("diff", "--name-status", "--no-renames", "-z", base, head, "--")
+        return parse_name_status(out)
+
+    def renames(self, base: str, head: str) -> tuple[set[str], dict[str, str]]:
+        """What `head` changed since `base` (every path, old and new of a rename), and the
+        renames among it, old path -> new path, found as a merge finds them (`-M`)."""
+        items = _split_z(self.output("diff", "--name-status", "-M", "-z", base, head, "--"))
+        changed, renamed, at = set(), {}, 0
+        while at < len(items):
+            if items[at][0] in "RC":  # "R<score>" old new
+                changed.add(items[at + 2])
+                if items[at][0] == "R":
+                    changed.add(items[at + 1])
+                    renamed[items[at + 1]] = items[at + 2]
+                at += 3
+            else:
+                changed.add(items[at + 1])
+                at += 2
+        return changed, renamed
+
+    def merge_bases(self, a: str, b: str) -> list[str]:
+        """Every best common ancestor of `a` and `b` (several in a criss-cross history)."""
+        return self.output("merge-base", "--all", a, b, check=False).split()
+
+    def commit_times(self, revs: Sequence[str]) -> dict[str, int]:
+        """Committer time of each commit (one `git log --no-walk`)."""
+        out = self.output("log", "--no-walk=unsorted", "--format=%H %ct", *revs, "--")
+        times = dict(line.split() for line in out.splitlines() if line)
+        return {rev: int(times[rev]) for rev in revs if rev in times}
 
     def changed_in_worktree_since(self, base: str) -> list[ChangedFile]:
         """Tracked files the worktree (commits, staged and unstaged edits) changed since its
@@ -360,16 +402,18 @@ class Repository:
 
 # --- merge prediction -------------------------------------------------------------------
 
-# Fixed identity and date: a prediction's temporary commits need no configured user, and
-# the same inputs always give the same commit ids.
+# A fixed identity: a prediction's temporary commits need no configured user. Each is dated
+# like its parent, so the same inputs give the same commit ids, and a history walk without
+# a commit-graph (which goes by date) stops where it would for the parent.
 _PREDICTION_IDENTITY = {
     "GIT_AUTHOR_NAME": "claudio-ci",
     "GIT_AUTHOR_EMAIL": "claudio-ci@localhost",
-    "GIT_AUTHOR_DATE": "@0 +0000",
     "GIT_COMMITTER_NAME": "claudio-ci",
     "GIT_COMMITTER_EMAIL": "claudio-ci@localhost",
-    "GIT_COMMITTER_DATE": "@0 +0000",
 }
+# Commands on a copied index: never split it (a split index writes `sharedindex.*` into the
+# worktree's git dir), never leave a lock or a refreshed stat anywhere but the copy.
+_COPIED_INDEX_CONFIG = ("-c", "core.splitIndex=false", "-c", "core.fsmonitor=false")
 
 SANDBOX_DIRNAME = "merge-objects"
 SANDBOX_MAX_AGE_S = 3600
@@ -385,6 +429,62 @@ class MergePrediction:
 
     clean: bool
     conflicts: frozenset[str] = frozenset()  # paths the merge would leave conflicted
+    # The paths of each conflict git describes (a file added in a directory the other side
+    # renamed: where it was added and where it lands).
+    groups: tuple[frozenset[str], ...] = field(default=(), compare=False)
+
+    def conflicted_at(self, paths: Sequence[str]) -> list[str]:
+        """Where the merge leaves a conflict for a file known by any of `paths` (its name
+        at the merge base and on each side): those conflicted paths, sorted."""
+        names = set(paths)
+        for group in self.groups:
+            if names & group:
+                names |= group
+        return sorted(names & self.conflicts)
+
+
+@dataclass(frozen=True)
+class WorktreeSnapshot:
+    """A temporary commit of a worktree, and the untracked files it leaves out as too big."""
+
+    commit: str
+    too_big: tuple[str, ...] = ()
+
+
+def parse_merge_tree(output: str, clean: bool) -> MergePrediction:
+    """Parse `git merge-tree --write-tree --name-only -z`: the tree, the conflicted paths,
+    an empty item, then messages (`<count> NUL <path>... NUL <type> NUL <text> NUL`)."""
+    items = output.split("\0")
+    conflicts, at = [], 1
+    while at < len(items) and items[at]:
+        conflicts.append(items[at])
+        at += 1
+    at += 1
+    groups = []
+    while at < len(items) and items[at].isdigit():
+        count = int(items[at])
+        paths = items[at + 1 : at + 1 + count]
+        kind = items[at + 1 + count] if at + 1 + count < len(items) else ""
+        if kind.startswith("CONFLICT"):
+            groups.append(frozenset(paths))
+        at += count + 3
+    return MergePrediction(clean, frozenset(conflicts), tuple(groups))
+
+
+def _c_quote(path: str) -> str:
+    """A path as git reads one per line (`--stdin-paths`): C-quoted when it needs to be."""
+    if path.isprintable() and not path.startswith('"') and "\\" not in path:
+        return path
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    out = []
+    for char in path:
+        if char in escapes:
+            out.append(escapes[char])
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append("".join(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogateescape")))
+    return '"' + "".join(out) + '"'
 
 
 def _delete_stale_objects(directory: Path, before: float) -> None:
@@ -453,6 +553,7 @@ class MergeSandbox:
             repo.root, repo.git_dir, repo.common_dir, {**inherited, **self.env}, repo.shallow
         )
         self.custom_drivers = self._custom_drivers()
+        self._times: dict[str, int] = {}
 
     def _custom_drivers(self) -> list[str]:
         """Names of the merge drivers the configuration defines (`merge.<name>.driver`)."""
@@ -463,14 +564,20 @@ class MergeSandbox:
 
     def index_commit(self, repo: Repository, parent: str | None) -> str:
         """A commit of what `repo`'s index holds (`GIT_INDEX_FILE` honoured): the next commit."""
-        return self._commit(self._tree(repo, add_all=False), parent)
+        return self._commit(self._tree(repo), parent)
 
-    def worktree_commit(self, repo: Repository, parent: str | None) -> str:
+    def worktree_commit(
+        self, repo: Repository, parent: str | None, max_untracked: int | None = None
+    ) -> WorktreeSnapshot:
         """A commit of `repo`'s worktree as `git add --all` would stage it: staged, unstaged
-        and untracked (not ignored) files, all of which its next commits may hold."""
-        return self._commit(self._tree(repo, add_all=True), parent)
+        and untracked (not ignored) files, all of which its next commits may hold; untracked
+        files over `max_untracked` bytes are left out (a checkpoint, a data dump)."""
+        too_big: list[str] = []
+        tree = self._tree(repo, lambda env: self._add_worktree(repo, env, max_untracked, too_big))
+        return WorktreeSnapshot(self._commit(tree, parent), tuple(too_big))
 
-    def _tree(self, repo: Repository, *, add_all: bool) -> str:
+    def _tree(self, repo: Repository, update: Any = None) -> str:
+        """The tree of a copy of `repo`'s index, after `update(env)` changed the copy."""
         index = repo.root / repo.output("rev-parse", "--git-path", "index").strip()
         fd, copy = tempfile.mkstemp(prefix="claudio-", suffix=".index")
         os.close(fd)
@@ -480,30 +587,115 @@ class MergeSandbox:
             else:  # nothing staged yet: git starts from an empty index
                 os.unlink(copy)
             env = {**self.env, "GIT_INDEX_FILE": copy}  # on top of a sibling's own environment
-            if add_all:
-                repo.run("add", "--all", env=env)
-            return repo.output("write-tree", env=env).strip()
+            if update is not None:
+                update(env)
+            return repo.output(*_COPIED_INDEX_CONFIG, "write-tree", env=env).strip()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(copy)
 
+    def _add_worktree(
+        self, repo: Repository, env: dict[str, str], max_untracked: int | None, too_big: list[str]
+    ) -> None:
+        """Put the worktree's unstaged and untracked files in the copied index, writing into
+        the sandbox only the blobs the repository lacks: `git add` would write every one, and
+        writing an object that exists refreshes its file's time in the repository."""
+        files: list[tuple[str, str]] = []  # (path, mode)
+        links: list[tuple[str, bytes]] = []
+        entries: list[str] = []
+        gone: list[str] = []
+        for xy, path in repo.status_entries():
+            if xy[1] == " ":  # staged as it is in the worktree: the index has it already
+                continue
+            try:
+                info = os.lstat(repo.root / path)
+            except (FileNotFoundError, NotADirectoryError):
+                gone.append(path)
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                links.append((path, os.fsencode(os.readlink(repo.root / path))))
+            elif not stat.S_ISREG(info.st_mode):
+                continue  # a submodule: its recorded commit stays
+            elif xy == "??" and max_untracked is not None and info.st_size > max_untracked:
+                too_big.append(path)
+            else:
+                files.append((path, "100755" if info.st_mode & stat.S_IXUSR else "100644"))
+        ids = self._file_blobs(repo, env, [path for path, _ in files])
+        entries += [f"{mode} {ids[path]}\t{path}" for path, mode in files]
+        entries += [
+            f"120000 {self._link_blob(repo, env, target)}\t{path}" for path, target in links
+        ]
+        if gone:
+            remove = ("update-index", "-z", "--force-remove", "--stdin")
+            repo.run(*_COPIED_INDEX_CONFIG, *remove, input="\0".join(gone) + "\0", env=env)
+        if entries:
+            repo.run(
+                *_COPIED_INDEX_CONFIG,
+                "update-index",
+                "-z",
+                "--index-info",
+                input="".join(entry + "\0" for entry in entries),
+                env=env,
+            )
+
+    def _missing(self, repo: Repository, env: dict[str, str], ids: Sequence[str]) -> set[str]:
+        """Which objects neither the repository nor the sandbox has (reading changes no time)."""
+        if not ids:
+            return set()
+        out = repo.output(
+            "cat-file", "--batch-check", input="".join(i + "\n" for i in ids), env=env
+        )
+        return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
+
+    def _file_blobs(
+        self, repo: Repository, env: dict[str, str], paths: list[str]
+    ) -> dict[str, str]:
+        """Blob ids of worktree files, filtered as `git add` would; new ones written."""
+        if not paths:
+            return {}
+        request = "".join(_c_quote(path) + "\n" for path in paths)
+        hashed = repo.output("hash-object", "--stdin-paths", input=request, env=env).split()
+        ids = dict(zip(paths, hashed, strict=True))
+        absent = self._missing(repo, env, hashed)
+        missing = [path for path in paths if ids[path] in absent]
+        if missing:
+            request = "".join(_c_quote(path) + "\n" for path in missing)
+            written = repo.output("hash-object", "-w", "--stdin-paths", input=request, env=env)
+            ids.update(zip(missing, written.split(), strict=True))
+        return ids
+
+    def _link_blob(self, repo: Repository, env: dict[str, str], target: bytes) -> str:
+        text = target.decode("utf-8", "surrogateescape")
+        flags = ("hash-object", "--stdin", "--no-filters")
+        blob = repo.output(*flags, input=text, env=env).strip()
+        if self._missing(repo, env, [blob]):
+            repo.run(*flags, "-w", input=text, env=env)
+        return blob
+
     def _commit(self, tree: str, parent: str | None) -> str:
         parents = ["-p", parent] if parent else []
         message = "claudio-ci merge prediction"
-        return self.repo.output("commit-tree", tree, *parents, "-m", message).strip()
+        when = self._time(parent) if parent else 0
+        date = {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
+        return self.repo.output("commit-tree", tree, *parents, "-m", message, env=date).strip()
+
+    def _time(self, commit: str) -> int:
+        if commit not in self._times:
+            out = self.repo.output("log", "-1", "--format=%ct", commit, "--")
+            self._times[commit] = int(out.strip() or 0)
+        return self._times[commit]
 
     def merge(self, ours: str, theirs: str) -> MergePrediction:
         """`git merge-tree --write-tree`: exit 0 is a clean merge, 1 a conflicted one."""
         overrides = []
         for name in self.custom_drivers:
             overrides += ["-c", f"merge.{name}.driver={TEXT_MERGE_DRIVER}"]
-        flags = ("--write-tree", "--name-only", "-z", "--no-messages")
+        flags = ("--write-tree", "--name-only", "-z")
         proc = self.repo.run(*overrides, "merge-tree", *flags, ours, theirs, check=False)
         if proc.returncode not in (0, 1):
             detail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise GitError(f"git merge-tree failed: {detail.removeprefix('fatal: ')}")
-        _tree, *conflicts = _split_z(proc.stdout)
-        return MergePrediction(clean=proc.returncode == 0, conflicts=frozenset(conflicts))
+        return parse_merge_tree(proc.stdout, clean=proc.returncode == 0)
 
     def custom_driver_paths(self, paths: Sequence[str]) -> dict[str, str]:
         """Which of `paths` a custom merge driver would merge in a real merge: path -> name."""

@@ -17,7 +17,7 @@ import pytest
 from claudio_ci import git as gitlayer
 from claudio_ci.cli import main
 from tests.github_server import GitHubServer
-from tests.gitutil import add_worktree, commit_all, git, run_pre_commit
+from tests.gitutil import add_worktree, commit_all, git, run_git, run_pre_commit
 
 REQUIREMENTS = "torch==2.13.0\nnumpy\nPyYAML\n"
 TRAIN = "".join(f"line {n}\n" for n in range(1, 21))
@@ -566,6 +566,40 @@ def test_git_commit_in_a_linked_worktree_is_blocked_by_the_hook(
     proc = commit.run("commit", "-am", "einops", check=False, env={**env, "SKIP": "conflict-risk"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
+    # pre-commit passes no deleted file: the hook reads the staged changes itself.
+    git(attention, "rm", "-q", "requirements.txt")
+    proc = commit.run("commit", "-m", "no requirements", check=False, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "requirements.txt: CR001 high-risk file also changed" in proc.stdout + proc.stderr
+    git(attention, "reset", "-q", "--hard")
+
+    # A predicted conflict on an ordinary file does not fail the commit, but it shows.
+    write(baseline, "src/train.py", TRAIN.replace("line 3\n", "theirs\n"))  # uncommitted
+    write(attention, "src/train.py", TRAIN.replace("line 3\n", "ours\n"))
+    proc = commit.run("commit", "-am", "train", check=False, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert re.search(r"files a sibling worktree or branch also changes\.+Passed", output)
+    assert (
+        "src/train.py: CR003 [warning] file also changed in worktree .claudio/worktrees/ab12"
+        in output
+    )
+
+
+def test_the_plain_git_hook_sees_a_staged_deletion(
+    worktrees: tuple[Path, Path], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline, attention = worktrees
+    monkeypatch.chdir(project)
+    assert main(["install-hooks", "--hook", "pre-commit"]) == 0
+    write(baseline, "requirements.txt", "numpy==2.1.3\n")  # uncommitted
+    git(attention, "rm", "-q", "requirements.txt")
+
+    proc = run_git(attention, "commit", "-q", "-m", "no requirements")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "requirements.txt: CR001 high-risk file also changed" in proc.stderr
+
 
 # --- pull requests in CI (--pr) ------------------------------------------------------------
 
@@ -664,3 +698,237 @@ def test_pr_outside_github_actions_is_a_usage_error(project: Path, check: Check)
         "claudio-ci: error: --pr runs in GitHub Actions on a pull request: "
         "GITHUB_EVENT_PATH is not set\n",
     )
+
+
+# --- renames, identical edits, deletions: judged by a real `git merge` ---------------------
+
+
+def real_merge(here: Path, theirs: Path) -> set[str]:
+    """Commit what is staged here and what is uncommitted in `theirs`, then `git merge` it
+    for real: the paths the merge leaves unmerged."""
+    commit_all(theirs, "theirs, committed for the real merge")
+    git(here, "commit", "-q", "--no-verify", "--allow-empty", "-m", "ours")
+    branch = git(theirs, "rev-parse", "HEAD").strip()
+    proc = run_git(here, "merge", "-q", "--no-commit", "--no-ff", branch)
+    assert proc.returncode in (0, 1), proc.stderr
+    return set(filter(None, git(here, "diff", "--name-only", "-z", "--diff-filter=U").split("\0")))
+
+
+def json_findings(check: Check, cwd: Path, *args: str) -> list[dict]:
+    code, out = check(cwd, "--format", "json", *args)
+    found = json.loads(out)
+    assert code == (1 if any(f["severity"] == "error" for f in found) else 0), out
+    return found
+
+
+def only_overlap(found: list[dict]) -> dict:
+    overlaps = [f for f in found if "merge" in f.get("extra", {})]
+    assert len(overlaps) == 1, found
+    return overlaps[0]
+
+
+def numbered(edit: int | None = None, text: str = "") -> str:
+    return "".join(f"{text if n == edit else f'line {n}'}\n" for n in range(1, 21))
+
+
+@pytest.fixture
+def model(project: Path) -> tuple[Path, Path]:
+    """model.py and d/ (three files) on main, then the two agents' worktrees."""
+    write(project, "model.py", numbered())
+    for name in ("a", "b", "c"):
+        write(project, f"d/{name}.py", numbered(text=name) + f"# {name}\n")
+    commit_all(project, "model")
+    baseline = add_worktree(project, "ab12", "claudio/ab12-baseline")
+    attention = add_worktree(project, "cd34", "claudio/cd34-attention")
+    return baseline, attention
+
+
+def test_a_sibling_renamed_and_edited_the_file_we_edit(
+    model: tuple[Path, Path], check: Check
+) -> None:
+    baseline, attention = model
+    (baseline / "src").mkdir(exist_ok=True)
+    git(baseline, "mv", "model.py", "src/net.py")
+    write(baseline, "src/net.py", numbered(5, "theirs"))
+    commit_all(baseline, "move the model")
+    stage(attention, "model.py", numbered(5, "ours"))
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["code"], found["extra"]["merge"]) == (
+        "model.py",
+        "CR003",
+        "conflict",
+    )
+    assert found["extra"]["renamed"] == "to src/net.py there"
+    assert found["extra"]["conflicts_at"] == ["src/net.py"]
+    assert "conflict at src/net.py" in found["message"]
+    assert real_merge(attention, baseline) == {"src/net.py"}
+
+
+def test_we_renamed_and_edited_the_file_a_sibling_edits(
+    model: tuple[Path, Path], check: Check
+) -> None:
+    baseline, attention = model
+    write(baseline, "model.py", numbered(5, "theirs"))  # uncommitted
+    (attention / "src").mkdir(exist_ok=True)
+    git(attention, "mv", "model.py", "src/net.py")
+    stage(attention, "src/net.py", numbered(5, "ours"))
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == ("model.py", "conflict")
+    assert found["extra"]["renamed"] == "to src/net.py here"
+    assert found["extra"]["conflicts_at"] == ["src/net.py"]
+    assert found["extra"]["changed"] == ["uncommitted"]
+    assert real_merge(attention, baseline) == {"src/net.py"}
+
+
+def test_renamed_apart_without_overlapping_lines_merges_cleanly(
+    model: tuple[Path, Path], check: Check
+) -> None:
+    baseline, attention = model
+    git(baseline, "mv", "model.py", "net.py")
+    write(baseline, "net.py", numbered(2, "theirs"))
+    commit_all(baseline, "move")
+    stage(attention, "model.py", numbered(18, "ours"))
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == ("model.py", "clean")
+    assert found["extra"]["renamed"] == "to net.py there"
+    assert real_merge(attention, baseline) == set()
+
+
+def test_a_rename_here_and_a_deletion_there(model: tuple[Path, Path], check: Check) -> None:
+    baseline, attention = model
+    git(baseline, "rm", "-q", "model.py")
+    commit_all(baseline, "drop the model")
+    git(attention, "mv", "model.py", "net.py")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == ("model.py", "conflict")
+    assert found["extra"]["conflicts_at"] == ["net.py"]
+    assert real_merge(attention, baseline) == {"net.py"}
+
+
+def test_a_file_added_in_a_directory_a_sibling_renamed(
+    model: tuple[Path, Path], check: Check
+) -> None:
+    baseline, attention = model
+    git(baseline, "mv", "d", "e")
+    commit_all(baseline, "rename the directory")
+    stage(attention, "d/new.py", "new\n")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == ("d/new.py", "conflict")
+    assert found["extra"]["changed"] == ["its directory renamed"]
+    assert found["extra"]["conflicts_at"] == ["e/new.py"]
+    assert real_merge(attention, baseline) == {"e/new.py"}
+
+
+def test_an_edit_in_a_directory_a_sibling_renamed(model: tuple[Path, Path], check: Check) -> None:
+    baseline, attention = model
+    git(baseline, "mv", "d", "e")
+    write(baseline, "e/a.py", numbered(3, "theirs") + "# a\n")
+    stage(attention, "d/a.py", numbered(3, "ours") + "# a\n")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == ("d/a.py", "conflict")
+    assert found["extra"]["renamed"] == "to e/a.py there"
+    assert real_merge(attention, baseline) == {"e/a.py"}
+
+
+@pytest.mark.parametrize("committed", [True, False])
+def test_the_same_edit_on_both_sides_is_still_an_overlap(
+    worktrees: tuple[Path, Path], check: Check, committed: bool
+) -> None:
+    baseline, attention = worktrees
+    pinned = REQUIREMENTS.replace("numpy\n", "numpy==2.1.3\n")
+    write(baseline, "requirements.txt", pinned)
+    if committed:
+        commit_all(baseline, "pin")
+    stage(attention, "requirements.txt", pinned)
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["code"], found["extra"]["merge"]) == (
+        "requirements.txt",
+        "CR001",
+        "clean",
+    )
+    assert found["extra"]["changed"] == ["committed" if committed else "uncommitted"]
+    assert real_merge(attention, baseline) == set()
+
+
+# --- nothing written ------------------------------------------------------------------------
+
+
+def _times(directory: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+
+
+def test_a_split_index_and_existing_objects_are_left_untouched(
+    worktrees: tuple[Path, Path], project: Path, check: Check
+) -> None:
+    baseline, attention = worktrees
+    git(project, "config", "core.splitIndex", "true")
+    pinned = REQUIREMENTS.replace("numpy\n", "numpy==2.1.3\n")
+    write(baseline, "src/train.py", "changed\n")
+    git(baseline, "add", "src/train.py")  # the sibling's index is now split
+    write(baseline, "requirements.txt", pinned)  # unstaged, equal to a blob we stage
+    write(baseline, "scratch.py", TRAIN)  # untracked, equal to a committed blob
+    for n in range(10):  # enough for git to write a new shared index, were it allowed to
+        write(baseline, f"notes/{n}.md", f"{n}\n")
+    stage(attention, "requirements.txt", pinned)
+    git_dir = project / ".git" / "worktrees" / "ab12"
+    assert list(git_dir.glob("sharedindex.*"))
+    before = _times(git_dir)
+    objects = _times(project / ".git" / "objects")
+    os.utime(project / ".git" / "objects", (1, 1))
+    time.sleep(0.02)
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert found["extra"]["merge"] == "clean"
+    after = _times(git_dir)
+    assert after.keys() == before.keys()  # no new sharedindex.*, no lock left behind
+    # Reading a split index refreshes its shared index's time, as any `git status` does.
+    assert {p: t for p, t in after.items() if "sharedindex." not in p} == {
+        p: t for p, t in before.items() if "sharedindex." not in p
+    }
+    assert _times(project / ".git" / "objects") == objects
+
+
+def test_big_untracked_files_are_left_out_with_a_notice(
+    worktrees: tuple[Path, Path], project: Path, check: Check
+) -> None:
+    baseline, attention = worktrees
+    write(baseline, "requirements.txt", "numpy==2.1.3\n")
+    (baseline / "checkpoint.pt").write_bytes(b"\0" * 300_000)
+    write(baseline, "small.py", "x = 1\n")
+    stage(attention, "requirements.txt", "numpy==1.26.4\n")
+    sandbox = project / ".git" / "claudio" / "merge-objects"
+
+    found = json_findings(check, attention, "--set", "conflicts.untracked_max_mb=0.1")
+
+    (notice,) = [f for f in found if f["code"] == "CR105"]
+    assert notice["path"] == ".claudio/worktrees/ab12"
+    assert "checkpoint.pt" in notice["message"] and "small.py" not in notice["message"]
+    assert only_overlap(found)["extra"]["merge"] == "conflict"
+    assert max(p.stat().st_size for p in sandbox.rglob("*") if p.is_file()) < 100_000
+
+
+def test_a_carriage_return_in_a_file_name(worktrees: tuple[Path, Path], check: Check) -> None:
+    baseline, attention = worktrees
+    name = "requirements\rlocal.txt"
+    write(baseline, name, "theirs\n")
+    commit_all(baseline, "odd name")
+    stage(attention, name, "ours\n")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == (name, "conflict")

@@ -213,7 +213,7 @@ def test_snapshots_hold_the_trees_they_stand_for(corpus: Corpus) -> None:
         sibling.run("read-tree", "-u", "--reset", theirs)
         sibling.run("read-tree", "--reset", base)  # every edit unstaged or untracked
         ours_commit = sandbox.index_commit(staged, base)
-        theirs_commit = sandbox.worktree_commit(sibling, base)
+        theirs_commit = sandbox.worktree_commit(sibling, base).commit
         for commit, branch in ((ours_commit, ours), (theirs_commit, theirs)):
             assert sandbox.repo.output("rev-parse", f"{commit}^{{tree}}", f"{commit}^") == (
                 repo.output("rev-parse", f"{branch}^{{tree}}") + base + "\n"

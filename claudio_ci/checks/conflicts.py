@@ -17,6 +17,8 @@ Codes (stable; the hint of every finding gives a way out):
     CR102 a sibling worktree or branch was not compared (no common history, no commit yet)
     CR103 this branch has no commit yet: nothing to compare with
     CR104 the other pull requests could not be listed (`--pr`)
+    CR105 a sibling worktree's untracked files over `conflicts.untracked_max_mb` were left
+          out of its prediction
 
 Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 
@@ -32,7 +34,7 @@ Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +53,7 @@ WORKTREE_GONE = "CR101"
 NOT_COMPARED = "CR102"
 NO_COMMIT_YET = "CR103"
 PULL_REQUESTS_UNAVAILABLE = "CR104"
+UNTRACKED_TOO_BIG = "CR105"
 
 FAIL_ON = ("high", "any", "never")
 
@@ -162,6 +165,8 @@ class Overlap:
     how: tuple[str, ...] = ("committed",)  # how the other side changed it, if it matters
     merge: Merge = Merge.UNKNOWN
     note: str = ""  # why the merge is unknown, or what the prediction left out
+    renamed: str = ""  # where a rename moves it: "to src/net.py there"
+    conflicts_at: tuple[str, ...] = ()  # where the merge leaves the conflict, when elsewhere
 
 
 def severity(risk: Risk, merge: Merge, fail_on: str) -> Severity:
@@ -195,15 +200,24 @@ def overlap_findings(
                 col=0,
                 severity=severity(risk, overlap.merge, fail_on),
                 hint=way_out(overlap, risk),
-                extra={
-                    "risk": risk.value,
-                    "other": overlap.other.describe(),
-                    "changed": list(overlap.how),
-                    "merge": overlap.merge.value,
-                },
+                extra=_extra(risk, overlap),
             )
         )
     return findings
+
+
+def _extra(risk: Risk, overlap: Overlap) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "risk": risk.value,
+        "other": overlap.other.describe(),
+        "changed": list(overlap.how),
+        "merge": overlap.merge.value,
+    }
+    if overlap.renamed:
+        extra["renamed"] = overlap.renamed
+    if overlap.conflicts_at:
+        extra["conflicts_at"] = list(overlap.conflicts_at)
+    return extra
 
 
 def _code(risk: Risk, merge: Merge) -> str:
@@ -219,13 +233,16 @@ def _code(risk: Risk, merge: Merge) -> str:
 def _message(risk: Risk, overlap: Overlap) -> str:
     subject = "file" if risk is Risk.OTHER else f"{risk.value} file"
     outcome = {
-        Merge.CONFLICT: "merging the two would conflict",
+        Merge.CONFLICT: "merging the two would conflict"
+        + (f" at {', '.join(overlap.conflicts_at)}" if overlap.conflicts_at else ""),
         Merge.CLEAN: "git predicts a clean merge",
         Merge.UNKNOWN: "the merge could not be predicted",
     }[overlap.merge]
     if overlap.note:
         outcome += f" ({overlap.note})"
     how = f" ({' and '.join(overlap.how)} there)" if overlap.how else ""
+    if overlap.renamed:
+        how += f" (renamed {overlap.renamed})"
     return f"{subject} also changed {overlap.other.describe()}{how}: {outcome}"
 
 
@@ -306,4 +323,15 @@ def pull_requests_unavailable(reason: str) -> Finding:
         PULL_REQUESTS_UNAVAILABLE,
         f"the other open pull requests could not be compared: {reason}",
         "run it on a pull_request event with a token that can read pull requests",
+    )
+
+
+def untracked_too_big(other: Other, paths: Sequence[str], limit_mb: float) -> Finding:
+    first = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return _notice(
+        other.where,
+        UNTRACKED_TOO_BIG,
+        f"{other.title}: untracked files over {limit_mb:g} MB were left out of the merge "
+        f"prediction: {first}",
+        "ignore them (.gitignore), or raise conflicts.untracked_max_mb",
     )

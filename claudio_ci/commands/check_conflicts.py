@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,12 +30,13 @@ from claudio_ci.checks.conflicts import (
     not_compared,
     overlap_findings,
     pull_requests_unavailable,
+    untracked_too_big,
     worktree_gone,
 )
 from claudio_ci.commands.check import CheckContext, run_check_command
 from claudio_ci.errors import GitError, UsageError
 from claudio_ci.findings import Finding
-from claudio_ci.git import MergeSandbox, Repository, Worktree
+from claudio_ci.git import ChangedFile, MergeSandbox, Repository, Worktree
 
 T = TypeVar("T")
 MAX_THREADS = 8  # each thread mostly waits on a git process
@@ -52,8 +54,16 @@ class Side:
 
     other: Other
     tip: str
+    base: str  # the fork point: the merge base of this branch's HEAD and `tip`
     changed: dict[str, list[str]] = field(default_factory=dict)  # path -> how it changed
     worktree: Repository | None = None  # set when its uncommitted edits belong to the merge
+    deleted_dirs: set[str] = field(default_factory=set)  # where it deleted (or moved) files
+
+    def record(self, changes: Sequence[ChangedFile], how: str) -> None:
+        for change in changes:
+            self.changed.setdefault(change.path, []).append(how)
+            if change.deleted:
+                self.deleted_dirs.add(posixpath.dirname(change.path))
 
 
 Gathered = tuple[Side | None, list[Finding]]
@@ -74,9 +84,8 @@ def check(ctx: CheckContext) -> list[Finding]:
     gathered = in_parallel(_gatherers(ctx.repo, head, files, section["compare"]))
     notices = [finding for _, found in gathered for finding in found]
     sides = [side for side, _ in gathered if side is not None]
-    return notices + overlap_findings(
-        _predict(ctx.repo, head, files, sides), rules, section["fail_on"]
-    )
+    overlaps, more = _predict(ctx.repo, head, files, sides, section["untracked_max_mb"])
+    return notices + more + overlap_findings(overlaps, rules, section["fail_on"])
 
 
 def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
@@ -136,11 +145,9 @@ def _sibling_side(
     if worktree.head is None:
         hint = "it is compared once its branch has a commit"
         return None, [not_compared(other, "its branch has no commit yet", hint)]
-    try:
-        committed = repo.changed_since(head, worktree.head)
-    except GitError:
+    side = _committed_side(repo, head, other, worktree.head)
+    if side is None:
         return None, [_no_common_history(repo, other)]
-    side = Side(other, worktree.head, {f.path: ["committed"] for f in committed})
     if not worktree.path.is_dir():
         reason = worktree.prunable or ("locked and missing" if worktree.locked else "missing")
         return side, [worktree_gone(other, reason)]
@@ -149,8 +156,7 @@ def _sibling_side(
         uncommitted = sibling.uncommitted_files(look_at)
     except GitError as exc:
         return side, [worktree_gone(other, str(exc))]
-    for change in uncommitted:
-        side.changed.setdefault(change.path, []).append("uncommitted")
+    side.record(uncommitted, "uncommitted")
     side.worktree = sibling if uncommitted else None
     return side, []
 
@@ -158,11 +164,22 @@ def _sibling_side(
 def _branch_side(repo: Repository, head: str, kind: str, name: str) -> Gathered:
     other = Other(kind, name, merge_first=name)
     ref = f"refs/remotes/{name}" if kind == "remote branch" else f"refs/heads/{name}"
-    try:
-        changed = repo.changed_since(head, ref)
-    except GitError:
+    side = _committed_side(repo, head, other, ref)
+    if side is None:
         return None, [_no_common_history(repo, other)]
-    return Side(other, ref, {f.path: ["committed"] for f in changed}), []
+    return side, []
+
+
+def _committed_side(repo: Repository, head: str, other: Other, tip: str) -> Side | None:
+    """What `tip` committed since its fork point with `head`; None without a common commit.
+    The fork point is found once and reused by every later diff (a walk through a long
+    history without a commit-graph is the slow part)."""
+    bases = repo.merge_bases(head, tip)
+    if not bases:
+        return None
+    side = Side(other, tip, bases[0])
+    side.record(repo.changed_between(bases[0], tip), "committed")
+    return side
 
 
 def _display(repo: Repository, path: Path) -> str:
@@ -178,12 +195,16 @@ def _display(repo: Repository, path: Path) -> str:
 
 
 def _predict(
-    repo: Repository, head: str, files: Sequence[str], sides: Sequence[Side]
-) -> list[Overlap]:
-    shared = [(side, [path for path in files if path in side.changed]) for side in sides]
+    repo: Repository,
+    head: str,
+    files: Sequence[str],
+    sides: Sequence[Side],
+    max_untracked_mb: float,
+) -> tuple[list[Overlap], list[Finding]]:
+    shared = [(side, _shared_paths(side, files)) for side in sides]
     shared = [(side, paths) for side, paths in shared if paths]
     if not shared:
-        return []
+        return [], []
     sandbox = MergeSandbox(repo)
     try:
         ours: str | None = sandbox.index_commit(repo, head)
@@ -192,10 +213,24 @@ def _predict(
         ours, reason = None, str(exc)
     drivers = sandbox.custom_driver_paths(sorted({p for _, paths in shared for p in paths}))
     tasks = [
-        functools.partial(_predict_side, sandbox, ours, reason, side, paths, drivers)
+        functools.partial(
+            _predict_side, sandbox, ours, reason, side, paths, drivers, max_untracked_mb
+        )
         for side, paths in shared
     ]
-    return [overlap for found in in_parallel(tasks) for overlap in found]
+    found = in_parallel(tasks)
+    return [o for overlaps, _ in found for o in overlaps], [f for _, notes in found for f in notes]
+
+
+def _shared_paths(side: Side, files: Sequence[str]) -> list[str]:
+    """The files both change, and the files this commit adds in a directory the other side
+    deleted files from (a directory rename there would move them: git then reports a
+    conflict)."""
+    return [
+        path
+        for path in files
+        if path in side.changed or posixpath.dirname(path) in side.deleted_dirs
+    ]
 
 
 def _predict_side(
@@ -205,30 +240,76 @@ def _predict_side(
     side: Side,
     paths: Sequence[str],
     drivers: Mapping[str, str],
-) -> list[Overlap]:
-    def unknown(why: str) -> list[Overlap]:
-        return [Overlap(p, side.other, tuple(side.changed[p]), Merge.UNKNOWN, why) for p in paths]
+    max_untracked_mb: float,
+) -> tuple[list[Overlap], list[Finding]]:
+    def unknown(why: str) -> tuple[list[Overlap], list[Finding]]:
+        overlaps = [
+            Overlap(p, side.other, tuple(side.changed[p]), Merge.UNKNOWN, why)
+            for p in paths
+            if p in side.changed
+        ]
+        return overlaps, []
 
     if ours is None:
         return unknown(reason)
+    notices = []
     try:
         theirs = side.tip
         if side.worktree is not None:
-            theirs = sandbox.worktree_commit(side.worktree, side.tip)
-        ours_changed = {f.path for f in sandbox.repo.changed_since(theirs, ours)}
+            limit = int(max_untracked_mb * 1024 * 1024)
+            snapshot = sandbox.worktree_commit(side.worktree, side.tip, limit)
+            theirs = snapshot.commit
+            if snapshot.too_big:
+                notices.append(untracked_too_big(side.other, snapshot.too_big, max_untracked_mb))
+        ours_changed, ours_renamed = sandbox.repo.renames(side.base, ours)
+        _, theirs_renamed = sandbox.repo.renames(side.base, theirs)
         prediction = sandbox.merge(ours, theirs)
     except (GitError, OSError) as exc:  # OSError: the sibling's index could not be copied
         return unknown(str(exc))
+    ours_sources = {new: old for old, new in ours_renamed.items()}
     overlaps = []
     for path in paths:
         if path not in ours_changed:  # this branch leaves it as it was at the fork point
             continue
-        merge = Merge.CONFLICT if path in prediction.conflicts else Merge.CLEAN
+        source = ours_sources.get(path, path)  # its name at the fork point
+        if source != path and source in paths:
+            continue  # reported under its old name
+        names = [path, source, ours_renamed.get(source, source), theirs_renamed.get(source, source)]
+        at = prediction.conflicted_at(names)
+        if path not in side.changed:  # added where the other side moved files away
+            if not at:
+                continue
+            how: tuple[str, ...] = ("its directory renamed",)
+        else:
+            how = tuple(side.changed[path])
+        merge = Merge.CONFLICT if at else Merge.CLEAN
         note = ""
         if path in drivers:
             note = f"git's text merge; the custom merge driver {drivers[path]!r} was not run"
-        overlaps.append(Overlap(path, side.other, tuple(side.changed[path]), merge, note))
-    return overlaps
+        overlaps.append(
+            Overlap(
+                path,
+                side.other,
+                how,
+                merge,
+                note,
+                renamed=_renamed(path, source, ours_renamed, theirs_renamed),
+                conflicts_at=tuple(at) if at != [path] else (),
+            )
+        )
+    return overlaps, notices
+
+
+def _renamed(path: str, source: str, ours: Mapping[str, str], theirs: Mapping[str, str]) -> str:
+    """Where the renames on either side move a file, as the end of "renamed ..."."""
+    moves = []
+    if source != path:
+        moves.append(f"from {source} here")
+    elif source in ours:
+        moves.append(f"to {ours[source]} here")
+    if source in theirs:
+        moves.append(f"to {theirs[source]} there")
+    return ", ".join(moves)
 
 
 # --- pull requests (--pr) ---------------------------------------------------------------
