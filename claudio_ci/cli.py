@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claudio_ci import __version__
-from claudio_ci.errors import ClaudioError
+from claudio_ci.errors import ClaudioError, UsageError
 from claudio_ci.findings import FORMATS, shown_path
 
 Handler = Callable[[argparse.Namespace], int]
@@ -508,10 +508,22 @@ def _error(message: str) -> None:
     print(f"claudio-ci: error: {shown_path(message)}", file=sys.stderr)
 
 
+def _files_after_separator(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Under pre-commit, file names come after the hook's `args:`; without a `--` between
+    them a staged file named `--fix` would become the flag."""
+    if os.environ.get("PRE_COMMIT") and getattr(args, "filenames", None) and "--" not in argv:
+        raise UsageError(
+            "under pre-commit, end the hook's `args:` with `--` (e.g. `args: [--fix, --]`) "
+            "so that a file name cannot become an option"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     _tolerate_undecodable_names()
     try:
+        _files_after_separator(args, argv)
         return args.handler(args)
     except ClaudioError as exc:
         _error(str(exc))
