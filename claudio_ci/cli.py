@@ -15,7 +15,7 @@ from typing import Any
 
 from claudio_ci import __version__
 from claudio_ci.errors import ClaudioError, UsageError
-from claudio_ci.findings import FORMATS, shown_path
+from claudio_ci.findings import FORMATS, github_safe_line, shown_path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -504,8 +504,12 @@ def _tolerate_undecodable_names() -> None:
 
 
 def _error(message: str) -> None:
-    """One line, whatever a path or value in `message` holds."""
-    print(f"claudio-ci: error: {shown_path(message)}", file=sys.stderr)
+    """One line, whatever a path or value in `message` holds; on GitHub Actions also one
+    that the runner cannot take for a workflow command (a value quoting `##[stop-commands]`)."""
+    line = f"claudio-ci: error: {shown_path(message)}"
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        line = github_safe_line(line)
+    print(line, file=sys.stderr)
 
 
 def _files_after_separator(args: argparse.Namespace, argv: Sequence[str]) -> None:
