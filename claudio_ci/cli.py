@@ -351,6 +351,12 @@ def _add_gpu_command(sub: Any) -> None:
     comment.add_argument("--branch", help="the PR's head branch (default: $GITHUB_HEAD_REF)")
     comment.add_argument("--pr", type=int, metavar="N", help="default: from $GITHUB_EVENT_PATH")
     comment.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    comment.add_argument(
+        "--author",
+        metavar="LOGIN",
+        help="the login the token comments as; only its comment is trusted and edited "
+        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot])",
+    )
     posting = comment.add_mutually_exclusive_group()
     posting.add_argument(
         "--dry-run", action="store_true", help="print the comment instead of posting it"
