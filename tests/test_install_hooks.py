@@ -213,6 +213,7 @@ def test_a_failed_setup_never_fails_git_worktree_add(repo: Path, monkeypatch, ca
     )
     commit_all(repo, "a setup command that fails")
     install_hooks(repo, monkeypatch, capsys)
+    assert main(["worktree", "allow"]) == 0
 
     proc = run_git(repo, "worktree", "add", "-b", "a", str(repo.parent / "a"))
 
@@ -220,6 +221,38 @@ def test_a_failed_setup_never_fails_git_worktree_add(repo: Path, monkeypatch, ca
     assert "WT006 exited 4: exit 4" in proc.stderr
     assert "the worktree is ready for git but its setup did not finish" in proc.stderr
     assert (repo.parent / "a" / ".env").is_file()
+
+
+def test_a_branchs_own_setup_commands_do_not_run_on_checkout_until_approved(
+    repo: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    """`git worktree add ../wt pr-123` of a branch whose .claudio.yaml runs a command."""
+    pwned = tmp_path / "pwned"
+    git(repo, "checkout", "-q", "-b", "pr-123")
+    (repo / ".claudio.yaml").write_text(
+        f"worktree:\n  jupyter_ports: 47400-47499\n  setup_commands: ['touch {pwned}']\n",
+        encoding="utf-8",
+    )
+    commit_all(repo, "a branch from a fork")
+    git(repo, "checkout", "-q", "main")
+    install_hooks(repo, monkeypatch, capsys)
+    assert main(["worktree", "allow"]) == 0  # main's config, not the branch's
+    capsys.readouterr()
+
+    proc = run_git(repo, "worktree", "add", str(repo.parent / "wt"), "pr-123")
+
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert not pwned.exists()
+    (notice,) = [line for line in out.splitlines() if "WT008" in line]
+    assert "setup commands from" in notice and "claudio-ci worktree allow" in notice
+    assert (repo.parent / "wt" / ".env").is_file()  # the rest of the setup is done
+
+    monkeypatch.chdir(repo.parent / "wt")
+    assert main(["worktree", "allow"]) == 0
+    assert f"touch {pwned}" in capsys.readouterr().out
+    assert main(["worktree", "setup"]) == 0
+    assert pwned.exists()
 
 
 # --- chaining and uninstalling ----------------------------------------------------------------
