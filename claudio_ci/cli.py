@@ -7,6 +7,7 @@ nothing to do never pay for jupytext, nbformat, GitPython or PyGithub.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import os
 import sys
@@ -513,10 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tolerate_undecodable_names() -> None:
     """A file name that is not UTF-8 reaches Python as lone surrogates; under a UTF-8 locale
-    stdout would raise on them. Write them back as the bytes they came from, as `ls` does."""
+    stdout would raise on them. Write them back as the bytes they came from, as `ls` does.
+    Under another encoding (PYTHONIOENCODING=ascii, a C locale) a name it cannot encode is
+    shown escaped (`\xe9`) instead of raising."""
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="surrogateescape")
+            utf8 = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name == "utf-8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
 
 
 def _error(message: str) -> None:

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         worktree=repo.root,
         commit=repo.head(),
         ledger_path=ledger_path(repo, config),
-        state_dir=repo.state_dir(),
+        state_dir=repo.state_dir(create=False),  # made when needed: a bad one never stops the run
         pricing=Pricing.from_config(config.section("gpu")),
         interval=float(config.get("gpu.sample_interval_seconds")),
         gpus=args.gpus,
