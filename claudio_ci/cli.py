@@ -7,6 +7,7 @@ nothing to do never pay for jupytext, nbformat, jsonschema or PyGithub.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import os
 import sys
@@ -14,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claudio_ci import __version__
-from claudio_ci.errors import ClaudioError
-from claudio_ci.findings import FORMATS, shown_path
+from claudio_ci.errors import ClaudioError, UsageError
+from claudio_ci.findings import FORMATS, github_safe_line, shown_path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -283,6 +284,16 @@ def _add_worktree_command(sub: Any) -> None:
         "`git worktree add` created this worktree",
     )
     setup.set_defaults(handler=lazy("claudio_ci.commands.worktree", "setup"))
+    allow = actions.add_parser(
+        "allow",
+        help="approve the setup commands of this .claudio.yaml (this content only, as direnv)",
+        description="Setup commands from the repository's .claudio.yaml run only once you "
+        "approved that file's content: a branch checked out by `git worktree add` could "
+        "otherwise run anything. Commands from your own config, the environment or --set "
+        "always run. Approvals are kept in $XDG_DATA_HOME/claudio/allow.",
+    )
+    allow.add_argument("--revoke", action="store_true", help="withdraw the approval")
+    allow.set_defaults(handler=lazy("claudio_ci.commands.worktree", "allow"))
     status = actions.add_parser(
         "status",
         help="every worktree: branch, Jupyter port, data links, setup state "
@@ -351,6 +362,12 @@ def _add_gpu_command(sub: Any) -> None:
     comment.add_argument("--branch", help="the PR's head branch (default: $GITHUB_HEAD_REF)")
     comment.add_argument("--pr", type=int, metavar="N", help="default: from $GITHUB_EVENT_PATH")
     comment.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    comment.add_argument(
+        "--author",
+        metavar="LOGIN",
+        help="the login the token comments as; only its comment is trusted and edited "
+        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot])",
+    )
     posting = comment.add_mutually_exclusive_group()
     posting.add_argument(
         "--dry-run", action="store_true", help="print the comment instead of posting it"
@@ -514,21 +531,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tolerate_undecodable_names() -> None:
     """A file name that is not UTF-8 reaches Python as lone surrogates; under a UTF-8 locale
-    stdout would raise on them. Write them back as the bytes they came from, as `ls` does."""
+    stdout would raise on them. Write them back as the bytes they came from, as `ls` does.
+    Under another encoding (PYTHONIOENCODING=ascii, a C locale) a name it cannot encode is
+    shown escaped (`\xe9`) instead of raising."""
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="surrogateescape")
+            utf8 = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name == "utf-8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
 
 
 def _error(message: str) -> None:
-    """One line, whatever a path or value in `message` holds."""
-    print(f"claudio-ci: error: {shown_path(message)}", file=sys.stderr)
+    """One line, whatever a path or value in `message` holds; on GitHub Actions also one
+    that the runner cannot take for a workflow command (a value quoting `##[stop-commands]`)."""
+    line = f"claudio-ci: error: {shown_path(message)}"
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        line = github_safe_line(line)
+    print(line, file=sys.stderr)
+
+
+def _files_after_separator(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Under pre-commit, file names come after the hook's `args:`; without a `--` between
+    them a staged file named `--fix` would become the flag."""
+    if os.environ.get("PRE_COMMIT") and getattr(args, "filenames", None) and "--" not in argv:
+        raise UsageError(
+            "under pre-commit, end the hook's `args:` with `--` (e.g. `args: [--fix, --]`) "
+            "so that a file name cannot become an option"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     _tolerate_undecodable_names()
     try:
+        _files_after_separator(args, argv)
         return args.handler(args)
     except ClaudioError as exc:
         _error(str(exc))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +153,7 @@ def render_text(findings: Sequence[Finding]) -> str:
         elif f.hint:
             lines.append(f"  hint: {_one_line(f.hint)}")
     lines.append(summary_line(findings))
-    return "\n".join(lines) + "\n"
+    return "".join(github_safe_line(line) + "\n" for line in lines)
 
 
 def _one_line(message: str) -> str:
@@ -182,6 +184,60 @@ def workflow_command(command: str, message: str, **properties: object) -> str:
     return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
 
 
+# Free text in a GitHub Actions log. The runner reads its output line by line (`\n`, `\r\n`
+# and a lone `\r` each end a line) and takes a line for a workflow command when, after
+# leading whitespace, it starts with `::name` (`::error::`, `::stop-commands::`), or when it
+# holds the legacy `##[name` anywhere. Text that came from a file name, a config value or a
+# training log must do neither, or it could stop command processing, add masks or forge
+# annotations.
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# The runner compares with .NET's culture-aware StartsWith/IndexOf, which can skip characters
+# the collation ignores: controls, format characters (zero-width space, soft hyphen, bidi
+# marks) and a few invisible letters and marks. `#\u200b#[` may then read as `##[`.
+_DOTNET_WHITESPACE = frozenset("\t\n\x0b\x0c\r\x85")
+_IGNORABLE_MARKS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+)
+
+
+def _ignorable(char: str) -> bool:
+    if char in _IGNORABLE_MARKS:
+        return True
+    return unicodedata.category(char) in ("Cc", "Cf") and char not in _DOTNET_WHITESPACE
+
+
+def _shows_a_command(line: str) -> bool:
+    visible = "".join(c for c in line if not _ignorable(c))
+    return "##[" in visible or visible.lstrip().startswith("::")
+
+
+def _unhide(text: str) -> str:
+    """`text` with every ignorable character shown as its escape (`\\u200b`), when hiding
+    them could make it read as a command; else unchanged (a log's colour codes stay)."""
+    if not _shows_a_command(text):
+        return text
+    return "".join(c.encode("unicode_escape").decode() if _ignorable(c) else c for c in text)
+
+
+def github_safe_line(line: str) -> str:
+    """`line` as one log line that the runner cannot take for a command: `\r`/`\n` shown
+    as `\\r`/`\\n`, `##[` as `##\\[`, a leading `::` as `\\::` (indentation kept), and
+    invisible characters shown escaped where they would hide one of these."""
+    line = _unhide(line.replace("\r", "\\r").replace("\n", "\\n")).replace("##[", "##\\[")
+    body = line.lstrip()  # Python's whitespace includes every character .NET's TrimStart drops
+    if body.startswith("::"):
+        line = line[: len(line) - len(body)] + "\\" + body
+    return line
+
+
+def github_safe(text: str) -> str:
+    """Free text of many lines (a log tail, a subprocess's output) made safe line by line;
+    a lone `\r` ends a line, as it does for the runner."""
+    return "\n".join(github_safe_line(line) for line in _LINE_BREAK.split(text))
+
+
 def render_github(findings: Sequence[Finding]) -> str:
     lines = []
     for f in sort_findings(findings):
@@ -204,7 +260,10 @@ def render_github(findings: Sequence[Finding]) -> str:
 
 
 def render_json(findings: Sequence[Finding]) -> str:
-    return json.dumps([f.to_dict() for f in sort_findings(findings)], indent=2) + "\n"
+    """`##[` only occurs inside a JSON string, where `\\u005b` is the same `[` to a parser
+    but no command to the Actions runner; DEL, which json leaves raw, is escaped too."""
+    text = json.dumps([f.to_dict() for f in sort_findings(findings)], indent=2)
+    return text.replace("##[", "##\\u005b").replace("\x7f", "\\u007f") + "\n"
 
 
 # --- Markdown ---------------------------------------------------------------------------
@@ -213,8 +272,39 @@ _ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "�
 
 
 def markdown_cell(value: str) -> str:
-    """Make text safe inside a Markdown table cell."""
+    """Make text safe inside a Markdown table cell. Older helper: it does not stop a
+    backtick, raw HTML or an @mention; use `markdown_text` or `markdown_code`."""
     return value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the
+# ones with an inline meaning (emphasis, code, links, raw HTML, entities, GFM strikethrough,
+# tables, math, emoji) plus `#` and `:` so that neither `##[` nor a leading `::` reaches a log.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~$#!:])")
+
+
+def markdown_text(value: str) -> str:
+    """Untrusted text (a file or branch name, a message) as literal inline Markdown, safe in
+    a table cell: punctuation escaped, no raw HTML, no link, no @mention (a zero-width space
+    after `@`), line breaks as `<br>`."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", value).replace("@", "@\u200b")
+    return "<br>".join(_LINE_BREAK.split(escaped))
+
+
+def markdown_code(value: str, *, table: bool = True) -> str:
+    """Untrusted text as one Markdown code span: the fence is longer than any run of
+    backticks inside, so none closes it; control characters are shown escaped (one line);
+    `|` is escaped in a table cell, where GFM splits on it even inside code; `##[` is
+    broken so that no log line carries it. Code spans show raw HTML and @mentions as text."""
+    text = _unhide(shown_path(value)).replace("##[", "##\\[")
+    if table:
+        text = text.replace("|", "\\|")
+    if not text:
+        return "` `"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    if text.strip(" ") and (text[0] in "` " or text[-1] in "` "):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
 
 
 def render_markdown(findings: Sequence[Finding], title: str = "claudio-ci") -> str:
@@ -230,11 +320,12 @@ def render_markdown(findings: Sequence[Finding], title: str = "claudio-ci") -> s
     ]
     for f in sort_findings(findings):
         if f.hint:
-            message = f"{markdown_cell(f.message)}<br>*{markdown_cell(f.hint)}*"
+            message = f"{markdown_text(f.message)}<br>*{markdown_text(f.hint)}*"
         else:
-            message = markdown_cell(f.message)
+            message = markdown_text(f.message)
         rows.append(
-            f"| {_ICON[f.severity]} | `{f.code}` | `{markdown_cell(f.location)}` | {message} |"
+            f"| {_ICON[f.severity]} | {markdown_code(f.code)} | {markdown_code(f.location)} "
+            f"| {message} |"
         )
     return "\n".join(rows) + "\n"
 

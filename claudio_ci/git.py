@@ -738,6 +738,11 @@ def _discover(cwd: str, env_key: tuple[tuple[str, str], ...]) -> tuple[str, str,
         detail = (proc.stderr.strip().splitlines() or ["not a git repository"])[-1]
         raise GitError(f"{cwd}: {detail.removeprefix('fatal: ')}")
     lines = proc.stdout.splitlines()
+    if len(lines) != 5:  # git writes one path a line: a path holding a line break splits
+        raise GitError(
+            f"{cwd}: the repository's path holds a line break, which git's output cannot "
+            "carry; move it to a path without one"
+        )
     git_dir = lines[1]
     common = Path(lines[2])
     common_dir = common if common.is_absolute() else Path(cwd, common)

@@ -37,6 +37,8 @@ PER_PAGE = 100  # GitHub's largest page
 FILES_CAP = 3000  # GitHub lists at most this many files of a pull request
 # GitHub takes at most 15 users and teams in one review request (docs.mergify.com, request_reviews).
 REVIEW_REQUEST_LIMIT = 15
+# Who comments with the GITHUB_TOKEN of a workflow: GET /user refuses that token.
+ACTIONS_BOT = "github-actions[bot]"
 
 T = TypeVar("T")
 
@@ -391,6 +393,20 @@ class GitHub:
         pages = PaginatedList(PyGithubComment, self._client.requester, url, None)
         found = self._call(f"listing the comments of #{number}", lambda: list(pages))
         return [IssueComment(c.id, c.body or "", c.user.login if c.user else "") for c in found]
+
+    def identity(self) -> str:
+        """The login this token comments as: the user of a personal token (GET /user), else
+        the Actions bot (the workflow's GITHUB_TOKEN, which GET /user refuses)."""
+        requester = self._client.requester
+        try:
+            _, data = self._call(
+                "reading the token's user", lambda: requester.requestJsonAndCheck("GET", "/user")
+            )
+        except GitHubError as exc:
+            if exc.status == 403:
+                return ACTIONS_BOT
+            raise
+        return str(data["login"])
 
     def create_issue_comment(self, number: int, body: str) -> int:
         """Comment on an issue or pull request; the new comment's id."""

@@ -80,6 +80,7 @@ def _isolated_environment(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)  # approvals: under this HOME
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name, value in GIT_IDENTITY.items():
         monkeypatch.setenv(name, value)

@@ -139,6 +139,8 @@ class GitHubServer:
         self.read_only = False
         self.org_access = True  # False: a token without read:org, as the Actions GITHUB_TOKEN
         self.token: str | None = None  # when set, other tokens get 401 Bad credentials
+        # the login the token acts as: a bot (an Actions or app token) is refused GET /user
+        self.identity = "github-actions[bot]"
         self._lock = threading.Lock()
         self._next_id = 1000
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
@@ -289,6 +291,7 @@ class GitHubServer:
             ("GET", rf"{repo}/issues/(\d+)/comments", self._list_comments),
             ("POST", rf"{repo}/issues/(\d+)/comments", self._create_comment),
             ("PATCH", rf"{repo}/issues/comments/(\d+)", self._edit_comment),
+            ("GET", r"/user", self._get_user),
             ("GET", r"/orgs/([^/]+)", self._get_org),
             ("GET", r"/orgs/([^/]+)/teams/([^/]+)", self._get_team),
         ]
@@ -521,7 +524,8 @@ class GitHubServer:
 
     def _create_comment(self, owner: str, name: str, number: str, *, body: Any, **_: Any) -> Any:
         self._check_repo(owner, name)
-        comment = self.add_comment(int(number), str((body or {}).get("body", "")))
+        text = str((body or {}).get("body", ""))
+        comment = self.add_comment(int(number), text, author=self.identity)
         raise Reply(201, self._comment_json(comment))
 
     def _edit_comment(self, owner: str, name: str, comment_id: str, *, body: Any, **_: Any) -> Any:
@@ -531,6 +535,12 @@ class GitHubServer:
                 comment.body = str((body or {}).get("body", ""))
                 return self._comment_json(comment)
         raise not_found("issues/comments#update-an-issue-comment")
+
+    def _get_user(self, **_: Any) -> Any:
+        if self.identity.endswith("[bot]"):
+            message = "Resource not accessible by integration"
+            raise Reply(403, error_body(403, message, "users/users#get-the-authenticated-user"))
+        return self._user(self.identity)
 
     def _get_org(self, org: str, **_: Any) -> Any:
         if org.lower() != self.repo.owner.lower():

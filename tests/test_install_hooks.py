@@ -30,13 +30,13 @@ echo "user pre-commit" >> "{log}"
 [ ! -e "{fail}" ] || {{ echo "blocked by the user's hook"; exit 7; }}
 """
 FAKE_PYTHON = """#!/bin/sh
-# stands in for `python -m claudio_ci check NAME FILE...`
+# stands in for `python -m claudio_ci check NAME -- FILE...`
 shift 2
 printf '%s\\0' "$@" >> "{log}"
 printf '\\n' >> "{log}"
 case "$2" in
     clean) exit 0 ;;
-    dirty) echo "$3:1:1: X001 something is wrong"; exit 1 ;;
+    dirty) echo "$4:1:1: X001 something is wrong"; exit 1 ;;
     missing)
         echo "usage: claudio-ci check [-h] CHECK ..." >&2
         echo "claudio-ci check: error: argument CHECK: invalid choice: 'missing'" >&2
@@ -213,6 +213,7 @@ def test_a_failed_setup_never_fails_git_worktree_add(repo: Path, monkeypatch, ca
     )
     commit_all(repo, "a setup command that fails")
     install_hooks(repo, monkeypatch, capsys)
+    assert main(["worktree", "allow"]) == 0
 
     proc = run_git(repo, "worktree", "add", "-b", "a", str(repo.parent / "a"))
 
@@ -220,6 +221,38 @@ def test_a_failed_setup_never_fails_git_worktree_add(repo: Path, monkeypatch, ca
     assert "WT006 exited 4: exit 4" in proc.stderr
     assert "the worktree is ready for git but its setup did not finish" in proc.stderr
     assert (repo.parent / "a" / ".env").is_file()
+
+
+def test_a_branchs_own_setup_commands_do_not_run_on_checkout_until_approved(
+    repo: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    """`git worktree add ../wt pr-123` of a branch whose .claudio.yaml runs a command."""
+    pwned = tmp_path / "pwned"
+    git(repo, "checkout", "-q", "-b", "pr-123")
+    (repo / ".claudio.yaml").write_text(
+        f"worktree:\n  jupyter_ports: 47400-47499\n  setup_commands: ['touch {pwned}']\n",
+        encoding="utf-8",
+    )
+    commit_all(repo, "a branch from a fork")
+    git(repo, "checkout", "-q", "main")
+    install_hooks(repo, monkeypatch, capsys)
+    assert main(["worktree", "allow"]) == 0  # main's config, not the branch's
+    capsys.readouterr()
+
+    proc = run_git(repo, "worktree", "add", str(repo.parent / "wt"), "pr-123")
+
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert not pwned.exists()
+    (notice,) = [line for line in out.splitlines() if "WT008" in line]
+    assert "setup commands from" in notice and "claudio-ci worktree allow" in notice
+    assert (repo.parent / "wt" / ".env").is_file()  # the rest of the setup is done
+
+    monkeypatch.chdir(repo.parent / "wt")
+    assert main(["worktree", "allow"]) == 0
+    assert f"touch {pwned}" in capsys.readouterr().out
+    assert main(["worktree", "setup"]) == 0
+    assert pwned.exists()
 
 
 # --- chaining and uninstalling ----------------------------------------------------------------
@@ -398,9 +431,9 @@ def test_pre_commit_runs_each_check_on_the_staged_files(repo: Path, fake_checks)
     assert "invalid choice" not in out
     staged = ["sp ace.txt", "ünï.txt"]
     assert invocations(log) == [
-        ["check", "clean", *staged],
-        ["check", "missing", *staged],
-        ["check", "dirty", *staged],
+        ["check", "clean", "--", *staged],
+        ["check", "missing", "--", *staged],
+        ["check", "dirty", "--", *staged],
     ]
 
     log = fake_checks("clean broken")
@@ -425,6 +458,61 @@ def test_pre_commit_with_the_real_claudio_ci(repo: Path, monkeypatch, capsys) ->
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert git(repo, "log", "-1", "--format=%s").strip() == "readme"
+
+
+def misnamed_experiment(ml_repo: Path) -> tuple[Path, bytes]:
+    """A staged file named `--fix` beside an experiment that `--fix` would rewrite."""
+    path = ml_repo / "experiments" / "attention.yaml"
+    path.write_bytes(path.read_bytes().replace(b"name: attention", b"name: attn"))
+    (ml_repo / "--fix").write_text("a file, not a flag\n", encoding="utf-8")
+    git(ml_repo, "add", "--", "--fix", "experiments/attention.yaml")
+    return path, path.read_bytes()
+
+
+def test_a_staged_file_named_like_a_flag_stays_a_file_in_the_plain_hook(
+    ml_repo: Path, monkeypatch, capsys
+) -> None:
+    install_hooks(ml_repo, monkeypatch, capsys, "--hook", "pre-commit")
+    path, staged = misnamed_experiment(ml_repo)
+
+    proc = run_git(ml_repo, "commit", "-q", "-m", "attack")
+
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "EXP104" in out
+    assert "fixed:" not in out
+    assert path.read_bytes() == staged
+
+
+def test_a_staged_file_named_like_a_flag_stays_a_file_under_pre_commit(
+    git_repo: Path, try_repo
+) -> None:
+    """Without `--`, a file named `--help` makes the hook print its usage and pass unchecked."""
+    (git_repo / "--help").write_text("a file, not a flag\n", encoding="utf-8")
+    git(git_repo, "add", "--", "--help")
+
+    proc = try_repo(git_repo, "conflict-risk", all_files=True)
+
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "usage: claudio-ci" not in out
+
+
+def test_under_pre_commit_args_without_a_separator_are_refused(
+    ml_repo: Path, monkeypatch, capsys
+) -> None:
+    path, staged = misnamed_experiment(ml_repo)
+    monkeypatch.chdir(ml_repo)
+    monkeypatch.setenv("PRE_COMMIT", "1")
+
+    code = main(["check", "experiments", "--fix", "experiments/attention.yaml"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("claudio-ci: error: under pre-commit, end the hook's `args:` with `--`")
+    assert path.read_bytes() == staged
+    assert main(["check", "experiments", "--fix", "--", "experiments/attention.yaml"]) == 0
+    assert b"name: attention" in path.read_bytes()
 
 
 # --- the pre-commit framework's post-checkout stage -------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.cli import main
-from claudio_ci.worktree import blocks
+from claudio_ci.worktree import blocks, trust
 from claudio_ci.worktree.registry import (
     Registry,
     WorktreeRecord,
@@ -32,6 +32,12 @@ def configure(repo: Path, worktree_section: str) -> None:
         f"worktree:\n  jupyter_ports: {PORTS}\n{worktree_section}", encoding="utf-8"
     )
     commit_all(repo, "claudio config")
+
+
+def approve(worktree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`claudio-ci worktree allow` there: its .claudio.yaml's setup commands may run."""
+    monkeypatch.chdir(worktree)
+    assert main(["worktree", "allow"]) == 0
 
 
 def setup(
@@ -284,6 +290,7 @@ def test_setup_commands_run_once_with_the_worktrees_variables(
         "    - echo second >> ran.txt\n",
     )
     worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
     monkeypatch.setenv("GIT_DIR", str(git_repo / ".git"))  # as inside another git command
     code, out = setup(worktree, monkeypatch, capsys)
     monkeypatch.delenv("GIT_DIR")
@@ -305,6 +312,7 @@ def test_a_failed_command_fails_setup_and_status_flags_it(
 ) -> None:
     configure(git_repo, "  setup_commands: ['exit 3', 'touch never.txt']\n")
     worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
 
     code, out = setup(worktree, monkeypatch, capsys)
 
@@ -338,6 +346,7 @@ def test_a_command_over_the_time_limit_is_stopped_with_its_children(
         "  setup_timeout_seconds: 0.5\n  setup_commands: ['sleep 60 & echo $! > pid; wait']\n",
     )
     worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
 
     code, out = setup(worktree, monkeypatch, capsys)
 
@@ -348,6 +357,85 @@ def test_a_command_over_the_time_limit_is_stopped_with_its_children(
     while not _gone_or_zombie(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone_or_zombie(child)
+
+
+# --- trust: whose setup commands run (hardening #4) -----------------------------------------
+
+
+def test_repository_commands_run_only_for_the_content_approved(
+    git_repo: Path, monkeypatch, capsys
+) -> None:
+    configure(git_repo, "  setup_commands: ['echo ran >> ran.txt']\n")
+    worktree = add_worktree(git_repo, "ab12", "a")
+
+    code, out = setup(worktree, monkeypatch, capsys)
+    assert code == 0
+    assert not (worktree / "ran.txt").exists()
+    assert [line for line in out.splitlines() if "WT008" in line] == [
+        f".claudio.yaml:3: WT008 [notice] setup commands from {worktree / '.claudio.yaml'} not "
+        "run: this content was never approved; review them, then run `claudio-ci worktree "
+        "allow` here"
+    ]
+
+    approve(worktree, monkeypatch)
+    assert setup(worktree, monkeypatch, capsys)[0] == 0
+    assert (worktree / "ran.txt").read_text(encoding="utf-8") == "ran\n"
+
+    config = worktree / ".claudio.yaml"
+    config_prior = worktree.parent / "prior.yaml"
+    config_prior.write_bytes(config.read_bytes())
+    config.write_text(config.read_text(encoding="utf-8") + "  # edited\n", encoding="utf-8")
+    code, out = setup(worktree, monkeypatch, capsys, "--commands", "always")
+    assert "WT008" in out
+    assert (worktree / "ran.txt").read_text(encoding="utf-8") == "ran\n"
+
+    approve(worktree, monkeypatch)
+    assert main(["worktree", "allow", "--revoke"]) == 0
+    assert "revoked approval" in capsys.readouterr().out
+    assert "WT008" in setup(worktree, monkeypatch, capsys, "--commands", "always")[1]
+    approvals = Path(os.environ["HOME"]) / ".local" / "share" / "claudio" / "allow"
+    assert [p.name for p in approvals.iterdir()] == [trust.content_hash(config_prior)]
+
+
+def test_the_users_own_commands_need_no_approval(git_repo: Path, monkeypatch, capsys) -> None:
+    configure(git_repo, "")
+    user_config = Path(os.environ["XDG_CONFIG_HOME"]) / "claudio" / "config.yaml"
+    user_config.parent.mkdir(parents=True)
+    user_config.write_text("worktree:\n  setup_commands: ['echo mine >> ran.txt']\n")
+    worktree = add_worktree(git_repo, "ab12", "a")
+
+    code, out = setup(worktree, monkeypatch, capsys)
+
+    assert code == 0, out
+    assert "WT008" not in out
+    assert (worktree / "ran.txt").read_text(encoding="utf-8") == "mine\n"
+    code, out = setup(worktree, monkeypatch, capsys, "--set", "worktree.setup_commands=['echo x']")
+    assert (code, "WT008" in out) == (0, False)
+
+
+# --- committed symlinks never redirect setup (hardening #9) ---------------------------------
+
+
+def test_a_committed_symlink_cannot_make_setup_write_outside_the_worktree(
+    git_repo: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("outputs", "conf", "links"):
+        (git_repo / name).symlink_to(outside, target_is_directory=True)
+    configure(
+        git_repo,
+        "  directories: [outputs/runs]\n  env_file: conf/.env\n"
+        "  shared_data: {links/data: /data/shared}\n",
+    )
+    worktree = add_worktree(git_repo, "ab12", "a")
+
+    code, out = setup(worktree, monkeypatch, capsys)
+
+    assert code == 0, out
+    assert list(outside.iterdir()) == []
+    warned = sorted(line.split(":")[0] for line in out.splitlines() if "WT009" in line)
+    assert warned == ["conf/.env", "links/data", "outputs/", "outputs/runs"]
 
 
 # --- the hook's gate --------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         worktree=repo.root,
         commit=repo.head(),
         ledger_path=ledger_path(repo, config),
-        state_dir=repo.state_dir(),
+        state_dir=repo.state_dir(create=False),  # made when needed: a bad one never stops the run
         pricing=Pricing.from_config(config.section("gpu")),
         interval=float(config.get("gpu.sample_interval_seconds")),
         gpus=args.gpus,
@@ -205,7 +205,8 @@ def comment(args: argparse.Namespace) -> int:
     else:
         number = _pull_number(args.pr, environ)
         client = _client(args, environ)
-        existing = sticky.find_sticky(client.issue_comments(number))
+        author = args.author or client.identity()
+        existing = sticky.find_sticky(client.issue_comments(number), author)
         body, findings = body_after(existing.body if existing is not None else "")
         print(f"claudio-ci gpu: {_upsert(client, number, existing, body)}")
     fmt.write_step_summary(sticky.visible_part(body))

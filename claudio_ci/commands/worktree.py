@@ -24,6 +24,7 @@ from claudio_ci.worktree.status import (
     WorktreeStatus,
     worktree_statuses,
 )
+from claudio_ci.worktree.trust import commands_trust
 
 
 def _config(args: argparse.Namespace, root: Path) -> Config:
@@ -73,6 +74,7 @@ def setup(args: argparse.Namespace) -> int:
         repo,
         settings,
         commands=args.commands,
+        trust=commands_trust(settings, repo.root),
         progress=lambda line: print(f"  {line}", flush=True),
     )
     if report.port is not None:
@@ -83,6 +85,28 @@ def setup(args: argparse.Namespace) -> int:
         print("  already set up: nothing to change")
     sys.stdout.write(render(config.warnings + report.findings, "text"))
     return exit_code(report.findings)
+
+
+def allow(args: argparse.Namespace) -> int:
+    """Approve (or, with --revoke, withdraw) the setup commands of this content of the
+    repository's `.claudio.yaml`, after showing them."""
+    from claudio_ci.config import REPO_FILE
+    from claudio_ci.worktree import trust
+
+    repo = discover()
+    config_file = repo.root / REPO_FILE
+    if not config_file.is_file():
+        raise UsageError(f"worktree allow: {config_file} does not exist")
+    if args.revoke:
+        done = trust.revoke(config_file)
+        print(f"claudio-ci worktree: {'revoked' if done else 'no'} approval of {config_file}")
+        return 0
+    settings = load_settings(command_config(repo, config_file=str(config_file)))
+    trust.allow(config_file)
+    print(f"claudio-ci worktree: approved {config_file} (this content only); its setup commands:")
+    for command in settings.setup_commands or ["(none)"]:
+        print(f"  {command}")
+    return 0
 
 
 # --- status -----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The sticky PR comment: one per pull request, with the branch's cumulative GPU cost.
 
 Like Infracost's and CML's comments, it is found again by a hidden marker and edited in
-place. The figures of every run travel inside the comment itself (a hidden JSON block), so
+place, but only a comment written by the token's own identity: anyone can paste the marker
+and forged figures into a comment of their own. The carried figures are validated too.
+The figures of every run travel inside the comment itself (a hidden JSON block), so
 a CI runner that starts from a fresh checkout each time still adds up the whole branch:
 runs are keyed by their ledger `run_key`, so merging the same run twice counts it once.
 """
@@ -9,12 +11,13 @@ runs are keyed by their ledger `run_key`, so merging the same run twice counts i
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from claudio_ci import findings as fmt
-from claudio_ci.findings import Finding, markdown_cell
+from claudio_ci.findings import Finding, markdown_code, markdown_text
 from claudio_ci.gpu.ledger import RunRow
 from claudio_ci.gpu.report import kwh, utc
 
@@ -106,13 +109,52 @@ def is_sticky(body: str) -> bool:
     return body.lstrip().startswith(MARKER)
 
 
-def find_sticky(comments: Iterable[Any]) -> Any | None:
-    """The first comment (anything with a `body`) that carries the marker."""
-    return next((c for c in comments if is_sticky(c.body)), None)
+def find_sticky(comments: Iterable[Any], author: str) -> Any | None:
+    """The first comment (anything with a `body` and an `author`) that carries the marker
+    and was written by `author`, the token's own login (GitHub compares logins without case)."""
+    mine = author.lower()
+    return next((c for c in comments if c.author.lower() == mine and is_sticky(c.body)), None)
+
+
+def _amount(value: object) -> bool:
+    """A finite, non-negative number (JSON also reads NaN and Infinity)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _valid_run(run: CarriedRun) -> bool:
+    return (
+        all(isinstance(v, str) for v in (run.key, run.commit, run.gpus, run.source))
+        and all(_amount(v) for v in (run.started, run.gpu_seconds, run.cost))
+        and (run.kwh is None or _amount(run.kwh))
+        and (run.exit_code is None or isinstance(run.exit_code, int))
+        and isinstance(run.complete, bool)
+    )
+
+
+def _valid(carried: Carried) -> bool:
+    earlier = carried.earlier
+    return (
+        len(carried.runs) <= KEEP_RUNS
+        and all(_valid_run(run) for run in carried.runs)
+        and len({run.key for run in carried.runs}) == len(carried.runs)
+        and _count(earlier.runs)
+        and _count(earlier.unmeasured)
+        and all(_amount(v) for v in (earlier.gpu_seconds, earlier.kwh, earlier.cost))
+    )
 
 
 def parse(body: str, branch: str) -> Carried:
-    """The figures a comment carries; empty when it has none (or they are unreadable)."""
+    """The figures a comment carries; empty when it has none, or they are unreadable or
+    impossible (a negative or non-finite cost, a wrong type, too many runs)."""
     start = body.rfind(DATA_OPEN)
     end = body.find(DATA_CLOSE, start + len(DATA_OPEN)) if start >= 0 else -1
     if start < 0 or end < 0:
@@ -121,12 +163,13 @@ def parse(body: str, branch: str) -> Carried:
         data = json.loads(body[start + len(DATA_OPEN) : end])
         if data.get("version") != DATA_VERSION or data.get("branch") != branch:
             return Carried(branch)
-        return Carried(
+        carried = Carried(
             branch,
             [CarriedRun(**run) for run in data["runs"]],
             Earlier(**data["earlier"]),
             [str(key) for key in data["folded"]],
         )
+        return carried if _valid(carried) else Carried(branch)
     except (ValueError, KeyError, TypeError, AttributeError):
         return Carried(branch)
 
@@ -203,7 +246,7 @@ def render(carried: Carried, findings: Sequence[Finding], rates_date: str) -> st
         energy += f" ({carried.unmeasured} run(s) not measurable)"
     lines = [
         MARKER,
-        f"### GPU cost of `{markdown_cell(carried.branch)}`",
+        f"### GPU cost of {markdown_code(carried.branch, table=False)}",
         "",
         f"**${carried.cost:,.2f}** over {carried.run_count} run(s)"
         + (f" ({replayed} replayed from recorded traces)" if replayed else "")
@@ -219,7 +262,8 @@ def render(carried: Carried, findings: Sequence[Finding], rates_date: str) -> st
     for run in reversed(carried.runs[-SHOWN_RUNS:]):
         energy_cell = "n/a" if run.kwh is None and run.gpu_seconds > 0 else f"{run.kwh or 0:.3f}"
         lines.append(
-            f"| {utc(run.started)} | `{run.commit[:7]}` | {markdown_cell(run.gpus or 'no GPU')} "
+            f"| {utc(run.started)} | {markdown_code(run.commit[:7])} "
+            f"| {markdown_text(run.gpus or 'no GPU')} "
             f"| {run.gpu_seconds / 3600:.3f} | {energy_cell} | ${run.cost:,.2f} | {_status(run)} |"
         )
     hidden = carried.run_count - min(SHOWN_RUNS, len(carried.runs))

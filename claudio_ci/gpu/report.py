@@ -16,7 +16,7 @@ from typing import Any
 
 from claudio_ci import findings as fmt
 from claudio_ci.errors import UsageError
-from claudio_ci.findings import Finding, Severity, markdown_cell, sort_findings
+from claudio_ci.findings import Finding, Severity, markdown_code, markdown_text, sort_findings
 from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH
@@ -302,14 +302,14 @@ def _chart(branches: Sequence[BranchTotals]) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    out = ["### GPU cost per branch", "", f"<sub>{markdown_cell(_scope(report))}</sub>", ""]
+    out = ["### GPU cost per branch", "", f"<sub>{markdown_text(_scope(report))}</sub>", ""]
     if not report.branches:
         out.append(_nothing(report))
         return "\n".join(out) + "\n"
     out += ["| Branch | Runs | GPU-hours | kWh | Cost (USD) |", "|---|---:|---:|---:|---:|"]
     for t in report.branches:
         out.append(
-            f"| `{markdown_cell(t.branch)}` | {_runs_cell(t)} | {t.gpu_seconds / 3600:.3f} | "
+            f"| {markdown_code(t.branch)} | {_runs_cell(t)} | {t.gpu_seconds / 3600:.3f} | "
             f"{_kwh_cell(t)} | {_money(t.cost)} |"
         )
     total = report.total()
@@ -324,9 +324,9 @@ def render_markdown(report: Report) -> str:
     ]
     for r in report.costliest:
         out.append(
-            f"| #{r.id} | `{markdown_cell(r.branch)}` | {utc(r.started)} | "
-            f"{markdown_cell(r.models or 'no GPU')} | {r.gpu_seconds / 3600:.3f} | {_run_kwh(r)} | "
-            f"{_money(r.cost)} | {markdown_cell(_run_status(r))} |"
+            f"| #{r.id} | {markdown_code(r.branch)} | {utc(r.started)} | "
+            f"{markdown_text(r.models or 'no GPU')} | {r.gpu_seconds / 3600:.3f} | {_run_kwh(r)} | "
+            f"{_money(r.cost)} | {markdown_text(_run_status(r))} |"
         )
     out += ["", f"<sub>{_rates_line(report)}</sub>"]
     if report.findings:

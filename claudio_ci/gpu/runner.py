@@ -114,15 +114,24 @@ def run(
         if source is not None and request.gpus:
             first = source.read()
             devices = first.devices if first is not None else ()
-            chosen = allocate.reserve(
-                request.state_dir,
-                devices,
-                request.gpus,
-                branch=request.branch,
-                worktree=str(request.worktree),
-                environ=env,
-            )
-            env[VARIABLE] = ",".join(chosen)
+            try:
+                request.state_dir.mkdir(parents=True, exist_ok=True)
+                chosen = allocate.reserve(
+                    request.state_dir,
+                    devices,
+                    request.gpus,
+                    branch=request.branch,
+                    worktree=str(request.worktree),
+                    environ=env,
+                )
+            except OSError as exc:  # the state dir is a file, or read-only: run unreserved
+                print(
+                    f"claudio-ci gpu: GPUs not reserved ({exc.strerror or exc}: "
+                    f"{exc.filename or request.state_dir}); running the command",
+                    file=err,
+                )
+            else:
+                env[VARIABLE] = ",".join(chosen)
         return _run_measured(request, source, env, err)
     finally:
         if source is not None:

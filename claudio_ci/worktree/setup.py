@@ -34,6 +34,7 @@ from claudio_ci.worktree.registry import (
     worktree_key,
 )
 from claudio_ci.worktree.settings import WorktreeSettings
+from claudio_ci.worktree.trust import Trust
 
 TARGET_MISSING = "WT001"
 PATH_TAKEN = "WT002"
@@ -42,6 +43,8 @@ NO_FREE_PORT = "WT004"
 FILE_NOT_UPDATED = "WT005"
 COMMAND_FAILED = "WT006"
 COMMAND_TIMED_OUT = "WT007"
+COMMANDS_NOT_APPROVED = "WT008"
+LEADS_OUTSIDE = "WT009"
 
 PORT_VARIABLE = "JUPYTER_PORT"  # Jupyter Server reads it
 OUTPUT_VARIABLE = "EXPERIMENT_OUTPUT_ROOT"
@@ -67,6 +70,23 @@ def _warning(path: str, code: str, message: str, hint: str | None = None) -> Fin
     return Finding(path, code, message, 0, 0, Severity.WARNING, hint)
 
 
+def _leads_outside(root: Path, path: Path) -> bool:
+    """Whether `path` (existing or not) lands outside the worktree once the symlinks on its
+    way are followed: a branch can commit `outputs -> /home/me/.ssh`."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return os.path.commonpath([real_root, real]) != real_root
+
+
+def _outside_warning(relative: str) -> Finding:
+    return _warning(
+        relative,
+        LEADS_OUTSIDE,
+        "leads outside the worktree through a symlink; nothing written there",
+        "a committed symlink must not redirect setup: remove it or change the setting",
+    )
+
+
 # --- steps ------------------------------------------------------------------------------------
 
 
@@ -74,6 +94,9 @@ def make_directories(root: Path, relatives: Sequence[str], report: SetupReport) 
     made = []
     for relative in dict.fromkeys(relatives):
         path = root / relative
+        if _leads_outside(root, path):
+            report.findings.append(_outside_warning(relative))
+            continue
         if path.is_dir():
             continue
         try:
@@ -112,6 +135,9 @@ def link_shared_data(
                     f"exists and is not a link; kept as is (shared data is at {target})",
                 )
             )
+            continue
+        elif _leads_outside(root, link.parent):
+            report.findings.append(_outside_warning(relative))
             continue
         else:
             try:
@@ -153,6 +179,9 @@ def write_env_file(
         "# This worktree's own Jupyter port and experiment output root (claudio-ci worktree setup)",
         *(f"{name}={shlex.quote(value)}" for name, value in values.items()),
     ]
+    if _leads_outside(repo.root, path.parent):
+        report.findings.append(_outside_warning(relative))
+        return
     if path.is_symlink():
         problem = "is a symlink (shared with other worktrees?)"
     elif repo.is_tracked(relative):
@@ -260,10 +289,12 @@ def setup_worktree(
     settings: WorktreeSettings,
     *,
     commands: str = "auto",
+    trust: Trust | None = None,
     progress: Progress = lambda _: None,
 ) -> SetupReport:
     """Set up the worktree `repo`. `commands`: "auto" runs the setup commands unless they
-    already succeeded here, "always" reruns them, "never" skips them."""
+    already succeeded here, "always" reruns them, "never" skips them. They run only when
+    `trust` says so (default: trusted): else a notice says how to approve them."""
     worktrees = [w for w in repo.worktrees() if not w.bare]
     main_root = worktrees[0].path if worktrees else repo.root
     key = worktree_key(repo.root)
@@ -297,7 +328,18 @@ def setup_worktree(
     wanted = list(settings.setup_commands)
     commands_done = previous.commands_done if wanted else []
     rerun = commands == "always" or (commands == "auto" and previous.commands_done != wanted)
-    if wanted and rerun:
+    if wanted and rerun and trust is not None and not trust.trusted:
+        report.findings.append(
+            Finding(
+                settings.commands_origin,
+                COMMANDS_NOT_APPROVED,
+                trust.notice,
+                0,
+                0,
+                Severity.NOTICE,
+            )
+        )
+    elif wanted and rerun:
         env = {**scrubbed_environ(), **values}
         commands_done = wanted if run_commands(repo.root, settings, env, report, progress) else None
 

@@ -224,3 +224,93 @@ def test_the_branch_defaults_to_the_pull_requests_head(
     _train(pr_repo, 1.0, 1_780_000_000.0, "k")
     assert main(["gpu", "comment", "--dry-run"]) == 0
     assert f"### GPU cost of `{BRANCH}`" in capsys.readouterr().out
+
+
+# --- forged comments and figures (hardening #3) -------------------------------------------
+
+
+def forged_body(cost: float | str) -> str:
+    """A sticky comment as anyone could paste it: the marker and carried figures."""
+    carried = sticky.merge(sticky.Carried(BRANCH), [row("f" * 32, 100, 1.0)])
+    body = sticky.render(carried, [], "d")
+    return body.replace('"cost":1.0', f'"cost":{cost}')
+
+
+@pytest.mark.parametrize("cost", ["-1000.0", "NaN", "Infinity", '"12"', "true", "1e400"], ids=repr)
+def test_impossible_carried_figures_start_afresh(cost: str) -> None:
+    body = forged_body(cost)
+    assert f'"cost":{cost}' in body
+    assert sticky.parse(body, BRANCH) == sticky.Carried(BRANCH)
+
+
+def test_too_many_or_duplicate_carried_runs_start_afresh() -> None:
+    body = forged_body("1.0")
+    one = body[body.index('{"commit"') : body.index("}],") + 1]
+    duplicated = body.replace(one, f"{one},{one}")
+    assert sticky.parse(duplicated, BRANCH) == sticky.Carried(BRANCH)
+    assert sticky.parse(body, BRANCH).cost == 1.0
+
+
+def test_a_forged_comment_by_another_user_is_neither_trusted_nor_edited(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mallory pastes the marker with a huge cost (to fail the job), then a negative one
+    (to let a real overrun pass): both are ignored, and her comment is left alone."""
+    huge = github_server.add_comment(7, forged_body("99999.0"), author="mallory")
+    _train(pr_repo, 1.0, 1_780_000_000.0, "real")
+    assert main(["gpu", "comment", "--pr", "7", "--set", "resources.cost_limit=5"]) == 0
+    assert "created the GPU cost comment on #7" in capsys.readouterr().out
+    assert huge.body == forged_body("99999.0")
+    assert github_server.calls("PATCH") == []
+    ours = github_server.repo.comments[-1]
+    assert ours.author == "github-actions[bot]"
+    assert "**$3.95** over 1 run(s)" in ours.body
+
+    huge.body = forged_body("-1000.0")
+    _train(pr_repo, 1.0, 1_780_000_500.0, "overrun")
+    assert main(["gpu", "comment", "--pr", "7", "--set", "resources.cost_limit=5"]) == 1
+    assert "GPU001" in capsys.readouterr().out
+    assert [r.path for r in github_server.calls("PATCH")] == [
+        f"/repos/acme/ml/issues/comments/{ours.id}"
+    ]
+    assert "**$7.90** over 2 run(s)" in ours.body
+
+
+def test_with_a_personal_token_only_that_users_comment_is_adopted(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_server.identity = "ci-user"
+    bots = github_server.add_comment(7, forged_body("50.0"), author="github-actions[bot]")
+    mine = github_server.add_comment(7, forged_body("2.0"), author="CI-User")
+    _train(pr_repo, 1.0, 1_780_000_000.0, "real")
+    assert main(["gpu", "comment", "--pr", "7"]) == 0
+    assert "updated the GPU cost comment on #7" in capsys.readouterr().out
+    assert bots.body == forged_body("50.0")
+    assert "**$5.95** over 2 run(s)" in mine.body
+    assert github_server.calls("GET", "/user")
+
+
+def test_a_github_app_names_its_own_login(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_server.identity = "claudio-app[bot]"
+    mine = github_server.add_comment(7, forged_body("2.0"), author="claudio-app[bot]")
+    _train(pr_repo, 1.0, 1_780_000_000.0, "real")
+    assert main(["gpu", "comment", "--pr", "7", "--author", "claudio-app[bot]"]) == 0
+    assert "updated the GPU cost comment on #7" in capsys.readouterr().out
+    assert "**$5.95** over 2 run(s)" in mine.body
+
+
+def test_a_hostile_branch_name_stays_literal_in_the_comment() -> None:
+    markdown_it = pytest.importorskip("markdown_it")
+    branch = "x`<img src=x onerror=alert(1)>`@octocat"
+    carried = sticky.merge(
+        sticky.Carried(branch), [dataclasses.replace(row("k", 1, 1), branch=branch)]
+    )
+    html = (
+        markdown_it.MarkdownIt("commonmark")
+        .enable("table")
+        .render(sticky.visible_part(sticky.render(carried, [], "d")))
+    )
+    assert "<img" not in html
+    assert "<code>x`&lt;img src=x onerror=alert(1)&gt;`@octocat</code>" in html
