@@ -215,3 +215,20 @@ def test_actionlint_finds_nothing() -> None:
         [actionlint, "-no-color", str(WORKFLOW)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_shellcheck_finds_nothing_in_the_actions_scripts(tmp_path: Path) -> None:
+    """actionlint checks a workflow's scripts with shellcheck, but not an action's: these."""
+    shellcheck = _tool("shellcheck")
+    scripts = []
+    for path in ACTIONS:
+        steps = yaml.safe_load(path.read_text(encoding="utf-8"))["runs"]["steps"]
+        for number, step in enumerate(s for s in steps if "run" in s):
+            script = tmp_path / f"{path.parent.name}-{number}.sh"
+            script.write_text(step["run"], encoding="utf-8")
+            scripts.append(str(script))
+    assert len(scripts) >= 8
+    proc = subprocess.run(
+        [shellcheck, "--shell=bash", *scripts], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout
