@@ -150,6 +150,21 @@ def test_a_one_line_error_on_github_holds_no_command(message: str) -> None:
 
 
 @FAST
+@given(hostile)
+def test_a_usage_error_quoting_what_was_typed_holds_no_command_on_github(value: str) -> None:
+    stderr = io.StringIO()
+    with (
+        mock.patch.dict(os.environ, {"GITHUB_ACTIONS": "true"}),
+        contextlib.redirect_stderr(stderr),
+        pytest.raises(SystemExit) as exited,
+    ):
+        cli.main(["check", "experiments", "--format", value])
+    assert exited.value.code == 2
+    assert runner_commands(stderr.getvalue()) == []
+    assert stderr.getvalue().splitlines()[-1].startswith("claudio-ci check experiments: error:")
+
+
+@FAST
 @given(st.sampled_from(["error", "warning", "notice", "group", "debug"]), hostile, hostile, code)
 def test_workflow_command_is_one_command_that_round_trips(
     name: str, message: str, path: str, title: str
