@@ -245,3 +245,21 @@ def test_a_branch_with_backticks_cannot_leave_its_code_span() -> None:
     cell = table_cell_html(markdown_code(branch))
     assert cell == "<code>x`&lt;img src=x onerror=alert(1)&gt;` @octocat</code>"
     assert markdown_code("`") == "`` ` ``"
+
+
+def test_gpu_run_on_a_hostile_branch_prints_no_command(git_repo: Path) -> None:
+    """A branch name reaches `gpu run`'s summary line and its threshold lines."""
+    trace = Path(__file__).parents[1] / "claudio_ci" / "gpu" / "traces" / "h100-training.jsonl"
+    branch = "x ##[stop-commands]tok"
+    proc = subprocess.run(
+        [sys.executable, "-m", "claudio_ci", "gpu", "run", "--branch", branch, "--replay",
+         str(trace), "--set", "resources.cost_limit=0.01", "--", sys.executable, "-c", "pass"],
+        cwd=git_repo,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "x ##\\[stop-commands]tok" in proc.stderr
+    assert runner_commands(proc.stdout + proc.stderr) == []
