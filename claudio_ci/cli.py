@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from claudio_ci import __version__
 from claudio_ci.errors import ClaudioError, UsageError
@@ -47,6 +47,18 @@ def lazy(module: str, function: str) -> Handler:
         return getattr(importlib.import_module(module), function)(args)
 
     return handler
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors quote what was typed (`invalid choice: '...'`): on GitHub
+    Actions they are made safe like every other one-line error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        line = f"{self.prog}: error: {shown_path(message)}"
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            line = github_safe_line(line)
+        self.exit(2, line + "\n")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -511,7 +523,7 @@ def _add_explain_command(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="claudio-ci", description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter
     )
     parser.add_argument("--version", action="version", version=f"claudio-ci {__version__}")

@@ -150,6 +150,21 @@ def test_a_one_line_error_on_github_holds_no_command(message: str) -> None:
 
 
 @FAST
+@given(hostile)
+def test_a_usage_error_quoting_what_was_typed_holds_no_command_on_github(value: str) -> None:
+    stderr = io.StringIO()
+    with (
+        mock.patch.dict(os.environ, {"GITHUB_ACTIONS": "true"}),
+        contextlib.redirect_stderr(stderr),
+        pytest.raises(SystemExit) as exited,
+    ):
+        cli.main(["check", "experiments", "--format", value])
+    assert exited.value.code == 2
+    assert runner_commands(stderr.getvalue()) == []
+    assert stderr.getvalue().splitlines()[-1].startswith("claudio-ci check experiments: error:")
+
+
+@FAST
 @given(st.sampled_from(["error", "warning", "notice", "group", "debug"]), hostile, hostile, code)
 def test_workflow_command_is_one_command_that_round_trips(
     name: str, message: str, path: str, title: str
@@ -230,3 +245,21 @@ def test_a_branch_with_backticks_cannot_leave_its_code_span() -> None:
     cell = table_cell_html(markdown_code(branch))
     assert cell == "<code>x`&lt;img src=x onerror=alert(1)&gt;` @octocat</code>"
     assert markdown_code("`") == "`` ` ``"
+
+
+def test_gpu_run_on_a_hostile_branch_prints_no_command(git_repo: Path) -> None:
+    """A branch name reaches `gpu run`'s summary line and its threshold lines."""
+    trace = Path(__file__).parents[1] / "claudio_ci" / "gpu" / "traces" / "h100-training.jsonl"
+    branch = "x ##[stop-commands]tok"
+    proc = subprocess.run(
+        [sys.executable, "-m", "claudio_ci", "gpu", "run", "--branch", branch, "--replay",
+         str(trace), "--set", "resources.cost_limit=0.01", "--", sys.executable, "-c", "pass"],
+        cwd=git_repo,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "x ##\\[stop-commands]tok" in proc.stderr
+    assert runner_commands(proc.stdout + proc.stderr) == []

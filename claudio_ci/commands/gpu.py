@@ -28,7 +28,8 @@ def _context(args: argparse.Namespace) -> tuple[Repository, Config]:
     repo = discover()
     config = command_config(repo, overrides=args.overrides, config_file=args.config)
     for warning in config.warnings:
-        print(f"{warning.location}: {warning.code} {warning.message}", file=sys.stderr)
+        line = f"{warning.location}: {warning.code} {warning.message}"
+        print(fmt.github_safe_line(line), file=sys.stderr)
     return repo, config
 
 
@@ -78,24 +79,21 @@ def _after_run(result: RunResult, branch: str, config: Config) -> None:
     """One summary line, and the branch's threshold findings, on stderr."""
     cost = sum(g.price.cost for g in result.gpus)
     total = result.branch_cost
-    print(
-        f"claudio-ci gpu: {branch}: {_describe(result)}, ${cost:.2f}; "
-        + (
-            "not recorded in the ledger"
-            if total is None
-            else f"branch total ${total:.2f} (claudio-ci gpu report)"
-        ),
-        file=sys.stderr,
+    recorded = (
+        "not recorded in the ledger"
+        if total is None
+        else f"branch total ${total:.2f} (claudio-ci gpu report)"
     )
+    line = f"claudio-ci gpu: {branch}: {_describe(result)}, ${cost:.2f}; {recorded}"
+    print(fmt.github_safe_line(line), file=sys.stderr)
     resources = config.section("resources")
     for finding in cost_findings({} if total is None else {branch: total}, resources):
         label = finding.severity.label
-        print(
-            f"claudio-ci gpu: {finding.location}: {finding.code} [{label}] {finding.message}",
-            file=sys.stderr,
-        )
+        line = f"claudio-ci gpu: {finding.location}: {finding.code} [{label}] {finding.message}"
+        print(fmt.github_safe_line(line), file=sys.stderr)
     if result.error is not None:
-        print(f"claudio-ci gpu: warning: figures may be short: {result.error}", file=sys.stderr)
+        line = f"claudio-ci gpu: warning: figures may be short: {result.error}"
+        print(fmt.github_safe_line(line), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,11 +5,17 @@ sampling interval and once more at the end (complete, with the exit code). A run
 with SIGKILL so keeps a row marked incomplete, short of at most one interval. Writers take
 the write lock up front (`BEGIN IMMEDIATE`) and wait for each other (busy timeout), so
 concurrent runs in several worktrees lose nothing.
+
+The ledger keeps each run's command line, so that a report can say what ran. A value that
+looks like a secret (`--token=...`, `--api-key X`, `HF_TOKEN=... python`, the password of
+`https://user:pass@host`) is stored as `***`: see `redact_command`.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import shlex
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +26,42 @@ from claudio_ci.errors import ClaudioError, UsageError
 from claudio_ci.gpu.locks import file_lock
 from claudio_ci.gpu.pricing import GpuCost
 from claudio_ci.gpu.usage import GpuUsage
+
+_SECRET_NAME = (
+    r"[\w.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|auth|credentials?|secrets)"
+)
+_SECRET_OPTION = re.compile(rf"(?i)^(-{{1,2}}{_SECRET_NAME})(=.*)?$")
+_SECRET_ASSIGNMENT = re.compile(rf"(?i)^({_SECRET_NAME})=(.+)$")
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
+REDACTED = "***"
+
+
+def redact_command(command: str) -> str:
+    """`command` with the values of secret-looking options and variables replaced by ***:
+    `--token=abc` and `--token abc`, `HF_TOKEN=abc python ...`, `https://u:pass@host`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: redact what can be told apart
+        return _URL_PASSWORD.sub(rf"\1{REDACTED}@", command)
+    redacted: list[str] = []
+    secret_follows = False
+    for word in words:
+        if secret_follows and not word.startswith("-"):
+            redacted.append(REDACTED)
+            secret_follows = False
+            continue
+        option = _SECRET_OPTION.match(word)
+        assignment = None if word.startswith("-") else _SECRET_ASSIGNMENT.match(word)
+        secret_follows = bool(option) and not option.group(2)
+        if option and option.group(2):
+            shown = f"{option.group(1)}={REDACTED}"
+        elif assignment:
+            shown = f"{assignment.group(1)}={REDACTED}"
+        else:
+            shown = word
+        redacted.append(_URL_PASSWORD.sub(rf"\1{REDACTED}@", shown))
+    return shlex.join(redacted)
+
 
 FILENAME = "gpu-ledger.sqlite3"
 SCHEMA_VERSION = 1
@@ -234,7 +276,7 @@ class Ledger:
                     run.branch,
                     run.worktree,
                     run.commit,
-                    run.command,
+                    redact_command(run.command),
                     run.started,
                     run.started,
                     run.host,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from claudio_ci.errors import ClaudioError
+from claudio_ci.findings import github_safe_line
 from claudio_ci.gpu import allocate
 from claudio_ci.gpu.ledger import Ledger, LedgerError, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource
@@ -106,10 +107,8 @@ def run(
         source: Source | None = open_source(request.replay)
     except GpuUnavailable as exc:
         source = None
-        print(
-            f"claudio-ci gpu: {exc}: GPU cost not measured (recorded as $0); running the command",
-            file=err,
-        )
+        line = f"claudio-ci gpu: {exc}: GPU cost not measured (recorded as $0); running the command"
+        print(github_safe_line(line), file=err)
     try:
         if source is not None and request.gpus:
             first = source.read()
@@ -125,18 +124,16 @@ def run(
                     environ=env,
                 )
             except OSError as exc:  # the state dir is a file, or read-only: run unreserved
-                print(
-                    f"claudio-ci gpu: GPUs not reserved ({exc.strerror or exc}: "
-                    f"{exc.filename or request.state_dir}); running the command",
-                    file=err,
-                )
+                where = exc.filename or request.state_dir
+                line = f"claudio-ci gpu: GPUs not reserved ({exc.strerror or exc}: {where})"
+                print(github_safe_line(f"{line}; running the command"), file=err)
             else:
                 env[VARIABLE] = ",".join(chosen)
         return _run_measured(request, source, env, err)
     finally:
         if source is not None:
             for notice in source.notices:
-                print(f"claudio-ci gpu: {notice}", file=err)
+                print(github_safe_line(f"claudio-ci gpu: {notice}"), file=err)
             source.close()
             if request.gpus:
                 allocate.release(request.state_dir)
@@ -193,7 +190,12 @@ def _start_run(
         if ledger is not None:
             ledger.close()
         reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
-        print(f"claudio-ci gpu: {reason}: GPU cost not recorded; running the command", file=err)
+        print(
+            github_safe_line(
+                f"claudio-ci gpu: {reason}: GPU cost not recorded; running the command"
+            ),
+            file=err,
+        )
         return _Unrecorded(), 0
 
 
@@ -212,7 +214,10 @@ def _supervise(
         child = subprocess.Popen(list(request.command), env=env)
     except OSError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
         code = 127 if isinstance(exc, FileNotFoundError) else 126
-        print(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}", file=err)
+        print(
+            github_safe_line(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}"),
+            file=err,
+        )
         with contextlib.suppress(LedgerError):  # the exit code matters more
             ledger.record(run_id, [], time.time(), exit_code=code, complete=True)
         return RunResult(code, run_id, [], measured)
@@ -244,6 +249,9 @@ def _supervise(
         if isinstance(ledger, Ledger):
             branch_cost = sum(t.cost for t in ledger.branch_totals(request.branch))
     except LedgerError as exc:
-        print(f"claudio-ci gpu: {exc}: this run's figures were not recorded", file=err)
+        print(
+            github_safe_line(f"claudio-ci gpu: {exc}: this run's figures were not recorded"),
+            file=err,
+        )
     error = sampler.error if sampler is not None else None
     return RunResult(code, run_id, gpus, measured, branch_cost, error)
