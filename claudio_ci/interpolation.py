@@ -31,6 +31,7 @@ MISSING = "missing"
 INVALID = "invalid"
 
 MISSING_VALUE = "???"
+MAX_CHAIN = 50  # values a reference may lead through; Python's stack holds ~1,000 frames
 # Kinds that OmegaConf turns into an exception when it resolves the config.
 FAILING_KINDS = frozenset({UNKNOWN, MALFORMED, CYCLE, MISSING, INVALID})
 
@@ -509,6 +510,8 @@ class _Resolver:
         if path in self.active:
             chain = " -> ".join(_dotted(p) for p in [*self.active[self.active.index(path) :], path])
             raise _Failure(CYCLE, f"circular reference: {chain}")
+        if len(self.active) >= MAX_CHAIN:
+            raise _Failure(INVALID, f"references lead through more than {MAX_CHAIN} values")
         self.active.append(path)
         try:
             try:
