@@ -227,6 +227,7 @@ class _Parser:
         self.text = text
         self.tokens = _lex(text)
         self.i = 0
+        self.memo: dict[int, tuple[_Ref | _Syntax, int]] = {}
 
     def peek(self) -> str | None:
         return self.tokens[self.i].type if self.i < len(self.tokens) else None
@@ -257,12 +258,25 @@ class _Parser:
         return pieces
 
     def reference(self) -> _Ref:
+        """A resolver, else a node reference; memoised by position, as the resolver attempt
+        re-reads the nested references a node reference then reads again."""
         start = self.i
+        if start in self.memo:
+            outcome, self.i = self.memo[start]
+            if isinstance(outcome, _Syntax):
+                raise outcome
+            return outcome
         try:
-            return self.resolver(start)
-        except _Syntax:
-            self.i = start
-        return self.node(start)
+            try:
+                ref: _Ref = self.resolver(start)
+            except _Syntax:
+                self.i = start
+                ref = self.node(start)
+        except _Syntax as exc:
+            self.memo[start] = (exc, self.i)
+            raise
+        self.memo[start] = (ref, self.i)
+        return ref
 
     def _source(self, start: int) -> str:
         return "".join(t.text for t in self.tokens[start : self.i])
@@ -381,6 +395,8 @@ def parse(text: str) -> list[_Piece]:
         return _Parser(text).value()
     except _Syntax as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("references nested too deep to read") from None
 
 
 # --- resolution -------------------------------------------------------------------------------
