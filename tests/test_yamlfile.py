@@ -413,3 +413,23 @@ def test_values_omegaconf_reads_differently_are_recorded_beside_pyyamls() -> Non
     assert {k: loaded[k] for k in "ade"} == {
         k: v for (k,), v in parse_yaml(doc_text).omegaconf_values.items()
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: !!python/object/apply:eval ['[2**i for i in range(3)]']\n",
+        "a: !custom {b: 1}\n",
+        "a: !!set {x, y}\n",
+        "a: !!omap [{x: 1}]\n",
+        "a: !!map {x: 1}\n",
+    ],
+)
+def test_a_tag_on_a_collection_is_read_as_safe_load_reads_it(text: str) -> None:
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(YamlError, match="constructor for the tag"):
+            parse_yaml(text)
+    else:
+        assert isinstance(parse_yaml(text).data["a"], dict | list)
