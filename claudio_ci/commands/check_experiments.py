@@ -341,11 +341,17 @@ class HydraComposer:
             self._stack = contextlib.ExitStack()
             self._stack.enter_context(warnings.catch_warnings())
             warnings.simplefilter("ignore")
-            self._stack.enter_context(
-                hydra.initialize_config_dir(
-                    config_dir=str(self.config_dir.resolve()), version_base=None
+            try:
+                self._stack.enter_context(
+                    hydra.initialize_config_dir(
+                        config_dir=str(self.config_dir.resolve()), version_base=None
+                    )
                 )
-            )
+            except Exception as exc:  # Hydra's own: a missing or unreadable directory
+                self.close()
+                raise ConfigError(
+                    f"experiments.hydra.config_dir: Hydra refuses it: {exc}"
+                ) from None
         return hydra.compose, OmegaConf
 
     def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
