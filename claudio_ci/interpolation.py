@@ -605,20 +605,24 @@ class _Resolver:
 
     def _resolver(self, ref: _ResolverRef, here: PathKey) -> Any:
         """Its value is only known at run time; its name and arguments are checked."""
-        unresolved: _Unresolved | None = None
+        failed: list[_Unresolved] = []
         name = []
-        for part in [*ref.name, *ref.arguments]:
+        for part in ref.name:
             try:
-                if isinstance(part, str) or part in ref.arguments:
-                    name.append(part if isinstance(part, str) else self._reference(part, here))
-                else:
-                    name.append(self._key_piece(part, here))
+                name.append(part if isinstance(part, str) else self._key_piece(part, here))
             except _Unresolved as exc:
-                unresolved = unresolved if isinstance(unresolved, _Opaque) else exc
-        if unresolved is not None and not isinstance(unresolved, _Opaque):
-            raise unresolved
-        shown = ".".join(p for p in name[: len(ref.name)] if isinstance(p, str))
-        raise _Opaque(f"{ref.text} uses the resolver '{shown}'; its value is not checked")
+                failed.append(exc)
+                name.append("?")
+        for argument in ref.arguments:
+            try:
+                self._reference(argument, here)
+            except _Unresolved as exc:
+                failed.append(exc)
+        # A value this one depends on failed: reported there. Otherwise: not checked.
+        dependency = next((e for e in failed if not isinstance(e, _Opaque)), None)
+        if dependency is not None:
+            raise dependency
+        raise _Opaque(f"{ref.text} uses the resolver '{'.'.join(name)}'; its value is not checked")
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)
