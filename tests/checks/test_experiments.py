@@ -1214,3 +1214,18 @@ def test_hydra_mode_composes_an_experiment_in_a_subfolder_of_the_group(
     assert code == 1
     assert "configs/experiment/mnist/exp_01_mnist.yaml:" in out
     assert "EXP301 $.logger.wandb.tags: ${tagz} refers to a key that does not exist" in out
+
+
+def test_hydra_mode_places_findings_of_an_experiment_in_its_group_package(
+    hydra_repo: Path, cli
+) -> None:
+    """Without `# @package _global_`, Hydra puts the file's keys under its group."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "grouped.yaml"
+    path.write_text("note: ok\nrun_name: ${.note}_${experiment.missing}\n", encoding="utf-8")
+    code, out = cli(hydra_repo, "configs/experiment/grouped.yaml")
+    assert code == 1
+    assert out.startswith(
+        "configs/experiment/grouped.yaml:2:11: EXP301 $.experiment.run_name: "
+        "${experiment.missing} refers to a key that does not exist"
+    )
