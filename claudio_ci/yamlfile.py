@@ -32,6 +32,7 @@ MAX_BYTES = 1_000_000
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_FLOAT_START = frozenset("-+0123456789.")
 _COLLECTION_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "omap", "pairs", "set")
 )
@@ -166,7 +167,11 @@ class _Builder:
             return
         if node.tag == _TIMESTAMP_TAG:
             self.doc.omegaconf_values[path] = node.value
-        elif _OMEGACONF_FLOAT.match(value) and not self._explicit_tag(node):
+        elif (
+            value[:1] in _FLOAT_START
+            and _OMEGACONF_FLOAT.match(value)
+            and not self._explicit_tag(node)
+        ):
             self.doc.omegaconf_values[path] = self.constructor.construct_yaml_float(node)
 
     def _explicit_tag(self, node: yaml.Node) -> bool:

@@ -205,8 +205,8 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def is_hydra_shaped(data: Any, text: str = "") -> bool:
     """A file Hydra composes: a `defaults:` list or a `# @package` header."""
-    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or bool(
-        re.search(r"^#\s*@package\b", text, re.MULTILINE)
+    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or (
+        "@package" in text and bool(re.search(r"^#\s*@package\b", text, re.MULTILINE))
     )
 
 
