@@ -31,6 +31,7 @@ MISSING = "missing"
 INVALID = "invalid"
 
 MISSING_VALUE = "???"
+MAX_CHAIN = 50  # values a reference may lead through; Python's stack holds ~1,000 frames
 # Kinds that OmegaConf turns into an exception when it resolves the config.
 FAILING_KINDS = frozenset({UNKNOWN, MALFORMED, CYCLE, MISSING, INVALID})
 
@@ -226,6 +227,7 @@ class _Parser:
         self.text = text
         self.tokens = _lex(text)
         self.i = 0
+        self.memo: dict[int, tuple[_Ref | _Syntax, int]] = {}
 
     def peek(self) -> str | None:
         return self.tokens[self.i].type if self.i < len(self.tokens) else None
@@ -256,12 +258,25 @@ class _Parser:
         return pieces
 
     def reference(self) -> _Ref:
+        """A resolver, else a node reference; memoised by position, as the resolver attempt
+        re-reads the nested references a node reference then reads again."""
         start = self.i
+        if start in self.memo:
+            outcome, self.i = self.memo[start]
+            if isinstance(outcome, _Syntax):
+                raise outcome
+            return outcome
         try:
-            return self.resolver(start)
-        except _Syntax:
-            self.i = start
-        return self.node(start)
+            try:
+                ref: _Ref = self.resolver(start)
+            except _Syntax:
+                self.i = start
+                ref = self.node(start)
+        except _Syntax as exc:
+            self.memo[start] = (exc, self.i)
+            raise
+        self.memo[start] = (ref, self.i)
+        return ref
 
     def _source(self, start: int) -> str:
         return "".join(t.text for t in self.tokens[start : self.i])
@@ -380,6 +395,8 @@ def parse(text: str) -> list[_Piece]:
         return _Parser(text).value()
     except _Syntax as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("references nested too deep to read") from None
 
 
 # --- resolution -------------------------------------------------------------------------------
@@ -509,6 +526,8 @@ class _Resolver:
         if path in self.active:
             chain = " -> ".join(_dotted(p) for p in [*self.active[self.active.index(path) :], path])
             raise _Failure(CYCLE, f"circular reference: {chain}")
+        if len(self.active) >= MAX_CHAIN:
+            raise _Failure(INVALID, f"references lead through more than {MAX_CHAIN} values")
         self.active.append(path)
         try:
             try:
@@ -586,20 +605,24 @@ class _Resolver:
 
     def _resolver(self, ref: _ResolverRef, here: PathKey) -> Any:
         """Its value is only known at run time; its name and arguments are checked."""
-        unresolved: _Unresolved | None = None
+        failed: list[_Unresolved] = []
         name = []
-        for part in [*ref.name, *ref.arguments]:
+        for part in ref.name:
             try:
-                if isinstance(part, str) or part in ref.arguments:
-                    name.append(part if isinstance(part, str) else self._reference(part, here))
-                else:
-                    name.append(self._key_piece(part, here))
+                name.append(part if isinstance(part, str) else self._key_piece(part, here))
             except _Unresolved as exc:
-                unresolved = unresolved if isinstance(unresolved, _Opaque) else exc
-        if unresolved is not None and not isinstance(unresolved, _Opaque):
-            raise unresolved
-        shown = ".".join(p for p in name[: len(ref.name)] if isinstance(p, str))
-        raise _Opaque(f"{ref.text} uses the resolver '{shown}'; its value is not checked")
+                failed.append(exc)
+                name.append("?")
+        for argument in ref.arguments:
+            try:
+                self._reference(argument, here)
+            except _Unresolved as exc:
+                failed.append(exc)
+        # A value this one depends on failed: reported there. Otherwise: not checked.
+        dependency = next((e for e in failed if not isinstance(e, _Opaque)), None)
+        if dependency is not None:
+            raise dependency
+        raise _Opaque(f"{ref.text} uses the resolver '{'.'.join(name)}'; its value is not checked")
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)

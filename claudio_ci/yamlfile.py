@@ -32,6 +32,10 @@ MAX_BYTES = 1_000_000
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_FLOAT_START = frozenset("-+0123456789.")
+_COLLECTION_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "omap", "pairs", "set")
+)
 # OmegaConf's own float resolver (omegaconf/_utils.py, get_yaml_loader): YAML 1.2 floats.
 _OMEGACONF_FLOAT = re.compile(
     r"""^(?:[-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -127,6 +131,11 @@ class _Builder:
         self.doc.value_marks.setdefault(path, _mark(node))
         self.depth += 1
         try:
+            if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+                line, col = _mark(node)  # `!!python/object/apply:eval [...]`: safe_load refuses
+                raise YamlError(
+                    f"could not determine a constructor for the tag {node.tag!r}", line, col
+                )
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -158,7 +167,11 @@ class _Builder:
             return
         if node.tag == _TIMESTAMP_TAG:
             self.doc.omegaconf_values[path] = node.value
-        elif _OMEGACONF_FLOAT.match(value) and not self._explicit_tag(node):
+        elif (
+            value[:1] in _FLOAT_START
+            and _OMEGACONF_FLOAT.match(value)
+            and not self._explicit_tag(node)
+        ):
             self.doc.omegaconf_values[path] = self.constructor.construct_yaml_float(node)
 
     def _explicit_tag(self, node: yaml.Node) -> bool:

@@ -478,3 +478,22 @@ def test_verdicts_and_values_are_omegaconfs(
             for part in path:
                 expected = expected[part]
             assert value == expected, (name, path)
+
+
+def test_a_very_long_chain_of_references_is_a_finding_not_a_crash() -> None:
+    chain = {f"k{i}": f"${{k{i + 1}}}/x" for i in range(3000)}
+    result = resolve({**chain, "k3000": "end"})
+    assert result.problems
+    assert {p.kind for p in result.problems} == {interpolation.INVALID}
+    short = {f"k{i}": f"${{k{i + 1}}}/x" for i in range(40)}
+    assert resolve({**short, "k40": "end"}).data["k0"] == "end" + "/x" * 40
+
+
+def test_deeply_nested_references_are_read_once_each() -> None:
+    """`${a.${a.${a...}}}`: without memoising, trying a resolver first at each level would
+    read the levels below 2**depth times."""
+    nested = "${a." * 60 + "b" + "}" * 60
+    (problem,) = resolve({"x": nested}).problems
+    assert problem.kind == interpolation.UNKNOWN
+    (problem,) = resolve({"x": "${a." * 3000 + "b" + "}" * 3000}).problems
+    assert problem.kind == interpolation.MALFORMED

@@ -393,3 +393,43 @@ def test_deep_nesting_is_read_or_refused_but_never_crashes(depth: int) -> None:
 )
 def test_json_path(path: tuple[str | int, ...], expected: str) -> None:
     assert json_path(path) == expected
+
+
+def test_values_omegaconf_reads_differently_are_recorded_beside_pyyamls() -> None:
+    """OmegaConf's loader reads YAML 1.2 floats (`1e-3`) and leaves timestamps as text;
+    the data keeps PyYAML's reading, `omegaconf_values` OmegaConf's, where they differ."""
+    doc = parse_yaml(
+        "a: 1e-3\nb: '1e-3'\nc: !!str 1e-3\nd: 2024-01-31\ne: 1.0e3\nf: [1e5, x]\ng: 0.5\n"
+    )
+    assert doc.data["a"] == "1e-3"
+    assert doc.omegaconf_values == {
+        ("a",): 0.001,
+        ("d",): "2024-01-31",
+        ("e",): 1000.0,
+        ("f", 0): 100000.0,
+    }
+    omegaconf = pytest.importorskip("omegaconf")
+    loaded = omegaconf.OmegaConf.create(doc_text := "a: 1e-3\nd: 2024-01-31\ne: 1.0e3\n")
+    assert {k: loaded[k] for k in "ade"} == {
+        k: v for (k,), v in parse_yaml(doc_text).omegaconf_values.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: !!python/object/apply:eval ['[2**i for i in range(3)]']\n",
+        "a: !custom {b: 1}\n",
+        "a: !!set {x, y}\n",
+        "a: !!omap [{x: 1}]\n",
+        "a: !!map {x: 1}\n",
+    ],
+)
+def test_a_tag_on_a_collection_is_read_as_safe_load_reads_it(text: str) -> None:
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(YamlError, match="constructor for the tag"):
+            parse_yaml(text)
+    else:
+        assert isinstance(parse_yaml(text).data["a"], dict | list)

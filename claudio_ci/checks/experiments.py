@@ -148,8 +148,14 @@ class ExperimentFile:
     # Hydra: the config Hydra composed for this experiment (its own document gives the
     # positions), or, without Hydra mode, whether the file is one Hydra composes.
     composed: dict[str, Any] | None = None
+    package: tuple[str, ...] = ()  # where Hydra put the file's keys: () for `_global_`
     hydra_shaped: bool = False
     composition_error: str | None = None
+
+    def own_path(self, path: PathKey) -> PathKey:
+        """A path of the composed config as this file writes it (its package removed)."""
+        size = len(self.package)
+        return path[size:] if path[:size] == self.package else path
 
     @property
     def name(self) -> str:
@@ -199,8 +205,8 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def is_hydra_shaped(data: Any, text: str = "") -> bool:
     """A file Hydra composes: a `defaults:` list or a `# @package` header."""
-    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or bool(
-        re.search(r"^#\s*@package\b", text, re.MULTILINE)
+    return (isinstance(data, dict) and isinstance(data.get("defaults"), list)) or (
+        "@package" in text and bool(re.search(r"^#\s*@package\b", text, re.MULTILINE))
     )
 
 
@@ -311,7 +317,7 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
         resolution.problems = [
             p
             for p in resolution.problems
-            if p.kind in interpolation.FAILING_KINDS or p.path in doc.value_marks
+            if p.kind in interpolation.FAILING_KINDS or file.own_path(p.path) in doc.value_marks
         ]
     out = _get(resolution.data, rules.output_key)
     output_dir = None
@@ -502,7 +508,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
     assert doc is not None and resolution is not None
     findings = []
     for problem in resolution.problems:
-        line, col = doc.position(problem.path)
+        line, col = doc.position(analysis.file.own_path(problem.path))
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
         hint = _reference_hint(code, problem.suggestion)

@@ -293,7 +293,7 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
         )
     group = selection.directory[len(prefix) :]
     name = settings["config_name"].removesuffix(".yaml")
-    return HydraComposer(root / config_dir, name, group, selection.directory)
+    return HydraComposer(root, root / config_dir, name, group, selection.directory)
 
 
 # The `hydra` node is not checked: its plugins (hydra-colorlog, a Submit launcher, Optuna)
@@ -311,6 +311,7 @@ class HydraComposer:
     """Composes experiments as `python train.py experiment=NAME` would, with Hydra's
     compose API (hydra-core, the `hydra` extra: ~0.5 s to import, paid only in this mode)."""
 
+    root: Path
     config_dir: Path
     config_name: str
     group: str  # the experiments' config group, e.g. "experiment"
@@ -341,11 +342,17 @@ class HydraComposer:
             self._stack = contextlib.ExitStack()
             self._stack.enter_context(warnings.catch_warnings())
             warnings.simplefilter("ignore")
-            self._stack.enter_context(
-                hydra.initialize_config_dir(
-                    config_dir=str(self.config_dir.resolve()), version_base=None
+            try:
+                self._stack.enter_context(
+                    hydra.initialize_config_dir(
+                        config_dir=str(self.config_dir.resolve()), version_base=None
+                    )
                 )
-            )
+            except Exception as exc:  # Hydra's own: a missing or unreadable directory
+                self.close()
+                raise ConfigError(
+                    f"experiments.hydra.config_dir: Hydra refuses it: {exc}"
+                ) from None
         return hydra.compose, OmegaConf
 
     def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
@@ -357,13 +364,23 @@ class HydraComposer:
                 overrides = [*HYDRA_PLUGINS_OFF, override]
                 composed = compose(config_name=self.config_name, overrides=overrides)
                 data = omegaconf.to_container(composed, resolve=False)
-                return dataclasses.replace(file, composed=data)
+                return dataclasses.replace(file, composed=data, package=self.package(file))
             except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
                 if first is None or "No match in the defaults list" in str(first):
                     first = exc
         reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
         message = f"Hydra cannot compose this experiment: {reason}"
         return dataclasses.replace(file, composition_error=message)
+
+    def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
+        """Where Hydra puts the file's keys: its `# @package` header, else its group."""
+        assert file.document is not None
+        text = (self.root / file.path).read_text(encoding="utf-8", errors="replace")
+        header = re.search(r"^#\s*@package\s+(\S+)", text, re.MULTILINE)
+        group = self.group.replace("/", ".")
+        package = header.group(1) if header else "_group_"
+        package = package.replace("_group_", group).replace("_global_", "")
+        return tuple(part for part in package.split(".") if part)
 
     def close(self) -> None:
         if self._stack is not None:

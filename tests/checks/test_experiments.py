@@ -1109,6 +1109,7 @@ def hydra_experiments() -> dict[str, str]:
 HYDRA_CONFIG = """\
 experiments:
   dir: configs/experiment
+  identity: path
   name_key: null
   output_key: null
   schema_mode: none
@@ -1197,3 +1198,34 @@ def test_identity_by_path_lets_two_datasets_share_a_stem(ml_repo: Path, cli) -> 
     assert (code, "EXP105 experiment 'base' is also defined by" in out) == (1, True)
     (ml_repo / ".claudio.yaml").write_text("experiments:\n  identity: path\n")
     assert cli(ml_repo) == (0, "")
+
+
+def test_hydra_mode_composes_an_experiment_in_a_subfolder_of_the_group(
+    hydra_repo: Path, cli
+) -> None:
+    pytest.importorskip("hydra")
+    source = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    nested = hydra_repo / "configs" / "experiment" / "mnist" / "exp_01_mnist.yaml"
+    nested.parent.mkdir()
+    nested.write_text(source.read_text(encoding="utf-8").replace("seed: 12346", "seed: 7"))
+    assert cli(hydra_repo) == (0, "")  # identity by path: not the same experiment as the other
+    nested.write_text(nested.read_text(encoding="utf-8").replace("${tags}", "${tagz}"))
+    code, out = cli(hydra_repo)
+    assert code == 1
+    assert "configs/experiment/mnist/exp_01_mnist.yaml:" in out
+    assert "EXP301 $.logger.wandb.tags: ${tagz} refers to a key that does not exist" in out
+
+
+def test_hydra_mode_places_findings_of_an_experiment_in_its_group_package(
+    hydra_repo: Path, cli
+) -> None:
+    """Without `# @package _global_`, Hydra puts the file's keys under its group."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "grouped.yaml"
+    path.write_text("note: ok\nrun_name: ${.note}_${experiment.missing}\n", encoding="utf-8")
+    code, out = cli(hydra_repo, "configs/experiment/grouped.yaml")
+    assert code == 1
+    assert out.startswith(
+        "configs/experiment/grouped.yaml:2:11: EXP301 $.experiment.run_name: "
+        "${experiment.missing} refers to a key that does not exist"
+    )
