@@ -669,6 +669,39 @@ def test_hostile_file_names_start_no_workflow_command(
         assert set(HOSTILE) <= set(json.loads(out)["reviewers"][0]["files"])
 
 
+def test_backticks_html_and_mentions_in_names_stay_literal_in_the_markdown_summary(
+    pr: Path, github_server: GitHubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A branch, file names and a pattern holding backticks cannot close their code span to
+    inject HTML, a link or an @mention; judged by markdown-it (CommonMark, GFM tables)."""
+    import markdown_it  # a test dependency: a missing judge fails, never skips
+
+    branch = "x`<img src=x onerror=alert(1)>` @octocat"
+    files = ["src/a`<img src=x onerror=alert(1)>`.py", "src/``b`` @octocat|c.py", "src/[`](h).py"]
+    pattern = "src/*`*"
+    github_server.repo.pulls[7].head_ref = branch
+    github_server.repo.pulls[7].files = files
+    github_server.put_file(
+        BASE, ".claudio.yaml", f'pr: {{reviewers: {{by_path: {{"{pattern}": ["@lead"]}}}}}}\n'
+    )
+    assert main(["reviewers", "--dry-run", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out == summary(pr)
+    tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(out)
+    inline = [child for token in tokens for child in token.children or []]
+    assert not [t.type for t in inline if t.type.startswith(("html", "link", "image"))]
+    assert not [t.type for t in tokens if t.type.startswith("html")]
+    assert [t.content for t in inline if t.type == "code_inline"] == [
+        "lead",
+        pattern,
+        *sorted(files),
+    ]
+    heading = next(t for t in tokens if t.type == "inline" and "Pull request" in t.content)
+    shown = "".join(t.content for t in heading.children or [] if t.type.startswith("text"))
+    assert shown.replace("@\u200b", "@").startswith(f"Pull request #7 ({branch}): ")
+    assert "@octocat" not in shown  # no mention: a zero-width space after the `@`
+
+
 @pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
 def test_hostile_file_names_in_explain_start_no_workflow_command(
     repo: Path,
