@@ -742,6 +742,18 @@ def test_teams_refused_to_the_actions_token_are_one_warning_and_users_are_still_
     assert outputs(pr) == "users=lead,tech-lead\nteams=\n"
 
 
+def test_the_action_token_input_says_teams_need_read_org_as_the_readme_does() -> None:
+    action = yaml.safe_load(
+        (REPO_ROOT / "actions/assign-reviewers/action.yml").read_text(encoding="utf-8")
+    )
+    described = " ".join(action["inputs"]["token"]["description"].split())
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    tokens = readme.split("#### Tokens", 1)[1].split("\n#### ", 1)[0]
+    for needed in ("`read:org`", "GitHub App token", "PAT", "`pull-requests: write`"):
+        assert needed in described, needed
+    assert "`read:org`" in tokens and "GitHub App token" in tokens and "PAT" in tokens
+
+
 def test_the_init_workflow_runs_the_reviewers_job_on_every_pull_request() -> None:
     workflow = yaml.safe_load(
         (REPO_ROOT / "templates/repo/.github/workflows/ml-ci.yml").read_text(encoding="utf-8")
