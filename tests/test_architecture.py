@@ -94,7 +94,6 @@ KNOWN_OUTSIDE = {
     ("github", "reads GITHUB_*/INPUT_* variables"),
     ("findings", "reads GITHUB_*/INPUT_* variables"),
     ("commands.gpu", "reads GITHUB_*/INPUT_* variables"),
-    ("commands.reviewers", "reads GITHUB_*/INPUT_* variables"),
     ("commands.smoke_test", "reads GITHUB_*/INPUT_* variables"),
 }
 ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")

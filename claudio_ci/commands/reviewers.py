@@ -18,11 +18,11 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci import codeowners as co
 from claudio_ci import findings as fmt
+from claudio_ci.actions_env import ActionsEnv
 from claudio_ci.checks.reviewers import (
     DEFAULT_RULE,
     SECTION,
@@ -206,7 +206,7 @@ def _pull_request(args: argparse.Namespace) -> Report:
         _route_pull_request(client, pull, ruleset, locate, result, dry_run=args.dry_run)
     result.api_calls = client.requests
     result.heading += f": {result.api_calls} GitHub API calls"
-    _write_outputs(result, os.environ)
+    _write_outputs(result, ActionsEnv())
     return result
 
 
@@ -375,13 +375,10 @@ def _add_row(
         result.findings.append(_finding(locate, path, CODE_OTHER_ORG, message, Severity.WARNING))
 
 
-def _write_outputs(result: Report, environ: Mapping[str, str]) -> None:
-    target = environ.get("GITHUB_OUTPUT")
-    if not target:
-        return
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(f"users={','.join(result.users)}\n")
-        handle.write(f"teams={','.join(result.teams)}\n")
+def _write_outputs(result: Report, env: ActionsEnv) -> None:
+    """The action's `users` and `teams` outputs (nothing outside Actions)."""
+    env.set_output("users", ",".join(result.users))
+    env.set_output("teams", ",".join(result.teams))
 
 
 # --- locally --------------------------------------------------------------------------------------
@@ -470,12 +467,12 @@ def _check_names_on_github(
     """Add a finding for every user or team GitHub does not know; False when not checked."""
     from claudio_ci.github import GitHub, GitHubError
 
-    repository = repository or os.environ.get("GITHUB_REPOSITORY")
-    token = os.environ.get("INPUT_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    env = ActionsEnv()
+    repository = repository or env.repository
+    token = env.token
     if not repository or not token:
         return False
-    api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    client = GitHub(repository, token=token, api_url=api_url)
+    client = GitHub(repository, token=token, api_url=env.api_url)
     seen: set[str] = set()
     for rule in ruleset.all_rules:
         for reviewer in rule.reviewers:
