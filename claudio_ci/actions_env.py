@@ -9,11 +9,11 @@ for the job summary. Outputs use the runner's file-command format: `name=value` 
 
 Still reading these variables directly, to switch here in a later session (their modules were
 being edited in parallel when this adapter landed): `github.Environment.from_environ` (token,
-API URL, repository, event; `commands/reviewers.py` and `commands/check_conflicts.py` use it),
-`findings.default_format` and `findings.write_step_summary`, `commands/smoke_test.py`
-(`_emit_matrix`, `GITHUB_BASE_REF`) and `commands/gpu.py` (head ref, event path, repository, API
-URL, and a token from `GITHUB_TOKEN` only: the gpu-cost action maps its `token` input there,
-assign-reviewers maps its own to `INPUT_TOKEN`; composite actions set no `INPUT_*` themselves).
+API URL, repository, event; `commands/reviewers.py`, `commands/check_conflicts.py` and
+`gpu comment` use it), `findings.default_format` and `findings.write_step_summary`, and
+`commands/smoke_test.py` (`_emit_matrix`, `GITHUB_BASE_REF`). The token is the `token` input
+however an action passes it: gpu-cost maps its input to `GITHUB_TOKEN`, assign-reviewers to
+`INPUT_TOKEN` (composite actions set no `INPUT_*` themselves).
 Annotations stay with the renderers (`findings.render_github`).
 """
 

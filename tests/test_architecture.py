@@ -93,7 +93,6 @@ KNOWN_OUTSIDE = {
     # call sites); findings.py is core, so the commands pass it the summary target instead.
     ("github", "reads GITHUB_*/INPUT_* variables"),
     ("findings", "reads GITHUB_*/INPUT_* variables"),
-    ("commands.gpu", "reads GITHUB_*/INPUT_* variables"),
     ("commands.smoke_test", "reads GITHUB_*/INPUT_* variables"),
 }
 ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")
