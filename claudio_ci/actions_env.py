@@ -7,15 +7,14 @@ for the job summary. Outputs use the runner's file-command format: `name=value` 
 `name<<DELIMITER` ... `DELIMITER` for several, with a random delimiter that is not in the value
 (so a value cannot end the block early and inject outputs of its own).
 
-Still reading these variables directly, to switch here in a later session (their modules were
-being edited in parallel when this adapter landed): `github.Environment.from_environ` (token,
-API URL, repository, event; `commands/reviewers.py` and `commands/check_conflicts.py` use it),
-`findings.default_format` and `findings.write_step_summary`, `commands/reviewers.py`
-(`_write_outputs`, the token and API URL of `validate`), `commands/smoke_test.py`
-(`_emit_matrix`, `GITHUB_BASE_REF`) and `commands/gpu.py` (head ref, event path, repository, API
-URL, and a token from `GITHUB_TOKEN` only: the gpu-cost action maps its `token` input there,
-assign-reviewers maps its own to `INPUT_TOKEN`; composite actions set no `INPUT_*` themselves).
-Annotations stay with the renderers (`findings.render_github`).
+`github.Environment.from_environ` (the pull request event of `--event PATH` or this step;
+`commands/reviewers.py`, `commands/check_conflicts.py` and `gpu comment` use it) builds on this
+class. Still reading these variables directly, to switch here in a later session (their modules
+were being edited in parallel when this adapter landed): `findings.default_format` and
+`findings.write_step_summary`, and `commands/smoke_test.py` (`_emit_matrix`,
+`GITHUB_BASE_REF`). The token is the `token` input however an action passes it: gpu-cost
+maps its input to `GITHUB_TOKEN`, assign-reviewers to `INPUT_TOKEN` (composite actions set no
+`INPUT_*` themselves). Annotations stay with the renderers (`findings.render_github`).
 """
 
 from __future__ import annotations
@@ -63,9 +62,14 @@ class ActionsEnv:
     def repository(self) -> str | None:
         """`OWNER/NAME` from `GITHUB_REPOSITORY`, else from the event (as a replayed event
         carries it); None outside Actions; anything else is a usage error."""
+        return self.repository_in(None)
+
+    def repository_in(self, event: Mapping[str, Any] | None) -> str | None:
+        """`repository`, falling back on `event` (one given by `--event PATH`) when not None
+        instead of this step's own."""
         value = self._get("GITHUB_REPOSITORY")
         if value is None:
-            named = (self.event() or {}).get("repository")
+            named = ((self.event() if event is None else event) or {}).get("repository")
             full_name = named.get("full_name") if isinstance(named, dict) else None
             value = full_name if isinstance(full_name, str) and full_name else None
         if value is not None and (value.count("/") != 1 or "" in value.split("/")):

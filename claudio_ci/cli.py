@@ -55,10 +55,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        line = f"{self.prog}: error: {shown_path(message)}"
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            line = github_safe_line(line)
-        self.exit(2, line + "\n")
+        self.exit(2, _error_line(self.prog, message) + "\n")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -552,13 +549,17 @@ def _tolerate_undecodable_names() -> None:
             stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
 
 
-def _error(message: str) -> None:
+def _error_line(prog: str, message: str) -> str:
     """One line, whatever a path or value in `message` holds; on GitHub Actions also one
     that the runner cannot take for a workflow command (a value quoting `##[stop-commands]`)."""
-    line = f"claudio-ci: error: {shown_path(message)}"
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        line = github_safe_line(line)
-    print(line, file=sys.stderr)
+    from claudio_ci.actions_env import ActionsEnv  # the error path only
+
+    line = f"{prog}: error: {shown_path(message)}"
+    return github_safe_line(line) if ActionsEnv().active else line
+
+
+def _error(message: str) -> None:
+    print(_error_line("claudio-ci", message), file=sys.stderr)
 
 
 def _files_after_separator(args: argparse.Namespace, argv: Sequence[str]) -> None:

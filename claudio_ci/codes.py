@@ -146,6 +146,10 @@ WT006  error   a setup command failed
        hint:   the command's output is shown; fix it and run `claudio-ci worktree setup` again
 WT007  error   the setup commands ran past setup_timeout_seconds and were stopped
        hint:   make them faster, or raise worktree.setup_timeout_seconds
+WT008  notice  the repository's setup commands were not run: its configuration is not approved
+       hint:   review them with `claudio-ci worktree allow`, which approves that exact content
+WT009  warning a directory, link or env file path leads outside the worktree through a symlink
+       hint:   a committed symlink must not redirect setup: remove it or change the setting
 
 REV001 error   invalid path pattern in pr.reviewers
        hint:   patterns are CODEOWNERS globs: fix the pattern at the line shown
@@ -165,6 +169,10 @@ REV008 notice  reviews requested
        hint:   nothing to do
 REV009 notice  no rules file at the base commit: nobody requested
        hint:   commit .claudio.yaml with pr.reviewers on the base branch
+REV010 error   a CODEOWNERS line GitHub skips (invalid pattern or owner)
+       hint:   fix the line shown: GitHub ignores the whole line, so its files lose those owners
+REV011 warning teams refused to this token (no read:org): users were still requested
+       hint:   pass a GitHub App token or a PAT with read:org through the action's `token:` input
 REV101 warning `validate`: a pattern matches no tracked file
        hint:   fix the pattern, or remove the rule
 REV102 warning `validate`: a pattern is shadowed by later rules
@@ -181,6 +189,8 @@ REV202 notice  `codeowners`: a pattern CODEOWNERS cannot express; its files are 
        hint:   nothing to do; a simpler pattern keeps CODEOWNERS short
 REV203 error   `codeowners --check`: the CODEOWNERS file is stale
        hint:   run `claudio-ci reviewers codeowners` and commit the result
+REV204 error   `codeowners`: the CODEOWNERS file was written by hand and is not overwritten
+       hint:   set pr.reviewers.codeowners: true to route by it, or pass --force to replace it
 
 SMK001 error   the training command failed (annotated at the failing line)
        hint:   the message shows the command to reproduce it locally

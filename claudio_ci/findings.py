@@ -259,11 +259,17 @@ def render_github(findings: Sequence[Finding]) -> str:
 # --- JSON -------------------------------------------------------------------------------
 
 
-def render_json(findings: Sequence[Finding]) -> str:
-    """`##[` only occurs inside a JSON string, where `\\u005b` is the same `[` to a parser
-    but no command to the Actions runner; DEL, which json leaves raw, is escaped too."""
-    text = json.dumps([f.to_dict() for f in sort_findings(findings)], indent=2)
+def github_safe_json(data: object) -> str:
+    """`data` as indented JSON that holds no workflow command: `##[` only occurs inside a
+    JSON string, where `\\u005b` is the same `[` to a parser but no command to the Actions
+    runner; DEL, which json leaves raw, is escaped too (every other invisible character is
+    already `\\u` escaped, and no line starts with `::`)."""
+    text = json.dumps(data, indent=2)
     return text.replace("##[", "##\\u005b").replace("\x7f", "\\u007f") + "\n"
+
+
+def render_json(findings: Sequence[Finding]) -> str:
+    return github_safe_json([f.to_dict() for f in sort_findings(findings)])
 
 
 # --- Markdown ---------------------------------------------------------------------------

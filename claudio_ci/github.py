@@ -2,11 +2,11 @@
 
 It reads what GitHub Actions gives a step (`GITHUB_EVENT_PATH`, `GITHUB_REPOSITORY`,
 `GITHUB_API_URL` for GitHub Enterprise and the tests, a token from the action's input or
-`GITHUB_TOKEN`), and retries what is worth retrying with a bounded budget: 5xx answers
-and dropped connections with exponential backoff, the primary rate limit until its
-`x-ratelimit-reset`, the secondary one after its `retry-after`. Every other failure ends
-as one readable `GitHubError` line (exit 2); a token that may not write is a
-`ReadOnlyTokenError`, which callers turn into a notice.
+`GITHUB_TOKEN`) through `actions_env.ActionsEnv`, and retries what is worth retrying with
+a bounded budget: 5xx answers and dropped connections with exponential backoff, the primary
+rate limit until its `x-ratelimit-reset`, the secondary one after its `retry-after`. Every
+other failure ends as one readable `GitHubError` line (exit 2); a token that may not write
+is a `ReadOnlyTokenError`, which callers turn into a notice.
 
 PyGithub's own `GithubRetry` is not used: it sleeps inside urllib3, where tests cannot
 inject the clock, it has no budget across the requests of one run, and its retries are
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from claudio_ci import __version__
+from claudio_ci.actions_env import API_URL, ActionsEnv
 from claudio_ci.errors import ClaudioError, UsageError
 from claudio_ci.fileio import read_regular
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from github.PullRequest import PullRequest as PyGithubPull
     from github.Repository import Repository as PyGithubRepository
 
-API_URL = "https://api.github.com"
 PER_PAGE = 100  # GitHub's largest page
 FILES_CAP = 3000  # GitHub lists at most this many files of a pull request
 # GitHub takes at most 15 users and teams in one review request (docs.mergify.com, request_reviews).
@@ -82,21 +82,18 @@ class Environment:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], event_path: str | None = None) -> Environment:
-        path = event_path or environ.get("GITHUB_EVENT_PATH")
-        if not path:
+        env = ActionsEnv(environ)
+        path = Path(event_path) if event_path else env.event_path
+        if path is None:
             raise UsageError(
                 "no pull request event: pass --event PATH (GitHub Actions sets "
                 "GITHUB_EVENT_PATH); locally, use --explain [FILE ...] or --explain --base REV"
             )
-        event = _read_event(Path(path))
-        named = event.get("repository")
-        repository = environ.get("GITHUB_REPOSITORY") or str(
-            (named.get("full_name") if isinstance(named, dict) else None) or ""
-        )
-        if repository.count("/") != 1:
-            raise UsageError(f"GITHUB_REPOSITORY must be OWNER/NAME, got {repository!r}")
-        token = environ.get("INPUT_TOKEN") or environ.get("GITHUB_TOKEN") or None
-        return cls(environ.get("GITHUB_API_URL") or API_URL, repository, token, event)
+        event = _read_event(path)
+        repository = env.repository_in(event)
+        if repository is None:
+            raise UsageError("GITHUB_REPOSITORY must be OWNER/NAME, got ''")
+        return cls(env.api_url, repository, env.token, event)
 
     @property
     def pull_number(self) -> int:

@@ -91,10 +91,7 @@ KNOWN_OUTSIDE = {
     ("fileio", "reads /proc"),
     # TODO(next session): read these through actions_env.ActionsEnv (its docstring lists the
     # call sites); findings.py is core, so the commands pass it the summary target instead.
-    ("github", "reads GITHUB_*/INPUT_* variables"),
     ("findings", "reads GITHUB_*/INPUT_* variables"),
-    ("commands.gpu", "reads GITHUB_*/INPUT_* variables"),
-    ("commands.reviewers", "reads GITHUB_*/INPUT_* variables"),
     ("commands.smoke_test", "reads GITHUB_*/INPUT_* variables"),
 }
 ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")

@@ -367,6 +367,16 @@ def test_the_environment_comes_from_github_actions_variables(tmp_path: Path) -> 
     assert (plain.api_url, plain.repository, plain.token) == ("https://api.github.com", "a/b", None)
 
 
+def test_an_event_given_by_path_names_the_repository_over_the_steps_own(tmp_path: Path) -> None:
+    """`--event PATH` replays another event: its repository, not GITHUB_EVENT_PATH's."""
+    own = tmp_path / "own"
+    own.mkdir()
+    step_event = _event(own, {"number": 1, "repository": {"full_name": "step/repo"}})
+    replayed = _event(tmp_path, {"number": 5, "repository": {"full_name": "replayed/repo"}})
+    env = Environment.from_environ({"GITHUB_EVENT_PATH": step_event}, event_path=replayed)
+    assert (env.repository, env.pull_number) == ("replayed/repo", 5)
+
+
 @pytest.mark.parametrize(
     ("environ", "payload", "message"),
     [

@@ -669,6 +669,39 @@ def test_hostile_file_names_start_no_workflow_command(
         assert set(HOSTILE) <= set(json.loads(out)["reviewers"][0]["files"])
 
 
+def test_backticks_html_and_mentions_in_names_stay_literal_in_the_markdown_summary(
+    pr: Path, github_server: GitHubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A branch, file names and a pattern holding backticks cannot close their code span to
+    inject HTML, a link or an @mention; judged by markdown-it (CommonMark, GFM tables)."""
+    import markdown_it  # a test dependency: a missing judge fails, never skips
+
+    branch = "x`<img src=x onerror=alert(1)>` @octocat"
+    files = ["src/a`<img src=x onerror=alert(1)>`.py", "src/``b`` @octocat|c.py", "src/[`](h).py"]
+    pattern = "src/*`*"
+    github_server.repo.pulls[7].head_ref = branch
+    github_server.repo.pulls[7].files = files
+    github_server.put_file(
+        BASE, ".claudio.yaml", f'pr: {{reviewers: {{by_path: {{"{pattern}": ["@lead"]}}}}}}\n'
+    )
+    assert main(["reviewers", "--dry-run", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out == summary(pr)
+    tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(out)
+    inline = [child for token in tokens for child in token.children or []]
+    assert not [t.type for t in inline if t.type.startswith(("html", "link", "image"))]
+    assert not [t.type for t in tokens if t.type.startswith("html")]
+    assert [t.content for t in inline if t.type == "code_inline"] == [
+        "lead",
+        pattern,
+        *sorted(files),
+    ]
+    heading = next(t for t in tokens if t.type == "inline" and "Pull request" in t.content)
+    shown = "".join(t.content for t in heading.children or [] if t.type.startswith("text"))
+    assert shown.replace("@\u200b", "@").startswith(f"Pull request #7 ({branch}): ")
+    assert "@octocat" not in shown  # no mention: a zero-width space after the `@`
+
+
 @pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
 def test_hostile_file_names_in_explain_start_no_workflow_command(
     repo: Path,
@@ -707,6 +740,18 @@ def test_teams_refused_to_the_actions_token_are_one_warning_and_users_are_still_
     assert "read:org" in out and "token: ${{ steps.app-token.outputs.token }}" in out
     assert "REV004" not in out
     assert outputs(pr) == "users=lead,tech-lead\nteams=\n"
+
+
+def test_the_action_token_input_says_teams_need_read_org_as_the_readme_does() -> None:
+    action = yaml.safe_load(
+        (REPO_ROOT / "actions/assign-reviewers/action.yml").read_text(encoding="utf-8")
+    )
+    described = " ".join(action["inputs"]["token"]["description"].split())
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    tokens = readme.split("#### Tokens", 1)[1].split("\n#### ", 1)[0]
+    for needed in ("`read:org`", "GitHub App token", "PAT", "`pull-requests: write`"):
+        assert needed in described, needed
+    assert "`read:org`" in tokens and "GitHub App token" in tokens and "PAT" in tokens
 
 
 def test_the_init_workflow_runs_the_reviewers_job_on_every_pull_request() -> None:

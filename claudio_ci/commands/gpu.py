@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci import findings as fmt
+from claudio_ci.actions_env import ActionsEnv
 from claudio_ci.commands.check import command_config
 from claudio_ci.config import Config
 from claudio_ci.errors import UsageError
@@ -46,13 +46,13 @@ def _shown(path: Path, repo: Repository) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def branch_name(repo: Repository, explicit: str | None, environ: Mapping[str, str]) -> str:
+def branch_name(repo: Repository, explicit: str | None, env: ActionsEnv) -> str:
     """`--branch`, the checked-out branch, a PR's head branch in Actions, or the commit."""
     head = repo.head()
     return (
         explicit
         or repo.current_branch()
-        or environ.get("GITHUB_HEAD_REF")
+        or env.head_ref
         or (f"detached at {head[:12]}" if head else "no commit")
     )
 
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gpus and args.replay:
         raise UsageError("--gpus reserves real GPUs; it cannot be combined with --replay")
     repo, config = _context(args)
-    branch = branch_name(repo, args.branch, os.environ)
+    branch = branch_name(repo, args.branch, ActionsEnv())
     request = RunRequest(
         command=command,
         branch=branch,
@@ -142,26 +142,25 @@ def report(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _pull_number(explicit: int | None, environ: Mapping[str, str]) -> int:
+def _pull_number(explicit: int | None, env: ActionsEnv) -> int:
     if explicit is not None:
         if explicit < 1:
             raise UsageError(f"gpu comment: --pr {explicit}: a pull request number is 1 or more")
         return explicit
-    if not environ.get("GITHUB_EVENT_PATH"):
+    if env.event_path is None:
         raise UsageError("gpu comment: no pull request: pass --pr N (or run on pull_request)")
     from claudio_ci.github import Environment
 
-    return Environment.from_environ(environ).pull_number
+    return Environment.from_environ(env.environ).pull_number
 
 
-def _client(args: argparse.Namespace, environ: Mapping[str, str]) -> GitHub:
-    from claudio_ci.github import API_URL, GitHub
+def _client(args: argparse.Namespace, env: ActionsEnv) -> GitHub:
+    from claudio_ci.github import GitHub
 
-    repository = args.repo or environ.get("GITHUB_REPOSITORY") or ""
+    repository = args.repo or env.repository or ""
     if repository.count("/") != 1:
         raise UsageError(f"gpu comment: --repo must be OWNER/NAME, got {repository!r}")
-    token = environ.get("GITHUB_TOKEN") or None
-    return GitHub(repository, token=token, api_url=environ.get("GITHUB_API_URL") or API_URL)
+    return GitHub(repository, token=env.token, api_url=env.api_url)
 
 
 def _upsert(client: GitHub, number: int, existing: IssueComment | None, body: str) -> str:
@@ -182,8 +181,8 @@ def comment(args: argparse.Namespace) -> int:
     from claudio_ci.gpu import comment as sticky
 
     repo, config = _context(args)
-    environ = os.environ
-    branch = args.branch or environ.get("GITHUB_HEAD_REF") or branch_name(repo, None, environ)
+    env = ActionsEnv()
+    branch = args.branch or env.head_ref or branch_name(repo, None, env)
     path = ledger_path(repo, config)
     local = []
     if path.exists():
@@ -201,14 +200,14 @@ def comment(args: argparse.Namespace) -> int:
         if args.dry_run:
             sys.stdout.write(body)
     else:
-        number = _pull_number(args.pr, environ)
-        client = _client(args, environ)
+        number = _pull_number(args.pr, env)
+        client = _client(args, env)
         author = args.author or client.identity()
         existing = sticky.find_sticky(client.issue_comments(number), author)
         body, findings = body_after(existing.body if existing is not None else "")
         print(f"claudio-ci gpu: {_upsert(client, number, existing, body)}")
     fmt.write_step_summary(sticky.visible_part(body))
-    if environ.get("GITHUB_ACTIONS") == "true":
+    if env.active:
         sys.stdout.write(fmt.render_github(findings))
     else:
         sys.stdout.write(fmt.render_text(findings))

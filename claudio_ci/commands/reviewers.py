@@ -14,16 +14,15 @@ under `pull_request_target` without checking out PR code.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci import codeowners as co
 from claudio_ci import findings as fmt
+from claudio_ci.actions_env import ActionsEnv
 from claudio_ci.checks.reviewers import (
     DEFAULT_RULE,
     SECTION,
@@ -43,7 +42,7 @@ from claudio_ci.checks.reviewers import (
     rule_location,
     skip_reason,
 )
-from claudio_ci.commands.check import command_config, relative_paths
+from claudio_ci.commands.check import command_config, relative_paths, report
 from claudio_ci.config import (
     CODE_SYNTAX,
     REPO_FILE,
@@ -124,8 +123,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-        chosen = _format(args.format)
-        sys.stderr.write(_neutral_text(fmt.render(findings, chosen), chosen))
+        sys.stderr.write(fmt.render(findings, _format(args.format)))
         return fmt.exit_code(findings)
     target = repo.root / args.output
     current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
@@ -165,8 +163,8 @@ def codeowners_command(args: argparse.Namespace) -> int:
         lines = text.count("\n")
         status = f"{args.output}: written ({lines} lines)"
     if (args.format or fmt.default_format()) == "text":
-        print(status)
-    return _report(findings, args.format, f"{TITLE} codeowners")
+        print(fmt.github_safe_line(status))
+    return report(findings, args.format, title=f"{TITLE} codeowners")
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -178,8 +176,9 @@ def validate(args: argparse.Namespace) -> int:
     if (args.format or fmt.default_format()) == "text" and not findings:
         names = "" if checked else " (users and teams not checked: no token or repository)"
         source = f" ({ruleset.source})" if ruleset.source else ""
-        print(f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}")
-    return _report(findings, args.format, f"{TITLE} validate")
+        line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
+        print(fmt.github_safe_line(line))
+    return report(findings, args.format, title=f"{TITLE} validate")
 
 
 # --- a pull request -----------------------------------------------------------------------------
@@ -207,7 +206,7 @@ def _pull_request(args: argparse.Namespace) -> Report:
         _route_pull_request(client, pull, ruleset, locate, result, dry_run=args.dry_run)
     result.api_calls = client.requests
     result.heading += f": {result.api_calls} GitHub API calls"
-    _write_outputs(result, os.environ)
+    _write_outputs(result, ActionsEnv())
     return result
 
 
@@ -376,13 +375,10 @@ def _add_row(
         result.findings.append(_finding(locate, path, CODE_OTHER_ORG, message, Severity.WARNING))
 
 
-def _write_outputs(result: Report, environ: Mapping[str, str]) -> None:
-    target = environ.get("GITHUB_OUTPUT")
-    if not target:
-        return
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(f"users={','.join(result.users)}\n")
-        handle.write(f"teams={','.join(result.teams)}\n")
+def _write_outputs(result: Report, env: ActionsEnv) -> None:
+    """The action's `users` and `teams` outputs (nothing outside Actions)."""
+    env.set_output("users", ",".join(result.users))
+    env.set_output("teams", ",".join(result.teams))
 
 
 # --- locally --------------------------------------------------------------------------------------
@@ -471,12 +467,12 @@ def _check_names_on_github(
     """Add a finding for every user or team GitHub does not know; False when not checked."""
     from claudio_ci.github import GitHub, GitHubError
 
-    repository = repository or os.environ.get("GITHUB_REPOSITORY")
-    token = os.environ.get("INPUT_TOKEN") or os.environ.get("GITHUB_TOKEN")
+    env = ActionsEnv()
+    repository = repository or env.repository
+    token = env.token
     if not repository or not token:
         return False
-    api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    client = GitHub(repository, token=token, api_url=api_url)
+    client = GitHub(repository, token=token, api_url=env.api_url)
     seen: set[str] = set()
     for rule in ruleset.all_rules:
         for reviewer in rule.reviewers:
@@ -565,51 +561,17 @@ def _emit(result: Report, output_format: str | None) -> int:
     chosen = _format(output_format)
     markdown = _markdown(result)
     if chosen == "json":
-        data = json.dumps(_as_json(result), indent=2) + "\n"
-        sys.stdout.write(data.replace("##[", "#\\u0023["))  # the same JSON, no legacy command
+        sys.stdout.write(fmt.github_safe_json(_as_json(result)))
     elif chosen == "markdown":
-        sys.stdout.write(_neutral_text(markdown))
+        sys.stdout.write(markdown)
     else:
-        rendered = fmt.render(result.findings, chosen)
-        sys.stdout.write(_neutral_text(_text(result)) + _neutral_text(rendered, chosen))
+        sys.stdout.write(fmt.github_safe(_text(result)) + fmt.render(result.findings, chosen))
     fmt.write_step_summary(markdown)
     return fmt.exit_code(result.findings)
 
 
-def _report(findings: Sequence[Finding], output_format: str | None, title: str) -> int:
-    """`check.report`, with every line made inert for the runner (patterns may be a PR's)."""
-    chosen = _format(output_format)
-    if chosen == "markdown":
-        sys.stdout.write(_neutral_text(fmt.render_markdown(findings, title)))
-    elif chosen == "json":
-        sys.stdout.write(fmt.render_json(findings).replace("##[", "#\\u0023["))
-    else:
-        sys.stdout.write(_neutral_text(fmt.render(findings, chosen), chosen))
-    if chosen == "github" and findings:
-        fmt.write_step_summary(fmt.render_markdown(findings, title))
-    return fmt.exit_code(findings)
-
-
 def _format(output_format: str | None) -> str:
     return output_format or fmt.default_format()
-
-
-def _neutral_text(text: str, output_format: str = "text") -> str:
-    """`text` as the Actions runner reads it: no line starts a workflow command of its own.
-
-    PR file names are the PR author's (under `pull_request_target`, a fork's): a name may
-    hold `##[stop-commands]tok` (the runner reads the legacy `##[cmd]` form anywhere in a
-    line) or `::warning::x` (the modern form, after leading spaces). Values are already on
-    one line (`_one`); here `##[` becomes `##\\[` everywhere, and a line starting with `::` is
-    prefixed by a backslash, except our own commands when rendering `--format github`.
-    """
-    lines = []
-    for raw in text.split("\n"):
-        line = raw.replace("##[", "##\\[")
-        if line.lstrip().startswith("::") and output_format != "github":
-            line = line.replace("::", "\\::", 1)
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _one(value: str) -> str:
@@ -652,16 +614,16 @@ def _text(result: Report) -> str:
 
 
 def _markdown(result: Report) -> str:
-    cell = fmt.markdown_cell
-    rows = [f"### {TITLE}", "", cell(result.heading), ""]
+    """The table for the step summary; names, patterns and branches (a PR's own, under
+    `pull_request_target` a fork's) are literal text or code spans that nothing closes."""
+    code, text = fmt.markdown_code, fmt.markdown_text
+    rows = [f"### {TITLE}", "", text(result.heading), ""]
     if result.rows:
         rows += ["| Reviewer | Status | Rules that matched | Files |", "|---|---|---|---|"]
         for row in result.rows:
-            rules = ", ".join(f"`{cell(r)}`" for r in row.rules)
-            files = _shorten([f"`{cell(f)}`" for f in row.files]) or "every pull request"
-            rows.append(
-                f"| `{cell(row.reviewer.label)}` | {cell(row.status)} | {rules} | {files} |"
-            )
+            rules = ", ".join(code(r) for r in row.rules)
+            files = _shorten([code(f) for f in row.files]) or "every pull request"
+            rows.append(f"| {code(row.reviewer.label)} | {text(row.status)} | {rules} | {files} |")
     else:
         rows.append("No reviewer: no rule matched and `pr.reviewers.default` is empty.")
     text = "\n".join(rows) + "\n"
