@@ -447,17 +447,15 @@ class MergePrediction:
 
     clean: bool
     conflicts: frozenset[str] = frozenset()  # paths the merge would leave conflicted
-    # The paths of each conflict git describes (a file added in a directory the other side
-    # renamed: where it was added and where it lands).
-    groups: tuple[frozenset[str], ...] = field(default=(), compare=False)
+    # Where git's conflicts move files, beyond the renames a diff finds: a rename/rename
+    # (source -> both new names) and a file put where a directory rename suggests.
+    moves: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
 
     def conflicted_at(self, paths: Sequence[str]) -> list[str]:
         """Where the merge leaves a conflict for a file known by any of `paths` (its name
         at the merge base and on each side): those conflicted paths, sorted."""
         names = set(paths)
-        for group in self.groups:
-            if names & group:
-                names |= group
+        names |= {target for source, targets in self.moves if source in names for target in targets}
         return sorted(names & self.conflicts)
 
 
@@ -478,15 +476,17 @@ def parse_merge_tree(output: str, clean: bool) -> MergePrediction:
         conflicts.append(items[at])
         at += 1
     at += 1
-    groups = []
+    moves = []
     while at < len(items) and items[at].isdigit():
         count = int(items[at])
         paths = items[at + 1 : at + 1 + count]
         kind = items[at + 1 + count] if at + 1 + count < len(items) else ""
-        if kind.startswith("CONFLICT"):
-            groups.append(frozenset(paths))
+        if kind == "CONFLICT (rename/rename)" and len(paths) == 3:  # source, ours, theirs
+            moves.append((paths[0], tuple(paths[1:])))
+        elif kind == "CONFLICT (directory rename suggested)" and len(paths) == 2:  # to, from
+            moves.append((paths[1], (paths[0],)))
         at += count + 3
-    return MergePrediction(clean, frozenset(conflicts), tuple(groups))
+    return MergePrediction(clean, frozenset(conflicts), tuple(moves))
 
 
 def _c_quote(path: str) -> str:

@@ -15,7 +15,7 @@ import argparse
 import functools
 import os
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +58,15 @@ class Side:
     changed: dict[str, list[str]] = field(default_factory=dict)  # path -> how it changed
     worktree: Repository | None = None  # set when its uncommitted edits belong to the merge
     deleted_dirs: set[str] = field(default_factory=set)  # where it deleted (or moved) files
+    added_dirs: set[str] = field(default_factory=set)  # where it added files
 
     def record(self, changes: Sequence[ChangedFile], how: str) -> None:
         for change in changes:
             self.changed.setdefault(change.path, []).append(how)
             if change.deleted:
                 self.deleted_dirs.add(posixpath.dirname(change.path))
+            elif change.status in "A?":
+                self.added_dirs.add(posixpath.dirname(change.path))
 
 
 Gathered = tuple[Side | None, list[Finding]]
@@ -202,7 +205,8 @@ def _predict(
     max_untracked_mb: float,
 ) -> tuple[list[Overlap], list[Finding]]:
     shared = [(side, _shared_paths(side, files)) for side in sides]
-    shared = [(side, paths) for side, paths in shared if paths]
+    deleted = [path for path in files if not os.path.lexists(repo.root / path)]
+    shared = [(side, paths) for side, paths in shared if paths or _moved_dirs(side, deleted)]
     if not shared:
         return [], []
     sandbox = MergeSandbox(repo)
@@ -214,7 +218,7 @@ def _predict(
     drivers = sandbox.custom_driver_paths(sorted({p for _, paths in shared for p in paths}))
     tasks = [
         functools.partial(
-            _predict_side, sandbox, ours, reason, side, paths, drivers, max_untracked_mb
+            _predict_side, sandbox, ours, reason, side, files, paths, drivers, max_untracked_mb
         )
         for side, paths in shared
     ]
@@ -233,11 +237,18 @@ def _shared_paths(side: Side, files: Sequence[str]) -> list[str]:
     ]
 
 
+def _moved_dirs(side: Side, deleted: Sequence[str]) -> bool:
+    """Whether this commit deletes (or moves) files from a directory the other side adds to:
+    a directory rename here would move those additions."""
+    return any(posixpath.dirname(path) in side.added_dirs for path in deleted)
+
+
 def _predict_side(
     sandbox: MergeSandbox,
     ours: str | None,
     reason: str,
     side: Side,
+    files: Sequence[str],
     paths: Sequence[str],
     drivers: Mapping[str, str],
     max_untracked_mb: float,
@@ -261,28 +272,12 @@ def _predict_side(
             theirs = snapshot.commit
             if snapshot.too_big:
                 notices.append(untracked_too_big(side.other, snapshot.too_big, max_untracked_mb))
-        ours_changed, ours_renamed = sandbox.repo.renames(side.base, ours)
-        _, theirs_renamed = sandbox.repo.renames(side.base, theirs)
-        prediction = sandbox.merge(ours, theirs)
+        verdicts = file_verdicts(sandbox, side.base, ours, theirs, files, paths, side.changed)
     except (GitError, OSError) as exc:  # OSError: the sibling's index could not be copied
         return unknown(str(exc))
-    ours_sources = {new: old for old, new in ours_renamed.items()}
     overlaps = []
-    for path in paths:
-        if path not in ours_changed:  # this branch leaves it as it was at the fork point
-            continue
-        source = ours_sources.get(path, path)  # its name at the fork point
-        if source != path and source in paths:
-            continue  # reported under its old name
-        names = [path, source, ours_renamed.get(source, source), theirs_renamed.get(source, source)]
-        at = prediction.conflicted_at(names)
-        if path not in side.changed:  # added where the other side moved files away
-            if not at:
-                continue
-            how: tuple[str, ...] = ("its directory renamed",)
-        else:
-            how = tuple(side.changed[path])
-        merge = Merge.CONFLICT if at else Merge.CLEAN
+    for path, verdict in verdicts.items():
+        how = tuple(side.changed.get(path, ["its directory renamed"]))
         note = ""
         if path in drivers:
             note = f"git's text merge; the custom merge driver {drivers[path]!r} was not run"
@@ -291,13 +286,71 @@ def _predict_side(
                 path,
                 side.other,
                 how,
-                merge,
+                verdict.merge,
                 note,
-                renamed=_renamed(path, source, ours_renamed, theirs_renamed),
-                conflicts_at=tuple(at) if at != [path] else (),
+                renamed=verdict.renamed,
+                conflicts_at=verdict.conflicts_at,
             )
         )
     return overlaps, notices
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    merge: Merge
+    conflicts_at: tuple[str, ...] = ()  # where the conflict lands, when not at the path itself
+    renamed: str = ""
+
+
+def file_verdicts(
+    sandbox: MergeSandbox,
+    base: str,
+    ours: str,
+    theirs: str,
+    files: Sequence[str],
+    paths: Sequence[str],
+    theirs_changed: Collection[str],
+) -> dict[str, FileVerdict]:
+    """What merging `theirs` into `ours` (forked at `base`) does to each of `paths` (files
+    of this commit, `files`): the files both change, and files ours adds where theirs
+    deleted files (reported only when a directory rename there makes them conflict); and
+    files theirs adds in a directory this commit renames, when that makes them conflict.
+    Renames on either side are followed, so a file's verdict is the merge's wherever the
+    file lands; a renamed file is reported once, under its name at the fork point."""
+    ours_changed, ours_renamed = sandbox.repo.renames(base, ours)
+    _, theirs_renamed = sandbox.repo.renames(base, theirs)
+    prediction = sandbox.merge(ours, theirs)
+    ours_sources = {new: old for old, new in ours_renamed.items()}
+    verdicts, named = {}, set()
+    for path in paths:
+        if path not in ours_changed:  # this branch leaves it as it was at the fork point
+            continue
+        source = ours_sources.get(path, path)  # its name at the fork point
+        if source != path and source in paths:
+            continue  # reported under its old name
+        names = [path, source, ours_renamed.get(source, source), theirs_renamed.get(source, source)]
+        at = prediction.conflicted_at(names)
+        named.update(at)
+        if path not in theirs_changed and not at:
+            continue
+        verdicts[path] = FileVerdict(
+            Merge.CONFLICT if at else Merge.CLEAN,
+            tuple(at) if at != [path] else (),
+            _renamed(path, source, ours_renamed, theirs_renamed),
+        )
+    moved_out = {posixpath.dirname(old) for old in ours_renamed if old in files}
+    for source, targets in prediction.moves:
+        target = targets[0]
+        if (
+            len(targets) == 1
+            and target in prediction.conflicts
+            and target not in named
+            and source in theirs_changed
+            and posixpath.dirname(source) in moved_out
+        ):
+            renamed = f"to {target} by the directory rename here"
+            verdicts.setdefault(source, FileVerdict(Merge.CONFLICT, (target,), renamed))
+    return verdicts
 
 
 def _renamed(path: str, source: str, ours: Mapping[str, str], theirs: Mapping[str, str]) -> str:
