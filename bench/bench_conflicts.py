@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchlib import Row, command, print_table
+from benchlib import Row, command, installed_env, print_table
 
 FILES = 40_000
 COMMITS = 20_000
@@ -36,7 +36,7 @@ RUNS = 5
 CACHE = Path(tempfile.gettempdir()) / "claudio-bench-conflicts-v1"
 GOALS = {10: 1.0, 30: 2.0}
 ENV = {
-    **os.environ,
+    **installed_env(CACHE.with_name(CACHE.name + "-pycache")),  # bytecode compiled once
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
     "GIT_COMMITTER_NAME": "bench",

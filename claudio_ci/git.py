@@ -214,8 +214,21 @@ class Repository:
         return [w for w in self.worktrees() if not w.bare and w.path.resolve() != here]
 
     def open_worktree(self, worktree: Worktree) -> Repository:
-        """Another worktree, driven with a scrubbed environment."""
-        return discover(worktree.path, environ=scrubbed_environ(self.env))
+        """Another worktree, driven with a scrubbed environment. Its git dir is read from
+        its `.git` file (a `git rev-parse` per sibling costs more than its `git status`)."""
+        env = scrubbed_environ(self.env)
+        dotgit = worktree.path / ".git"
+        try:
+            if dotgit.is_dir():
+                git_dir = dotgit
+            else:
+                text = dotgit.read_text(encoding="utf-8", errors="surrogateescape")
+                git_dir = worktree.path / text.removeprefix("gitdir:").strip()
+        except OSError:
+            return discover(worktree.path, environ=env)
+        if not (git_dir / "HEAD").is_file():
+            return discover(worktree.path, environ=env)
+        return Repository(worktree.path, git_dir, self.common_dir, env, self.shallow)
 
     # --- refs -----------------------------------------------------------------------------
 

@@ -227,13 +227,12 @@ def _hook_verdicts(repo: Path, pair: Pair) -> dict[str, tuple[Merge, set[str]]]:
     sandbox = MergeSandbox(git_repo)
     ours, theirs = (git_repo.resolve(ref) for ref in (pair.ours, pair.theirs))
     assert ours and theirs
-    side = Side(
-        Other("branch", pair.theirs, pair.theirs), theirs, git_repo.merge_bases(ours, theirs)[0]
-    )
-    side.record(git_repo.changed_between(side.base, theirs), "committed")
-    files = [f.path for f in git_repo.changed_between(side.base, ours)]
+    base = git_repo.merge_bases(ours, theirs)[0]
+    side = Side(Other("branch", pair.theirs, pair.theirs), theirs)
+    side.record(git_repo.changed_between(base, theirs), "committed")
+    files = [f.path for f in git_repo.changed_between(base, ours)]
     paths = _shared_paths(side, files)
-    verdicts = file_verdicts(sandbox, side.base, ours, theirs, files, paths, side.changed)
+    verdicts = file_verdicts(sandbox, base, ours, theirs, files, paths, side.changed)
     return {
         path: (v.merge, set(v.conflicts_at or ([path] if v.merge is Merge.CONFLICT else [])))
         for path, v in verdicts.items()

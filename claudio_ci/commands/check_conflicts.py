@@ -54,7 +54,6 @@ class Side:
 
     other: Other
     tip: str
-    base: str  # the fork point: the merge base of this branch's HEAD and `tip`
     changed: dict[str, list[str]] = field(default_factory=dict)  # path -> how it changed
     worktree: Repository | None = None  # set when its uncommitted edits belong to the merge
     deleted_dirs: set[str] = field(default_factory=set)  # where it deleted (or moved) files
@@ -174,14 +173,13 @@ def _branch_side(repo: Repository, head: str, kind: str, name: str) -> Gathered:
 
 
 def _committed_side(repo: Repository, head: str, other: Other, tip: str) -> Side | None:
-    """What `tip` committed since its fork point with `head`; None without a common commit.
-    The fork point is found once and reused by every later diff (a walk through a long
-    history without a commit-graph is the slow part)."""
-    bases = repo.merge_bases(head, tip)
-    if not bases:
+    """What `tip` committed since its fork point with `head`; None without a common commit."""
+    try:
+        changed = repo.changed_since(head, tip)
+    except GitError:
         return None
-    side = Side(other, tip, bases[0])
-    side.record(repo.changed_between(bases[0], tip), "committed")
+    side = Side(other, tip)
+    side.record(changed, "committed")
     return side
 
 
@@ -272,7 +270,10 @@ def _predict_side(
             theirs = snapshot.commit
             if snapshot.too_big:
                 notices.append(untracked_too_big(side.other, snapshot.too_big, max_untracked_mb))
-        verdicts = file_verdicts(sandbox, side.base, ours, theirs, files, paths, side.changed)
+        # The fork point, found once for both sides' diffs (a walk through a long history
+        # without a commit-graph is the slow part; the temporary commits add no history).
+        base = (sandbox.repo.merge_bases(ours, side.tip) or [side.tip])[0]
+        verdicts = file_verdicts(sandbox, base, ours, theirs, files, paths, side.changed)
     except (GitError, OSError) as exc:  # OSError: the sibling's index could not be copied
         return unknown(str(exc))
     overlaps = []
