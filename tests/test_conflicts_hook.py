@@ -932,3 +932,21 @@ def test_a_carriage_return_in_a_file_name(worktrees: tuple[Path, Path], check: C
     found = only_overlap(json_findings(check, attention))
 
     assert (found["path"], found["extra"]["merge"]) == (name, "conflict")
+
+
+@pytest.mark.parametrize("name", ["line\nbreak.txt", "carriage\rreturn.txt", '"quoted\\name".txt'])
+def test_a_sibling_uncommitted_edit_of_an_odd_name_is_merged(
+    worktrees: tuple[Path, Path], project: Path, check: Check, name: str
+) -> None:
+    write(project, name, "base\n")
+    commit_all(project, "odd name")
+    baseline, attention = worktrees
+    git(baseline, "merge", "-q", "main")
+    git(attention, "merge", "-q", "main")
+    write(baseline, name, "theirs\n")  # unstaged: hashed from the sibling's worktree
+    write(baseline, "new " + name, "untracked\n")
+    stage(attention, name, "ours\n")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == (name, "conflict")

@@ -213,3 +213,36 @@ def test_a_merge_sandbox_works_where_the_state_dir_cannot_be_written(git_repo: P
     del sandbox  # its private objects go with it
     assert not objects.exists()
     assert (git_repo / ".git" / "claudio").read_text(encoding="utf-8") == "not a directory"
+
+
+def test_parse_merge_tree_reads_conflicts_and_where_git_moves_files() -> None:
+    output = "\0".join(
+        [
+            "a" * 40,
+            "e/new.py",
+            "src/n0.py",
+            "",
+            "2",
+            "e/new.py",
+            "d/new.py",
+            "CONFLICT (directory rename suggested)",
+            "CONFLICT (file location): d/new.py added in ours ...\n",
+            "3",
+            "src/a.py",
+            "src/n0.py",
+            "lib/n3.py",
+            "CONFLICT (rename/rename)",
+            "CONFLICT (rename/rename): src/a.py renamed to ...\n",
+            "1",
+            "src/n0.py",
+            "Auto-merging",
+            "Auto-merging src/n0.py\n",
+            "",
+        ]
+    )
+    prediction = gitlayer.parse_merge_tree(output, clean=False)
+    assert prediction == gitlayer.MergePrediction(False, frozenset({"e/new.py", "src/n0.py"}))
+    assert prediction.conflicted_at(["d/new.py"]) == ["e/new.py"]
+    assert prediction.conflicted_at(["src/a.py"]) == ["src/n0.py"]
+    assert prediction.conflicted_at(["lib/n3.py"]) == []  # a destination leads nowhere else
+    assert gitlayer.parse_merge_tree("b" * 40 + "\0", clean=True).conflicts == frozenset()
