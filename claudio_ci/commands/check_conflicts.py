@@ -225,9 +225,9 @@ def _predict(
 
 
 def _shared_paths(side: Side, files: Sequence[str]) -> list[str]:
-    """The files both change, and the files this commit adds in a directory the other side
-    deleted files from (a directory rename there would move them: git then reports a
-    conflict)."""
+    """The files both change, and the files this commit changes in a directory the other
+    side deleted files from (if that was a directory rename, git moves the ones added here
+    after it and reports a conflict)."""
     return [
         path
         for path in files
