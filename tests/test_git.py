@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import sys
 from pathlib import Path
@@ -246,3 +247,30 @@ def test_parse_merge_tree_reads_conflicts_and_where_git_moves_files() -> None:
     assert prediction.conflicted_at(["src/a.py"]) == ["src/n0.py"]
     assert prediction.conflicted_at(["lib/n3.py"]) == []  # a destination leads nowhere else
     assert gitlayer.parse_merge_tree("b" * 40 + "\0", clean=True).conflicts == frozenset()
+
+
+def test_a_worktree_snapshot_holds_what_git_add_all_would_stage(git_repo: Path) -> None:
+    for name, text in (("kept.txt", "k\n"), ("edited.txt", "e\n"), ("gone.txt", "g\n")):
+        (git_repo / name).write_text(text, encoding="utf-8")
+    os.symlink("kept.txt", git_repo / "old-link")
+    commit_all(git_repo, "base")
+    (git_repo / "edited.txt").write_text("edited\n", encoding="utf-8")
+    (git_repo / "gone.txt").unlink()
+    (git_repo / "old-link").unlink()
+    os.symlink("edited.txt", git_repo / "old-link")  # a link pointing elsewhere
+    os.symlink("nowhere", git_repo / "new-link")
+    (git_repo / "deep" / "er").mkdir(parents=True)
+    (git_repo / "deep" / "er" / "run.sh").write_text("#!/bin/sh\n", encoding="utf-8")
+    (git_repo / "deep" / "er" / "run.sh").chmod(0o755)
+    (git_repo / "big.bin").write_bytes(b"\0" * 2048)
+    repo = gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
+    head = repo.head()
+
+    snapshot = gitlayer.MergeSandbox(repo).worktree_commit(repo, head, max_untracked=1024)
+
+    assert snapshot.too_big == ("big.bin",)
+    (git_repo / "big.bin").unlink()
+    git(git_repo, "add", "--all")
+    expected = git(git_repo, "write-tree").strip()
+    sandbox = gitlayer.MergeSandbox(repo)
+    assert sandbox.repo.output("rev-parse", f"{snapshot.commit}^{{tree}}").strip() == expected
