@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -328,12 +328,6 @@ class Repository:
         """Every best common ancestor of `a` and `b` (several in a criss-cross history)."""
         return self.output("merge-base", "--all", a, b, check=False).split()
 
-    def commit_times(self, revs: Sequence[str]) -> dict[str, int]:
-        """Committer time of each commit (one `git log --no-walk`)."""
-        out = self.output("log", "--no-walk=unsorted", "--format=%H %ct", *revs, "--")
-        times = dict(line.split() for line in out.splitlines() if line)
-        return {rev: int(times[rev]) for rev in revs if rev in times}
-
     def changed_in_worktree_since(self, base: str) -> list[ChangedFile]:
         """Tracked files the worktree (commits, staged and unstaged edits) changed since its
         merge base with `base`: what a PR from here would change, before it is committed."""
@@ -393,6 +387,16 @@ class Repository:
                     blobs[path] = out[pos : pos + size]
                 pos += size + 1
         return blobs
+
+    def index_modes(self, paths: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+        """Modes of paths in the index `env` names (GIT_INDEX_FILE); the whole index is
+        listed, as any number of paths could be asked for."""
+        wanted, modes = set(paths), {}
+        for entry in _split_z(self.output("ls-files", "--stage", "-z", env=env)):
+            meta, _, path = entry.partition("\t")
+            if path in wanted:
+                modes[path] = meta.split()[0]
+        return modes
 
     def index_blob_ids(self, paths: Sequence[str]) -> dict[str, str]:
         """Blob ids of paths in the index (the staged content)."""
@@ -607,7 +611,9 @@ class MergeSandbox:
         tree = self._tree(repo, lambda env: self._add_worktree(repo, env, max_untracked, too_big))
         return WorktreeSnapshot(self._commit(tree, parent), tuple(too_big))
 
-    def _tree(self, repo: Repository, update: Any = None) -> str:
+    def _tree(
+        self, repo: Repository, update: Callable[[dict[str, str]], None] | None = None
+    ) -> str:
         """The tree of a copy of `repo`'s index, after `update(env)` changed the copy."""
         index = repo.root / repo.output("rev-parse", "--git-path", "index").strip()
         fd, copy = tempfile.mkstemp(prefix="claudio-", suffix=".index")
@@ -651,6 +657,10 @@ class MergeSandbox:
                 too_big.append(path)
             else:
                 files.append((path, "100755" if info.st_mode & stat.S_IXUSR else "100644"))
+        if files and repo.config_value("core.filemode") == "false":
+            # git add keeps the staged mode of a tracked file where the file system has none
+            staged = repo.index_modes([path for path, _ in files], env)
+            files = [(path, staged.get(path, mode)) for path, mode in files]
         ids = self._file_blobs(repo, env, [path for path, _ in files])
         entries += [f"{mode} {ids[path]}\t{path}" for path, mode in files]
         entries += [

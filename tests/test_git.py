@@ -274,3 +274,22 @@ def test_a_worktree_snapshot_holds_what_git_add_all_would_stage(git_repo: Path) 
     expected = git(git_repo, "write-tree").strip()
     sandbox = gitlayer.MergeSandbox(repo)
     assert sandbox.repo.output("rev-parse", f"{snapshot.commit}^{{tree}}").strip() == expected
+
+
+def test_a_snapshot_keeps_staged_modes_where_the_file_system_has_none(git_repo: Path) -> None:
+    script = git_repo / "run.sh"
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    script.chmod(0o755)
+    commit_all(git_repo, "base")
+    git(git_repo, "config", "core.fileMode", "false")
+    script.chmod(0o644)  # as a file system without modes shows it
+    script.write_text("#!/bin/sh\necho edited\n", encoding="utf-8")
+    repo = gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
+    sandbox = gitlayer.MergeSandbox(repo)
+
+    commit = sandbox.worktree_commit(repo, repo.head()).commit
+
+    listed = sandbox.repo.output("ls-tree", commit, "run.sh")
+    assert listed.startswith("100755 blob ")
+    git(git_repo, "add", "--all")
+    assert listed.split()[2] == git(git_repo, "ls-files", "--stage", "run.sh").split()[1]
