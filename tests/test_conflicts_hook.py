@@ -950,3 +950,25 @@ def test_a_sibling_uncommitted_edit_of_an_odd_name_is_merged(
     found = only_overlap(json_findings(check, attention))
 
     assert (found["path"], found["extra"]["merge"]) == (name, "conflict")
+
+
+def test_a_pull_request_that_renamed_the_file_conflicts_where_it_moved(
+    pull_request: GitHubServer, project: Path, check: Check
+) -> None:
+    write(project, "model.py", numbered())
+    commit_all(project, "model")
+    git(project, "checkout", "-q", "-b", "claudio/ab12-baseline")
+    git(project, "mv", "model.py", "net.py")
+    write(project, "net.py", numbered(5, "theirs"))
+    pull_request.repo.pulls[5].head_sha = commit_all(project, "move the model")
+    pull_request.repo.pulls[5].files = ["net.py"]
+    pull_request.repo.pulls[5].renamed = {"net.py": "model.py"}
+    pull_request.repo.pulls[7].files = ["model.py"]
+    git(project, "checkout", "-q", "-b", "claudio/cd34-attention", "main")
+    write(project, "model.py", numbered(5, "ours"))
+    commit_all(project, "edit the model")
+
+    (found,) = json.loads(check(project, "--pr", "--format", "json")[1])
+
+    assert (found["path"], found["extra"]["merge"]) == ("model.py", "conflict")
+    assert found["extra"]["conflicts_at"] == ["net.py"]

@@ -384,14 +384,13 @@ def _check_pull_request(ctx: CheckContext, rules: RiskRules, fail_on: str) -> li
     try:
         number = env.pull_number
         hub = GitHub.from_environment(env)
-        ours = {path for f in hub.changed_files(number) for path in f.paths}
+        our_files = hub.changed_files(number)
         others = [pull for pull in hub.open_pull_requests() if pull.number != number]
-        theirs = {
-            pull.number: {path for f in hub.changed_files(pull.number) for path in f.paths}
-            for pull in others
-        }
+        their_files = {pull.number: hub.changed_files(pull.number) for pull in others}
     except (UsageError, GitHubError) as exc:
         return [pull_requests_unavailable(str(exc))]
+    ours = {path for f in our_files for path in f.paths}
+    theirs = {n: {path for f in files for path in f.paths} for n, files in their_files.items()}
     if not ctx.all_files:
         ours &= set(ctx.files)
     files = rules.relevant(sorted(ours))
@@ -401,15 +400,25 @@ def _check_pull_request(ctx: CheckContext, rules: RiskRules, fail_on: str) -> li
         return []
     sandbox = MergeSandbox(ctx.repo)
     overlaps = []
+    our_renames = {f.previous: f.path for f in our_files if f.previous}
     for pull, paths in shared.items():
         other = Other("pull request", f"#{pull.number} ({pull.head_ref})", f"#{pull.number}")
-        overlaps += _predict_pull(ctx.repo, sandbox, other, pull.head_sha, paths)
+        their_renames = {f.previous: f.path for f in their_files[pull.number] if f.previous}
+        renames = (our_renames, their_renames)
+        overlaps += _predict_pull(ctx.repo, sandbox, other, pull.head_sha, paths, renames)
     return overlap_findings(overlaps, rules, fail_on)
 
 
 def _predict_pull(
-    repo: Repository, sandbox: MergeSandbox, other: Other, head_sha: str, paths: Sequence[str]
+    repo: Repository,
+    sandbox: MergeSandbox,
+    other: Other,
+    head_sha: str,
+    paths: Sequence[str],
+    renames: tuple[Mapping[str, str], Mapping[str, str]],
 ) -> list[Overlap]:
+    """The merge of the other pull request's head into HEAD, file by file; a file either
+    pull request renames (GitHub lists old -> new) is judged wherever the merge puts it."""
     if repo.resolve(head_sha) is None:
         note = "its commits are not fetched: fetch +refs/pull/*/head to predict it"
         return [Overlap(path, other, (), Merge.UNKNOWN, note) for path in paths]
@@ -417,7 +426,13 @@ def _predict_pull(
         prediction = sandbox.merge("HEAD", head_sha)
     except GitError as exc:
         return [Overlap(path, other, (), Merge.UNKNOWN, str(exc)) for path in paths]
-    return [
-        Overlap(path, other, (), Merge.CONFLICT if path in prediction.conflicts else Merge.CLEAN)
-        for path in paths
-    ]
+    ours, theirs = renames
+    sources = {new: old for old, new in (*ours.items(), *theirs.items())}
+    overlaps = []
+    for path in paths:
+        source = sources.get(path, path)
+        at = prediction.conflicted_at([path, source, ours.get(source, ""), theirs.get(source, "")])
+        merge = Merge.CONFLICT if at else Merge.CLEAN
+        moved = tuple(at) if at != [path] else ()
+        overlaps.append(Overlap(path, other, (), merge, conflicts_at=moved))
+    return overlaps
