@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,8 +196,21 @@ class Repository:
         return [w for w in self.worktrees() if not w.bare and w.path.resolve() != here]
 
     def open_worktree(self, worktree: Worktree) -> Repository:
-        """Another worktree, driven with a scrubbed environment."""
-        return discover(worktree.path, environ=scrubbed_environ(self.env))
+        """Another worktree, driven with a scrubbed environment. Its git dir is read from
+        its `.git` file (a `git rev-parse` per sibling costs more than its `git status`)."""
+        env = scrubbed_environ(self.env)
+        dotgit = worktree.path / ".git"
+        try:
+            if dotgit.is_dir():
+                git_dir = dotgit
+            else:
+                text = dotgit.read_text(encoding="utf-8", errors="surrogateescape")
+                git_dir = worktree.path / text.removeprefix("gitdir:").strip()
+        except OSError:
+            return discover(worktree.path, environ=env)
+        if not (git_dir / "HEAD").is_file():
+            return discover(worktree.path, environ=env)
+        return Repository(worktree.path, git_dir, self.common_dir, env, self.shallow)
 
     # --- refs -----------------------------------------------------------------------------
 
@@ -297,12 +310,6 @@ class Repository:
         """Every best common ancestor of `a` and `b` (several in a criss-cross history)."""
         return self.output("merge-base", "--all", a, b, check=False).split()
 
-    def commit_times(self, revs: Sequence[str]) -> dict[str, int]:
-        """Committer time of each commit (one `git log --no-walk`)."""
-        out = self.output("log", "--no-walk=unsorted", "--format=%H %ct", *revs, "--")
-        times = dict(line.split() for line in out.splitlines() if line)
-        return {rev: int(times[rev]) for rev in revs if rev in times}
-
     def changed_in_worktree_since(self, base: str) -> list[ChangedFile]:
         """Tracked files the worktree (commits, staged and unstaged edits) changed since its
         merge base with `base`: what a PR from here would change, before it is committed."""
@@ -362,6 +369,16 @@ class Repository:
                     blobs[path] = out[pos : pos + size]
                 pos += size + 1
         return blobs
+
+    def index_modes(self, paths: Sequence[str], env: Mapping[str, str]) -> dict[str, str]:
+        """Modes of paths in the index `env` names (GIT_INDEX_FILE); the whole index is
+        listed, as any number of paths could be asked for."""
+        wanted, modes = set(paths), {}
+        for entry in _split_z(self.output("ls-files", "--stage", "-z", env=env)):
+            meta, _, path = entry.partition("\t")
+            if path in wanted:
+                modes[path] = meta.split()[0]
+        return modes
 
     def index_blob_ids(self, paths: Sequence[str]) -> dict[str, str]:
         """Blob ids of paths in the index (the staged content)."""
@@ -429,17 +446,15 @@ class MergePrediction:
 
     clean: bool
     conflicts: frozenset[str] = frozenset()  # paths the merge would leave conflicted
-    # The paths of each conflict git describes (a file added in a directory the other side
-    # renamed: where it was added and where it lands).
-    groups: tuple[frozenset[str], ...] = field(default=(), compare=False)
+    # Where git's conflicts move files, beyond the renames a diff finds: a rename/rename
+    # (source -> both new names) and a file put where a directory rename suggests.
+    moves: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
 
     def conflicted_at(self, paths: Sequence[str]) -> list[str]:
         """Where the merge leaves a conflict for a file known by any of `paths` (its name
         at the merge base and on each side): those conflicted paths, sorted."""
         names = set(paths)
-        for group in self.groups:
-            if names & group:
-                names |= group
+        names |= {target for source, targets in self.moves if source in names for target in targets}
         return sorted(names & self.conflicts)
 
 
@@ -460,15 +475,17 @@ def parse_merge_tree(output: str, clean: bool) -> MergePrediction:
         conflicts.append(items[at])
         at += 1
     at += 1
-    groups = []
+    moves = []
     while at < len(items) and items[at].isdigit():
         count = int(items[at])
         paths = items[at + 1 : at + 1 + count]
         kind = items[at + 1 + count] if at + 1 + count < len(items) else ""
-        if kind.startswith("CONFLICT"):
-            groups.append(frozenset(paths))
+        if kind == "CONFLICT (rename/rename)" and len(paths) == 3:  # source, ours, theirs
+            moves.append((paths[0], tuple(paths[1:])))
+        elif kind == "CONFLICT (directory rename suggested)" and len(paths) == 2:  # to, from
+            moves.append((paths[1], (paths[0],)))
         at += count + 3
-    return MergePrediction(clean, frozenset(conflicts), tuple(groups))
+    return MergePrediction(clean, frozenset(conflicts), tuple(moves))
 
 
 def _c_quote(path: str) -> str:
@@ -576,7 +593,9 @@ class MergeSandbox:
         tree = self._tree(repo, lambda env: self._add_worktree(repo, env, max_untracked, too_big))
         return WorktreeSnapshot(self._commit(tree, parent), tuple(too_big))
 
-    def _tree(self, repo: Repository, update: Any = None) -> str:
+    def _tree(
+        self, repo: Repository, update: Callable[[dict[str, str]], None] | None = None
+    ) -> str:
         """The tree of a copy of `repo`'s index, after `update(env)` changed the copy."""
         index = repo.root / repo.output("rev-parse", "--git-path", "index").strip()
         fd, copy = tempfile.mkstemp(prefix="claudio-", suffix=".index")
@@ -620,6 +639,10 @@ class MergeSandbox:
                 too_big.append(path)
             else:
                 files.append((path, "100755" if info.st_mode & stat.S_IXUSR else "100644"))
+        if files and repo.config_value("core.filemode") == "false":
+            # git add keeps the staged mode of a tracked file where the file system has none
+            staged = repo.index_modes([path for path, _ in files], env)
+            files = [(path, staged.get(path, mode)) for path, mode in files]
         ids = self._file_blobs(repo, env, [path for path, _ in files])
         entries += [f"{mode} {ids[path]}\t{path}" for path, mode in files]
         entries += [

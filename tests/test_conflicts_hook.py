@@ -932,3 +932,43 @@ def test_a_carriage_return_in_a_file_name(worktrees: tuple[Path, Path], check: C
     found = only_overlap(json_findings(check, attention))
 
     assert (found["path"], found["extra"]["merge"]) == (name, "conflict")
+
+
+@pytest.mark.parametrize("name", ["line\nbreak.txt", "carriage\rreturn.txt", '"quoted\\name".txt'])
+def test_a_sibling_uncommitted_edit_of_an_odd_name_is_merged(
+    worktrees: tuple[Path, Path], project: Path, check: Check, name: str
+) -> None:
+    write(project, name, "base\n")
+    commit_all(project, "odd name")
+    baseline, attention = worktrees
+    git(baseline, "merge", "-q", "main")
+    git(attention, "merge", "-q", "main")
+    write(baseline, name, "theirs\n")  # unstaged: hashed from the sibling's worktree
+    write(baseline, "new " + name, "untracked\n")
+    stage(attention, name, "ours\n")
+
+    found = only_overlap(json_findings(check, attention))
+
+    assert (found["path"], found["extra"]["merge"]) == (name, "conflict")
+
+
+def test_a_pull_request_that_renamed_the_file_conflicts_where_it_moved(
+    pull_request: GitHubServer, project: Path, check: Check
+) -> None:
+    write(project, "model.py", numbered())
+    commit_all(project, "model")
+    git(project, "checkout", "-q", "-b", "claudio/ab12-baseline")
+    git(project, "mv", "model.py", "net.py")
+    write(project, "net.py", numbered(5, "theirs"))
+    pull_request.repo.pulls[5].head_sha = commit_all(project, "move the model")
+    pull_request.repo.pulls[5].files = ["net.py"]
+    pull_request.repo.pulls[5].renamed = {"net.py": "model.py"}
+    pull_request.repo.pulls[7].files = ["model.py"]
+    git(project, "checkout", "-q", "-b", "claudio/cd34-attention", "main")
+    write(project, "model.py", numbered(5, "ours"))
+    commit_all(project, "edit the model")
+
+    (found,) = json.loads(check(project, "--pr", "--format", "json")[1])
+
+    assert (found["path"], found["extra"]["merge"]) == ("model.py", "conflict")
+    assert found["extra"]["conflicts_at"] == ["net.py"]

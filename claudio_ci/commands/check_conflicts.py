@@ -15,7 +15,7 @@ import argparse
 import functools
 import os
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,16 +54,18 @@ class Side:
 
     other: Other
     tip: str
-    base: str  # the fork point: the merge base of this branch's HEAD and `tip`
     changed: dict[str, list[str]] = field(default_factory=dict)  # path -> how it changed
     worktree: Repository | None = None  # set when its uncommitted edits belong to the merge
     deleted_dirs: set[str] = field(default_factory=set)  # where it deleted (or moved) files
+    added_dirs: set[str] = field(default_factory=set)  # where it added files
 
     def record(self, changes: Sequence[ChangedFile], how: str) -> None:
         for change in changes:
             self.changed.setdefault(change.path, []).append(how)
             if change.deleted:
                 self.deleted_dirs.add(posixpath.dirname(change.path))
+            elif change.status in "A?":
+                self.added_dirs.add(posixpath.dirname(change.path))
 
 
 Gathered = tuple[Side | None, list[Finding]]
@@ -171,14 +173,13 @@ def _branch_side(repo: Repository, head: str, kind: str, name: str) -> Gathered:
 
 
 def _committed_side(repo: Repository, head: str, other: Other, tip: str) -> Side | None:
-    """What `tip` committed since its fork point with `head`; None without a common commit.
-    The fork point is found once and reused by every later diff (a walk through a long
-    history without a commit-graph is the slow part)."""
-    bases = repo.merge_bases(head, tip)
-    if not bases:
+    """What `tip` committed since its fork point with `head`; None without a common commit."""
+    try:
+        changed = repo.changed_since(head, tip)
+    except GitError:
         return None
-    side = Side(other, tip, bases[0])
-    side.record(repo.changed_between(bases[0], tip), "committed")
+    side = Side(other, tip)
+    side.record(changed, "committed")
     return side
 
 
@@ -202,7 +203,8 @@ def _predict(
     max_untracked_mb: float,
 ) -> tuple[list[Overlap], list[Finding]]:
     shared = [(side, _shared_paths(side, files)) for side in sides]
-    shared = [(side, paths) for side, paths in shared if paths]
+    deleted = [path for path in files if not os.path.lexists(repo.root / path)]
+    shared = [(side, paths) for side, paths in shared if paths or _moved_dirs(side, deleted)]
     if not shared:
         return [], []
     sandbox = MergeSandbox(repo)
@@ -214,7 +216,7 @@ def _predict(
     drivers = sandbox.custom_driver_paths(sorted({p for _, paths in shared for p in paths}))
     tasks = [
         functools.partial(
-            _predict_side, sandbox, ours, reason, side, paths, drivers, max_untracked_mb
+            _predict_side, sandbox, ours, reason, side, files, paths, drivers, max_untracked_mb
         )
         for side, paths in shared
     ]
@@ -223,9 +225,9 @@ def _predict(
 
 
 def _shared_paths(side: Side, files: Sequence[str]) -> list[str]:
-    """The files both change, and the files this commit adds in a directory the other side
-    deleted files from (a directory rename there would move them: git then reports a
-    conflict)."""
+    """The files both change, and the files this commit changes in a directory the other
+    side deleted files from (if that was a directory rename, git moves the ones added here
+    after it and reports a conflict)."""
     return [
         path
         for path in files
@@ -233,11 +235,18 @@ def _shared_paths(side: Side, files: Sequence[str]) -> list[str]:
     ]
 
 
+def _moved_dirs(side: Side, deleted: Sequence[str]) -> bool:
+    """Whether this commit deletes (or moves) files from a directory the other side adds to:
+    a directory rename here would move those additions."""
+    return any(posixpath.dirname(path) in side.added_dirs for path in deleted)
+
+
 def _predict_side(
     sandbox: MergeSandbox,
     ours: str | None,
     reason: str,
     side: Side,
+    files: Sequence[str],
     paths: Sequence[str],
     drivers: Mapping[str, str],
     max_untracked_mb: float,
@@ -261,28 +270,15 @@ def _predict_side(
             theirs = snapshot.commit
             if snapshot.too_big:
                 notices.append(untracked_too_big(side.other, snapshot.too_big, max_untracked_mb))
-        ours_changed, ours_renamed = sandbox.repo.renames(side.base, ours)
-        _, theirs_renamed = sandbox.repo.renames(side.base, theirs)
-        prediction = sandbox.merge(ours, theirs)
+        # The fork point, found once for both sides' diffs (a walk through a long history
+        # without a commit-graph is the slow part; the temporary commits add no history).
+        base = (sandbox.repo.merge_bases(ours, side.tip) or [side.tip])[0]
+        verdicts = file_verdicts(sandbox, base, ours, theirs, files, paths, side.changed)
     except (GitError, OSError) as exc:  # OSError: the sibling's index could not be copied
         return unknown(str(exc))
-    ours_sources = {new: old for old, new in ours_renamed.items()}
     overlaps = []
-    for path in paths:
-        if path not in ours_changed:  # this branch leaves it as it was at the fork point
-            continue
-        source = ours_sources.get(path, path)  # its name at the fork point
-        if source != path and source in paths:
-            continue  # reported under its old name
-        names = [path, source, ours_renamed.get(source, source), theirs_renamed.get(source, source)]
-        at = prediction.conflicted_at(names)
-        if path not in side.changed:  # added where the other side moved files away
-            if not at:
-                continue
-            how: tuple[str, ...] = ("its directory renamed",)
-        else:
-            how = tuple(side.changed[path])
-        merge = Merge.CONFLICT if at else Merge.CLEAN
+    for path, verdict in verdicts.items():
+        how = tuple(side.changed.get(path, ["its directory renamed"]))
         note = ""
         if path in drivers:
             note = f"git's text merge; the custom merge driver {drivers[path]!r} was not run"
@@ -291,13 +287,71 @@ def _predict_side(
                 path,
                 side.other,
                 how,
-                merge,
+                verdict.merge,
                 note,
-                renamed=_renamed(path, source, ours_renamed, theirs_renamed),
-                conflicts_at=tuple(at) if at != [path] else (),
+                renamed=verdict.renamed,
+                conflicts_at=verdict.conflicts_at,
             )
         )
     return overlaps, notices
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    merge: Merge
+    conflicts_at: tuple[str, ...] = ()  # where the conflict lands, when not at the path itself
+    renamed: str = ""
+
+
+def file_verdicts(
+    sandbox: MergeSandbox,
+    base: str,
+    ours: str,
+    theirs: str,
+    files: Sequence[str],
+    paths: Sequence[str],
+    theirs_changed: Collection[str],
+) -> dict[str, FileVerdict]:
+    """What merging `theirs` into `ours` (forked at `base`) does to each of `paths` (files
+    of this commit, `files`): the files both change, and files ours adds where theirs
+    deleted files (reported only when a directory rename there makes them conflict); and
+    files theirs adds in a directory this commit renames, when that makes them conflict.
+    Renames on either side are followed, so a file's verdict is the merge's wherever the
+    file lands; a renamed file is reported once, under its name at the fork point."""
+    ours_changed, ours_renamed = sandbox.repo.renames(base, ours)
+    _, theirs_renamed = sandbox.repo.renames(base, theirs)
+    prediction = sandbox.merge(ours, theirs)
+    ours_sources = {new: old for old, new in ours_renamed.items()}
+    verdicts, named = {}, set()
+    for path in paths:
+        if path not in ours_changed:  # this branch leaves it as it was at the fork point
+            continue
+        source = ours_sources.get(path, path)  # its name at the fork point
+        if source != path and source in paths:
+            continue  # reported under its old name
+        names = [path, source, ours_renamed.get(source, source), theirs_renamed.get(source, source)]
+        at = prediction.conflicted_at(names)
+        named.update(at)
+        if path not in theirs_changed and not at:
+            continue
+        verdicts[path] = FileVerdict(
+            Merge.CONFLICT if at else Merge.CLEAN,
+            tuple(at) if at != [path] else (),
+            _renamed(path, source, ours_renamed, theirs_renamed),
+        )
+    moved_out = {posixpath.dirname(old) for old in ours_renamed if old in files}
+    for source, targets in prediction.moves:
+        target = targets[0]
+        if (
+            len(targets) == 1
+            and target in prediction.conflicts
+            and target not in named
+            and source in theirs_changed
+            and posixpath.dirname(source) in moved_out
+        ):
+            renamed = f"to {target} by the directory rename here"
+            verdicts.setdefault(source, FileVerdict(Merge.CONFLICT, (target,), renamed))
+    return verdicts
 
 
 def _renamed(path: str, source: str, ours: Mapping[str, str], theirs: Mapping[str, str]) -> str:
@@ -330,14 +384,13 @@ def _check_pull_request(ctx: CheckContext, rules: RiskRules, fail_on: str) -> li
     try:
         number = env.pull_number
         hub = GitHub.from_environment(env)
-        ours = {path for f in hub.changed_files(number) for path in f.paths}
+        our_files = hub.changed_files(number)
         others = [pull for pull in hub.open_pull_requests() if pull.number != number]
-        theirs = {
-            pull.number: {path for f in hub.changed_files(pull.number) for path in f.paths}
-            for pull in others
-        }
+        their_files = {pull.number: hub.changed_files(pull.number) for pull in others}
     except (UsageError, GitHubError) as exc:
         return [pull_requests_unavailable(str(exc))]
+    ours = {path for f in our_files for path in f.paths}
+    theirs = {n: {path for f in files for path in f.paths} for n, files in their_files.items()}
     if not ctx.all_files:
         ours &= set(ctx.files)
     files = rules.relevant(sorted(ours))
@@ -347,15 +400,25 @@ def _check_pull_request(ctx: CheckContext, rules: RiskRules, fail_on: str) -> li
         return []
     sandbox = MergeSandbox(ctx.repo)
     overlaps = []
+    our_renames = {f.previous: f.path for f in our_files if f.previous}
     for pull, paths in shared.items():
         other = Other("pull request", f"#{pull.number} ({pull.head_ref})", f"#{pull.number}")
-        overlaps += _predict_pull(ctx.repo, sandbox, other, pull.head_sha, paths)
+        their_renames = {f.previous: f.path for f in their_files[pull.number] if f.previous}
+        renames = (our_renames, their_renames)
+        overlaps += _predict_pull(ctx.repo, sandbox, other, pull.head_sha, paths, renames)
     return overlap_findings(overlaps, rules, fail_on)
 
 
 def _predict_pull(
-    repo: Repository, sandbox: MergeSandbox, other: Other, head_sha: str, paths: Sequence[str]
+    repo: Repository,
+    sandbox: MergeSandbox,
+    other: Other,
+    head_sha: str,
+    paths: Sequence[str],
+    renames: tuple[Mapping[str, str], Mapping[str, str]],
 ) -> list[Overlap]:
+    """The merge of the other pull request's head into HEAD, file by file; a file either
+    pull request renames (GitHub lists old -> new) is judged wherever the merge puts it."""
     if repo.resolve(head_sha) is None:
         note = "its commits are not fetched: fetch +refs/pull/*/head to predict it"
         return [Overlap(path, other, (), Merge.UNKNOWN, note) for path in paths]
@@ -363,7 +426,13 @@ def _predict_pull(
         prediction = sandbox.merge("HEAD", head_sha)
     except GitError as exc:
         return [Overlap(path, other, (), Merge.UNKNOWN, str(exc)) for path in paths]
-    return [
-        Overlap(path, other, (), Merge.CONFLICT if path in prediction.conflicts else Merge.CLEAN)
-        for path in paths
-    ]
+    ours, theirs = renames
+    sources = {new: old for old, new in (*ours.items(), *theirs.items())}
+    overlaps = []
+    for path in paths:
+        source = sources.get(path, path)
+        at = prediction.conflicted_at([path, source, ours.get(source, ""), theirs.get(source, "")])
+        merge = Merge.CONFLICT if at else Merge.CLEAN
+        moved = tuple(at) if at != [path] else ()
+        overlaps.append(Overlap(path, other, (), merge, conflicts_at=moved))
+    return overlaps
