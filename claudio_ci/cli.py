@@ -378,7 +378,8 @@ def _add_gpu_command(sub: Any) -> None:
         "--author",
         metavar="LOGIN",
         help="the login the token comments as; only its comment is trusted and edited "
-        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot])",
+        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot]: "
+        "pass it, GitHub does not tell an App's token its login)",
     )
     posting = comment.add_mutually_exclusive_group()
     posting.add_argument(
