@@ -210,3 +210,35 @@ def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
     names = {r.reviewer.label: r.rules for r in routing.reviewers}
     assert names["editor"] == [".github/CODEOWNERS:12 *.md"]
     assert "writer" in names and "octocat" in names
+
+
+@pytest.mark.parametrize("owners", ["@bad!name", "@good @bad!name", "@org/", "@a/b/c", "@-x"])
+def test_a_line_with_an_invalid_owner_is_skipped_and_earlier_owners_stay(owners: str) -> None:
+    """GitHub skips the whole line (all its owners) when one owner is invalid."""
+    text = f"* @global\n*.js {owners}\n"
+    ruleset, findings = load_rules({}, codeowners_file=("CODEOWNERS", text))
+    assert [(f.code, f.line) for f in findings] == [("REV010", 2)]
+    assert "GitHub skips this line" in findings[0].message
+    routing = route(ruleset, ["a.js"])
+    assert [[o.label for o in r.reviewers] for r in routing.files["a.js"]] == [["global"]]
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "@octocat", "@app[bot]", "@acme/core", "@acme/data_team.v2", "me@example.com",
+        "@bad!name", "@org/", "@a/b/c", "@-x", "x-", "octocat", "@", "@acme/-", "@a_b",
+    ],
+)  # fmt: skip
+def test_one_owner_validator_for_the_file_and_the_reviewers(owner: str) -> None:
+    """What `parse` keeps, the reviewers check can read: no owner passes one and fails the other."""
+    from claudio_ci.checks.reviewers import parse_owner
+
+    lines, problems = co.parse(f"* {owner}\n")
+    try:
+        parse_owner(owner)
+        read = True
+    except ValueError:
+        read = False
+    assert bool(lines) == read == (co.owner_error(owner) is None)
+    assert bool(problems) != read

@@ -49,8 +49,8 @@ SECTION = ("pr", "reviewers")
 # Where a config path is defined: (file, line, col); line 0 when it has no lines.
 Locate = Callable[[Sequence[str | int]], tuple[str, int, int]]
 
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
-_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_LOGIN = co.LOGIN
+_SLUG = co.SLUG
 _GLOB_CHARS = re.compile(r"[*?\[\\]")
 _LAST_CHAR = "\U0010ffff"  # sorts after every character a path holds
 
@@ -264,11 +264,13 @@ class _Builder:
 
 
 def parse_owner(text: str) -> Reviewer:
-    """A CODEOWNERS owner: `@login`, `@org/slug` or an email address; ValueError otherwise."""
+    """A CODEOWNERS owner: `@login`, `@org/slug` or an email address; ValueError otherwise
+    (codeowners.owner_error says which are owners, for `co.parse` and here alike)."""
+    error = co.owner_error(text)
+    if error:
+        raise ValueError(error)
     if co.is_email(text):
         return Reviewer(text, Kind.EMAIL)
-    if not text.startswith("@"):
-        raise ValueError(f"{text!r} is not an owner: write `@login`, `@org/team` or an email")
     return parse_reviewer(text)
 
 
@@ -291,14 +293,8 @@ def _codeowners_rules(path: str, text: str) -> tuple[list[Rule], list[Finding]]:
     rules = []
     for line in lines:
         owners: dict[str, Reviewer] = {}
-        for text_owner in line.owners:
-            try:
-                owner = parse_owner(text_owner)
-            except ValueError as exc:
-                findings.append(
-                    Finding(path, CODE_REVIEWER, str(exc), line.number, 1, Severity.ERROR)
-                )
-                continue
+        for text_owner in line.owners:  # co.parse has kept only lines whose owners are valid
+            owner = parse_owner(text_owner)
             owners.setdefault(owner.key, owner)
         pattern = line.pattern
         rules.append(
