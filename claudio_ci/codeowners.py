@@ -79,9 +79,22 @@ def _kind(segment: list[tuple[str, bool]]) -> object:
     return segment
 
 
+def _trim(pattern: str) -> str:
+    """The pattern without the whitespace around it; an escaped space or tab at its end
+    (`ab\\ `, a name ending in a space) is part of it and stays."""
+    text = pattern.lstrip()
+    end = len(text)
+    while end and text[end - 1].isspace():
+        before = text[: end - 1]
+        if (len(before) - len(before.rstrip("\\"))) % 2:
+            break  # an odd run of backslashes escapes it
+        end -= 1
+    return text[:end]
+
+
 def compile_pattern(pattern: str) -> Pattern:
     """The meaning GitHub gives one CODEOWNERS pattern; ValueError when GitHub rejects it."""
-    text = pattern.strip()
+    text = _trim(pattern)
     if not text or text.startswith("#"):
         raise ValueError("an empty pattern or a comment matches no file")
     if text.startswith("!"):
@@ -231,7 +244,7 @@ def parse(text: str) -> tuple[list[Line], list[Problem]]:
     """The rules of a CODEOWNERS file in order; lines GitHub would skip become problems."""
     lines, problems = [], []
     for number, raw in enumerate(text.splitlines(), start=1):
-        fields = _fields(raw.strip())
+        fields = _fields(_trim(raw))
         if not fields:
             continue
         pattern, *owners = fields
@@ -257,6 +270,6 @@ def written(pattern: str) -> str:
     the pattern; wildcards stay wildcards and escapes stay escapes.
     """
     out = []
-    for char, escaped in _tokens(pattern.strip()):
+    for char, escaped in _tokens(_trim(pattern)):
         out.append(f"\\{char}" if escaped or char in " \t#[]" else char)
     return "".join(out)

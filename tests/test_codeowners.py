@@ -242,3 +242,41 @@ def test_one_owner_validator_for_the_file_and_the_reviewers(owner: str) -> None:
         read = False
     assert bool(lines) == read == (co.owner_error(owner) is None)
     assert bool(problems) != read
+
+
+NAMES_ENDING_IN_WHITESPACE = ["ab ", "ab\t", "a b  ", "x/ y \t", "ab\\ ", " lead "]
+
+
+@pytest.mark.parametrize("name", NAMES_ENDING_IN_WHITESPACE, ids=repr)
+def test_an_escaped_trailing_space_or_tab_is_part_of_the_name(name: str) -> None:
+    written = co.escape_path(name)
+    pattern = co.compile_pattern(written)
+    assert pattern.regex.match(name)
+    assert not pattern.regex.match(name.rstrip())
+    for text in (f"{written} @owner\n", f"{written}\n", f"  {written}\t \n"):
+        lines, problems = co.parse(text)
+        assert problems == []
+        assert [line.pattern.regex.match(name) is not None for line in lines] == [True]
+    assert co.written(written) == written
+
+
+def test_an_unescaped_trailing_space_still_ends_the_pattern() -> None:
+    assert co.compile_pattern("/ab ").regex.match("ab")
+    assert co.compile_pattern("/ab\\\\ ").regex.match("ab\\")  # an escaped backslash, then space
+
+
+def test_generated_codeowners_names_files_ending_in_whitespace_exactly() -> None:
+    """Files two rules route (union mode) are listed one by one: their names, trailing
+    spaces and tabs included, must read back as the same files."""
+    from claudio_ci.checks.reviewers import codeowners
+
+    tracked = [f"experiments/{name}" for name in NAMES_ENDING_IN_WHITESPACE] + ["experiments/ab"]
+    section = {"by_path": {"experiments/**": ["lead"], "**/*": ["ml"]}}
+    ruleset, _ = load_rules(section)
+    text, _ = codeowners(ruleset, tracked)
+    lines, problems = co.parse(text)
+    assert problems == []
+    for path in tracked:
+        last = next(line for line in reversed(lines) if line.pattern.regex.match(path))
+        assert set(last.owners) == {"@lead", "@ml"}, path
+        assert sum(bool(line.pattern.regex.match(path)) for line in lines) == 3, path

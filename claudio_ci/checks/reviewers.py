@@ -650,7 +650,8 @@ def codeowners(
 
 
 def _line(pattern: str, owners: Iterable[str]) -> str:
-    return f"\n{pattern} {' '.join(owners)}".rstrip(" ")
+    # no rstrip: a pattern may end in an escaped space (`/ab\\ `, a name ending in one)
+    return f"\n{pattern}" + "".join(f" {owner}" for owner in owners)
 
 
 def _bare_name_findings(ruleset: RuleSet, locate: Locate) -> list[Finding]:
