@@ -12,6 +12,10 @@ from gitignore's (claudio_ci/globs.py keeps gitignore's for the other checks):
 - `!` (negation) does not exist: a pattern starting with it is invalid.
 - `\\#` at the start does not make a pattern of a comment: invalid. Elsewhere a backslash
   keeps the next character literal (`\\ ` for a space, `\\*` for a star).
+- In a CODEOWNERS file any `#` starts a comment, escaped or not (hmarr/codeowners, checked
+  against GitHub): a line cannot name a file with `#` in it, so `written` and `escape_path`
+  put a `?` wildcard in its place (and in place of a line break or other character a line
+  cannot hold), which may then match other files too.
 - Matching is case-sensitive.
 - Like gitignore: a leading `/` or a slash inside anchors at the root, a single name matches
   at any depth, a trailing `/` owns everything under the directory, `**` spans directories.
@@ -32,7 +36,13 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # A GitHub login (an App's bot login ends in `[bot]`) and a team slug.
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SPECIAL = frozenset(" \t#!*?[]\\")
+_SPECIAL = frozenset(" \t!*?[]\\")
+
+
+def unwritable(char: str) -> bool:
+    """Whether a CODEOWNERS line cannot hold `char` even escaped: `#` (a comment, always),
+    a line break or any other character that is neither printable nor a tab."""
+    return char == "#" or not (char.isprintable() or char == "\t")
 
 
 @dataclass(frozen=True)
@@ -173,8 +183,15 @@ def _literals(segments: list[object], anchored: bool) -> tuple[str, str]:
 
 
 def escape_path(path: str) -> str:
-    """A pattern that matches this one file (and what is under it, were it a directory)."""
-    return "/" + "".join(f"\\{c}" if c in _SPECIAL else c for c in path)
+    """A pattern that matches this one file (and what is under it, were it a directory);
+    a character no line can hold becomes `?`, so it may match other files too."""
+    return "/" + "".join(_escaped(c) for c in path)
+
+
+def _escaped(char: str) -> str:
+    if unwritable(char):
+        return "?"
+    return f"\\{char}" if char in _SPECIAL else char
 
 
 # --- the file ---------------------------------------------------------------------------------
@@ -216,11 +233,13 @@ def owner_error(owner: str) -> str | None:
 
 
 def _fields(line: str) -> list[str]:
-    """Whitespace-separated fields; `\\ ` keeps a space in a field, `#` after a space ends it."""
+    """Whitespace-separated fields; `\\ ` keeps a space in a field, any `#` ends the line."""
     fields: list[str] = []
     current = ""
     escaped = False
     for char in line:
+        if char == "#":
+            break  # escaped or not: GitHub reads a comment, not a literal `#`
         if escaped:
             current += char
             escaped = False
@@ -231,8 +250,6 @@ def _fields(line: str) -> list[str]:
             if current:
                 fields.append(current)
             current = ""
-        elif char == "#" and not current:
-            break  # a comment to the end of the line
         else:
             current += char
     if current:
@@ -264,12 +281,16 @@ def parse(text: str) -> tuple[list[Line], list[Problem]]:
 
 
 def written(pattern: str) -> str:
-    """A pattern as a CODEOWNERS line writes it: its spaces, `#`, `[` and `]` escaped.
+    """A pattern as a CODEOWNERS line writes it: its spaces, `[` and `]` escaped, and a `?`
+    wildcard for a `#` or another character no line can hold.
 
     GitHub reports an unescaped `[` or `]` as an error in the file, and a space would end
     the pattern; wildcards stay wildcards and escapes stay escapes.
     """
     out = []
     for char, escaped in _tokens(_trim(pattern)):
-        out.append(f"\\{char}" if escaped or char in " \t#[]" else char)
+        if unwritable(char):
+            out.append("?")
+        else:
+            out.append(f"\\{char}" if escaped or char in " \t[]" else char)
     return "".join(out)

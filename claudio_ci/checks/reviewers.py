@@ -633,20 +633,35 @@ def codeowners(
         last = next((o for p, o in reversed(lines) if p.regex.match(path)), ())
         if set(last) == expected:
             continue
-        if "\n" in path or "\r" in path:
-            where, line, col = locate(list(SECTION))
-            message = f"CODEOWNERS cannot name {path!r} (a line break in the name)"
-            findings.append(
-                Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.WARNING)
-            )
-            continue
-        singles.append((co.escape_path(path), tuple(sorted(expected))))
+        single = co.escape_path(path)
+        singles.append((single, tuple(sorted(expected))))
+        if any(map(co.unwritable, path)):
+            findings += _wildcard_findings(path, single, ordered, locate)
     text = CODEOWNERS_HEADER + "".join(_line(p.text, owners) for p, owners in lines)
     if singles:
         text += "\n\n# Files whose owners the lines above get wrong: CODEOWNERS keeps only the"
         text += "\n# last match, and an empty line of owners un-owns."
         text += "".join(_line(pattern, owners) for pattern, owners in singles)
     return text + "\n", findings + _bare_name_findings(ruleset, locate)
+
+
+def _wildcard_findings(
+    path: str, pattern: str, ordered: Sequence[str], locate: Locate
+) -> list[Finding]:
+    """A name with `#` (or a line break) is written with a `?` in its place: say so when
+    that line also matches other tracked files, which then get this file's owners."""
+    regex = co.compile_pattern(pattern).regex
+    others = [other for other in ordered if other != path and regex.match(other)]
+    if not others:
+        return []
+    where, line, col = locate(list(SECTION))
+    message = (
+        f"CODEOWNERS cannot write {path!r} exactly (no line can hold a `#` or a line break): "
+        f"its line {pattern} also matches {', '.join(map(repr, others[:3]))}"
+        + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    )
+    hint = "rename the file, or check those files' owners in the generated CODEOWNERS"
+    return [Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.WARNING, hint)]
 
 
 def _line(pattern: str, owners: Iterable[str]) -> str:
