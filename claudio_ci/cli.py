@@ -295,13 +295,18 @@ def _add_worktree_command(sub: Any) -> None:
     setup.set_defaults(handler=lazy("claudio_ci.commands.worktree", "setup"))
     allow = actions.add_parser(
         "allow",
-        help="approve the setup commands of this .claudio.yaml (this content only, as direnv)",
+        help="show, then approve, the setup commands of this .claudio.yaml (this content "
+        "only, as direnv)",
         description="Setup commands from the repository's .claudio.yaml run only once you "
         "approved that file's content: a branch checked out by `git worktree add` could "
         "otherwise run anything. Commands from your own config, the environment or --set "
         "always run. Approvals are kept in $XDG_DATA_HOME/claudio/allow.",
     )
-    allow.add_argument("--revoke", action="store_true", help="withdraw the approval")
+    shown = allow.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--show", action="store_true", help="only show the commands, approve nothing"
+    )
+    shown.add_argument("--revoke", action="store_true", help="withdraw the approval")
     allow.set_defaults(handler=lazy("claudio_ci.commands.worktree", "allow"))
     status = actions.add_parser(
         "status",
@@ -375,7 +380,8 @@ def _add_gpu_command(sub: Any) -> None:
         "--author",
         metavar="LOGIN",
         help="the login the token comments as; only its comment is trusted and edited "
-        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot])",
+        "(default: the token's user, or github-actions[bot]; a GitHub App's is SLUG[bot]: "
+        "pass it, GitHub does not tell an App's token its login)",
     )
     posting = comment.add_mutually_exclusive_group()
     posting.add_argument(

@@ -227,6 +227,8 @@ GPU004 notice  energy not measurable for some runs (MIG, or no counter and no po
        hint:   nothing to do; time and cost are still counted
 GPU005 notice  runs that did not finish (killed, or still running)
        hint:   their figures stop at their last sample
+GPU006 warning the token comments as another bot than assumed: its comment is not found again
+       hint:   set the gpu-cost action's comment-author input (gpu comment --author) to it
 """
 
 

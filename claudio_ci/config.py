@@ -24,7 +24,14 @@ from typing import Any
 from claudio_ci.cache import JsonCache, cache_key, fingerprint
 from claudio_ci.errors import ConfigError
 from claudio_ci.findings import Finding, Severity, sort_findings
-from claudio_ci.yamlfile import YamlDocument, YamlError, json_path, load_yaml_file, parse_yaml
+from claudio_ci.yamlfile import (
+    YamlDocument,
+    YamlError,
+    decode_yaml_bytes,
+    json_path,
+    load_yaml_file,
+    parse_yaml,
+)
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
 REPO_FILE = ".claudio.yaml"
@@ -152,6 +159,15 @@ def text_layer(text: str, label: str) -> Layer:
     """A layer from YAML text, e.g. `.claudio.yaml` read at a PR's base commit."""
     try:
         doc = parse_yaml(text, label)
+    except YamlError as exc:
+        raise _yaml_error(label, exc) from None
+    return _layer_from_document(doc, label)
+
+
+def bytes_layer(raw: bytes, label: str) -> Layer:
+    """A layer from a YAML file's bytes, for a caller that reads them once to hash them too."""
+    try:
+        doc = parse_yaml(decode_yaml_bytes(raw), label)
     except YamlError as exc:
         raise _yaml_error(label, exc) from None
     return _layer_from_document(doc, label)

@@ -391,9 +391,11 @@ class GitHub:
         found = self._call(f"listing the comments of #{number}", lambda: list(pages))
         return [IssueComment(c.id, c.body or "", c.user.login if c.user else "") for c in found]
 
-    def identity(self) -> str:
-        """The login this token comments as: the user of a personal token (GET /user), else
-        the Actions bot (the workflow's GITHUB_TOKEN, which GET /user refuses)."""
+    def identity(self) -> str | None:
+        """The login this token comments as, when GitHub tells it: the user of a personal
+        token (GET /user). None when GET /user is refused: a bot's token, the workflow's
+        GITHUB_TOKEN (github-actions[bot]) and a GitHub App's (SLUG[bot]) alike, and
+        neither may call GET /app, so which bot it is shows only once it has commented."""
         requester = self._client.requester
         try:
             _, data = self._call(
@@ -401,19 +403,21 @@ class GitHub:
             )
         except GitHubError as exc:
             if exc.status == 403:
-                return ACTIONS_BOT
+                return None
             raise
         return str(data["login"])
 
-    def create_issue_comment(self, number: int, body: str) -> int:
-        """Comment on an issue or pull request; the new comment's id."""
+    def create_issue_comment(self, number: int, body: str) -> IssueComment:
+        """Comment on an issue or pull request; the new comment, with the login it was
+        written as."""
         url = f"/repos/{self.repository}/issues/{number}/comments"
         requester = self._client.requester
         _, data = self._call(
             f"commenting on #{number}",
             lambda: requester.requestJsonAndCheck("POST", url, input={"body": body}),
         )
-        return int(data["id"])
+        author = (data.get("user") or {}).get("login") or ""
+        return IssueComment(int(data["id"]), body, str(author))
 
     def update_issue_comment(self, comment_id: int, body: str) -> None:
         url = f"/repos/{self.repository}/issues/comments/{comment_id}"

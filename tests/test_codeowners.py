@@ -210,3 +210,73 @@ def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
     names = {r.reviewer.label: r.rules for r in routing.reviewers}
     assert names["editor"] == [".github/CODEOWNERS:12 *.md"]
     assert "writer" in names and "octocat" in names
+
+
+@pytest.mark.parametrize("owners", ["@bad!name", "@good @bad!name", "@org/", "@a/b/c", "@-x"])
+def test_a_line_with_an_invalid_owner_is_skipped_and_earlier_owners_stay(owners: str) -> None:
+    """GitHub skips the whole line (all its owners) when one owner is invalid."""
+    text = f"* @global\n*.js {owners}\n"
+    ruleset, findings = load_rules({}, codeowners_file=("CODEOWNERS", text))
+    assert [(f.code, f.line) for f in findings] == [("REV010", 2)]
+    assert "GitHub skips this line" in findings[0].message
+    routing = route(ruleset, ["a.js"])
+    assert [[o.label for o in r.reviewers] for r in routing.files["a.js"]] == [["global"]]
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "@octocat", "@app[bot]", "@acme/core", "@acme/data_team.v2", "me@example.com",
+        "@bad!name", "@org/", "@a/b/c", "@-x", "x-", "octocat", "@", "@acme/-", "@a_b",
+    ],
+)  # fmt: skip
+def test_one_owner_validator_for_the_file_and_the_reviewers(owner: str) -> None:
+    """What `parse` keeps, the reviewers check can read: no owner passes one and fails the other."""
+    from claudio_ci.checks.reviewers import parse_owner
+
+    lines, problems = co.parse(f"* {owner}\n")
+    try:
+        parse_owner(owner)
+        read = True
+    except ValueError:
+        read = False
+    assert bool(lines) == read == (co.owner_error(owner) is None)
+    assert bool(problems) != read
+
+
+NAMES_ENDING_IN_WHITESPACE = ["ab ", "ab\t", "a b  ", "x/ y \t", "ab\\ ", " lead "]
+
+
+@pytest.mark.parametrize("name", NAMES_ENDING_IN_WHITESPACE, ids=repr)
+def test_an_escaped_trailing_space_or_tab_is_part_of_the_name(name: str) -> None:
+    written = co.escape_path(name)
+    pattern = co.compile_pattern(written)
+    assert pattern.regex.match(name)
+    assert not pattern.regex.match(name.rstrip())
+    for text in (f"{written} @owner\n", f"{written}\n", f"  {written}\t \n"):
+        lines, problems = co.parse(text)
+        assert problems == []
+        assert [line.pattern.regex.match(name) is not None for line in lines] == [True]
+    assert co.written(written) == written
+
+
+def test_an_unescaped_trailing_space_still_ends_the_pattern() -> None:
+    assert co.compile_pattern("/ab ").regex.match("ab")
+    assert co.compile_pattern("/ab\\\\ ").regex.match("ab\\")  # an escaped backslash, then space
+
+
+def test_generated_codeowners_names_files_ending_in_whitespace_exactly() -> None:
+    """Files two rules route (union mode) are listed one by one: their names, trailing
+    spaces and tabs included, must read back as the same files."""
+    from claudio_ci.checks.reviewers import codeowners
+
+    tracked = [f"experiments/{name}" for name in NAMES_ENDING_IN_WHITESPACE] + ["experiments/ab"]
+    section = {"by_path": {"experiments/**": ["lead"], "**/*": ["ml"]}}
+    ruleset, _ = load_rules(section)
+    text, _ = codeowners(ruleset, tracked)
+    lines, problems = co.parse(text)
+    assert problems == []
+    for path in tracked:
+        last = next(line for line in reversed(lines) if line.pattern.regex.match(path))
+        assert set(last.owners) == {"@lead", "@ml"}, path
+        assert sum(bool(line.pattern.regex.match(path)) for line in lines) == 3, path

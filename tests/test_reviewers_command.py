@@ -774,17 +774,18 @@ def test_hostile_codeowners_patterns_in_validate_start_no_workflow_command(
     output_format: str,
 ) -> None:
     (repo / ".claudio.yaml").write_text("pr: {reviewers: {codeowners: true}}\n", encoding="utf-8")
+    # no `#`: GitHub reads any `#` in a CODEOWNERS line as the start of a comment
     (repo / "CODEOWNERS").write_text(
-        "/a##[stop-commands]tok @lead\n/b##\\[add-mask\\]x @lead\n", encoding="utf-8"
+        "/a::stop-commands::[tok] @lead\n::add-mask::\\[x\\][ @lead\n", encoding="utf-8"
     )
     commit_all(repo, "hostile codeowners")
     monkeypatch.chdir(repo)
     assert main(["reviewers", "validate", "--format", output_format]) == 1  # `[` unescaped
     out = capsys.readouterr().out
     own = [line for line in commands(out) if line.startswith("::") and "title=REV" in line]
-    assert commands(out) == own and "stop-commands" in out
+    assert commands(out) == own and "stop-commands" in out and "add-mask" in out
     if output_format == "json":
-        assert "/a##[stop-commands]tok" in json.dumps(json.loads(out))
+        assert "/a::stop-commands::[tok]" in json.dumps(json.loads(out))
 
 
 @pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])

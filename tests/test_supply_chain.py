@@ -42,6 +42,16 @@ def test_every_third_party_action_is_pinned_by_commit_with_its_version() -> None
             assert PINNED.match(ref), f"{path.name}: {ref}"
 
 
+def test_the_readme_snippets_pin_third_party_actions_as_the_templates_do() -> None:
+    """Users copy these snippets: a tag there is as movable as a tag in a workflow."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    refs = re.findall(r"^\s*(?:-\s+)?uses:\s*(.+)$", readme, re.MULTILINE)
+    third_party = [ref.strip() for ref in refs if not ref.startswith(FIRST_PARTY)]
+    assert len(third_party) >= 2
+    for ref in third_party:
+        assert PINNED.match(ref), ref
+
+
 def test_a_tag_reference_would_be_caught() -> None:
     assert not PINNED.match("actions/checkout@v4")
     assert not PINNED.match("actions/checkout@11d5960a326750d5838078e36cf38b85af677262")

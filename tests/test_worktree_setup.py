@@ -373,8 +373,8 @@ def test_repository_commands_run_only_for_the_content_approved(
     assert not (worktree / "ran.txt").exists()
     assert [line for line in out.splitlines() if "WT008" in line] == [
         f".claudio.yaml:3: WT008 [notice] setup commands from {worktree / '.claudio.yaml'} not "
-        "run: this content was never approved; review them, then run `claudio-ci worktree "
-        "allow` here"
+        "run: this content was never approved; see them with `claudio-ci worktree allow "
+        "--show`, then approve them with `claudio-ci worktree allow` here"
     ]
 
     approve(worktree, monkeypatch)
@@ -395,6 +395,49 @@ def test_repository_commands_run_only_for_the_content_approved(
     assert "WT008" in setup(worktree, monkeypatch, capsys, "--commands", "always")[1]
     approvals = Path(os.environ["HOME"]) / ".local" / "share" / "claudio" / "allow"
     assert [p.name for p in approvals.iterdir()] == [trust.content_hash(config_prior)]
+
+
+def test_allow_prints_the_files_own_commands_and_show_approves_nothing(
+    git_repo: Path, monkeypatch, capsys
+) -> None:
+    configure(git_repo, "  setup_commands: ['echo ran >> ran.txt', 'make data']\n")
+    user_config = Path(os.environ["XDG_CONFIG_HOME"]) / "claudio" / "config.yaml"
+    user_config.parent.mkdir(parents=True)
+    user_config.write_text("worktree:\n  setup_commands: ['echo mine']\n", encoding="utf-8")
+    worktree = add_worktree(git_repo, "ab12", "a")
+    config = worktree / ".claudio.yaml"
+    approvals = Path(os.environ["HOME"]) / ".local" / "share" / "claudio" / "allow"
+    monkeypatch.chdir(worktree)
+
+    assert main(["worktree", "allow", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1:3] == ["  echo ran >> ran.txt", "  make data"]
+    assert "echo mine" not in out  # the user's own commands are not what is approved
+    assert "not approved" in out
+    assert not approvals.exists() or list(approvals.iterdir()) == []
+    assert "WT008" in setup(worktree, monkeypatch, capsys)[1]
+
+    assert main(["worktree", "allow"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:3] == [
+        f"claudio-ci worktree: the setup commands of {config} (this content):",
+        "  echo ran >> ran.txt",
+        "  make data",
+    ]
+    assert "approved" in out.splitlines()[3]
+    assert [p.name for p in approvals.iterdir()] == [trust.content_hash(config)]
+
+
+@pytest.mark.parametrize("revoke", [[], ["--revoke"], ["--show"]])
+def test_allow_says_when_the_config_is_a_directory(
+    git_repo: Path, monkeypatch, capsys, revoke: list[str]
+) -> None:
+    (git_repo / ".claudio.yaml").mkdir()
+    monkeypatch.chdir(git_repo)
+    assert main(["worktree", "allow", *revoke]) == 2
+    err = capsys.readouterr().err
+    assert f"{git_repo / '.claudio.yaml'} is a directory, not a YAML file" in err
+    assert "does not exist" not in err and "Traceback" not in err
 
 
 def test_the_users_own_commands_need_no_approval(git_repo: Path, monkeypatch, capsys) -> None:

@@ -49,8 +49,8 @@ SECTION = ("pr", "reviewers")
 # Where a config path is defined: (file, line, col); line 0 when it has no lines.
 Locate = Callable[[Sequence[str | int]], tuple[str, int, int]]
 
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\[bot\])?")
-_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_LOGIN = co.LOGIN
+_SLUG = co.SLUG
 _GLOB_CHARS = re.compile(r"[*?\[\\]")
 _LAST_CHAR = "\U0010ffff"  # sorts after every character a path holds
 
@@ -264,11 +264,13 @@ class _Builder:
 
 
 def parse_owner(text: str) -> Reviewer:
-    """A CODEOWNERS owner: `@login`, `@org/slug` or an email address; ValueError otherwise."""
+    """A CODEOWNERS owner: `@login`, `@org/slug` or an email address; ValueError otherwise
+    (codeowners.owner_error says which are owners, for `co.parse` and here alike)."""
+    error = co.owner_error(text)
+    if error:
+        raise ValueError(error)
     if co.is_email(text):
         return Reviewer(text, Kind.EMAIL)
-    if not text.startswith("@"):
-        raise ValueError(f"{text!r} is not an owner: write `@login`, `@org/team` or an email")
     return parse_reviewer(text)
 
 
@@ -291,14 +293,8 @@ def _codeowners_rules(path: str, text: str) -> tuple[list[Rule], list[Finding]]:
     rules = []
     for line in lines:
         owners: dict[str, Reviewer] = {}
-        for text_owner in line.owners:
-            try:
-                owner = parse_owner(text_owner)
-            except ValueError as exc:
-                findings.append(
-                    Finding(path, CODE_REVIEWER, str(exc), line.number, 1, Severity.ERROR)
-                )
-                continue
+        for text_owner in line.owners:  # co.parse has kept only lines whose owners are valid
+            owner = parse_owner(text_owner)
             owners.setdefault(owner.key, owner)
         pattern = line.pattern
         rules.append(
@@ -637,14 +633,10 @@ def codeowners(
         last = next((o for p, o in reversed(lines) if p.regex.match(path)), ())
         if set(last) == expected:
             continue
-        if "\n" in path or "\r" in path:
-            where, line, col = locate(list(SECTION))
-            message = f"CODEOWNERS cannot name {path!r} (a line break in the name)"
-            findings.append(
-                Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.WARNING)
-            )
-            continue
-        singles.append((co.escape_path(path), tuple(sorted(expected))))
+        single = co.escape_path(path)
+        singles.append((single, tuple(sorted(expected))))
+        if any(map(co.unwritable, path)):
+            findings += _wildcard_findings(path, single, ordered, locate)
     text = CODEOWNERS_HEADER + "".join(_line(p.text, owners) for p, owners in lines)
     if singles:
         text += "\n\n# Files whose owners the lines above get wrong: CODEOWNERS keeps only the"
@@ -653,8 +645,28 @@ def codeowners(
     return text + "\n", findings + _bare_name_findings(ruleset, locate)
 
 
+def _wildcard_findings(
+    path: str, pattern: str, ordered: Sequence[str], locate: Locate
+) -> list[Finding]:
+    """A name with `#` (or a line break) is written with a `?` in its place: say so when
+    that line also matches other tracked files, which then get this file's owners."""
+    regex = co.compile_pattern(pattern).regex
+    others = [other for other in ordered if other != path and regex.match(other)]
+    if not others:
+        return []
+    where, line, col = locate(list(SECTION))
+    message = (
+        f"CODEOWNERS cannot write {path!r} exactly (no line can hold a `#` or a line break): "
+        f"its line {pattern} also matches {', '.join(map(repr, others[:3]))}"
+        + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    )
+    hint = "rename the file, or check those files' owners in the generated CODEOWNERS"
+    return [Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.WARNING, hint)]
+
+
 def _line(pattern: str, owners: Iterable[str]) -> str:
-    return f"\n{pattern} {' '.join(owners)}".rstrip(" ")
+    # no rstrip: a pattern may end in an escaped space (`/ab\\ `, a name ending in one)
+    return f"\n{pattern}" + "".join(f" {owner}" for owner in owners)
 
 
 def _bare_name_findings(ruleset: RuleSet, locate: Locate) -> list[Finding]:

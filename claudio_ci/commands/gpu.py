@@ -13,11 +13,17 @@ from claudio_ci.actions_env import ActionsEnv
 from claudio_ci.commands.check import command_config
 from claudio_ci.config import Config
 from claudio_ci.errors import UsageError
-from claudio_ci.findings import Finding
+from claudio_ci.findings import Finding, Severity
 from claudio_ci.git import Repository, discover
 from claudio_ci.gpu import ledger as gpu_ledger
 from claudio_ci.gpu.pricing import Pricing, shipped_rates
-from claudio_ci.gpu.report import RENDERERS, build_report, cost_findings, parse_since
+from claudio_ci.gpu.report import (
+    CODE_OTHER_BOT,
+    RENDERERS,
+    build_report,
+    cost_findings,
+    parse_since,
+)
 
 if TYPE_CHECKING:
     from claudio_ci.github import GitHub, IssueComment
@@ -163,21 +169,41 @@ def _client(args: argparse.Namespace, env: ActionsEnv) -> GitHub:
     return GitHub(repository, token=env.token, api_url=env.api_url)
 
 
-def _upsert(client: GitHub, number: int, existing: IssueComment | None, body: str) -> str:
-    """Update the sticky comment, or create it; what was done, in a few words."""
+def _upsert(
+    client: GitHub, number: int, existing: IssueComment | None, body: str
+) -> tuple[str, str | None]:
+    """Update the sticky comment, or create it: what was done, in a few words, and the
+    login a newly created comment was written as (None when none was created)."""
     from claudio_ci.github import ReadOnlyTokenError
 
     try:
         if existing is None:
-            client.create_issue_comment(number, body)
-            return f"created the GPU cost comment on #{number}"
+            created = client.create_issue_comment(number, body)
+            return f"created the GPU cost comment on #{number}", created.author
         client.update_issue_comment(existing.id, body)
     except ReadOnlyTokenError:
-        return f"this token may not comment on #{number} (a fork?): see the step summary"
-    return f"updated the GPU cost comment on #{number}"
+        return f"this token may not comment on #{number} (a fork?): see the step summary", None
+    return f"updated the GPU cost comment on #{number}", None
+
+
+def _other_bot(number: int, assumed: str, actual: str) -> Finding:
+    """The token turned out to be another bot's (a GitHub App's) than the one assumed: its
+    comment will not be found again, so every run would start a new one from $0."""
+    return Finding(
+        f"#{number}",
+        CODE_OTHER_BOT,
+        f"this token comments as {actual}, not {assumed}: its GPU cost comment is not found "
+        "again, so each run starts a new one",
+        0,
+        0,
+        Severity.WARNING,
+        hint=f"set the gpu-cost action's comment-author input to {actual} "
+        f"(gpu comment --author {actual})",
+    )
 
 
 def comment(args: argparse.Namespace) -> int:
+    from claudio_ci.github import ACTIONS_BOT
     from claudio_ci.gpu import comment as sticky
 
     repo, config = _context(args)
@@ -202,10 +228,13 @@ def comment(args: argparse.Namespace) -> int:
     else:
         number = _pull_number(args.pr, env)
         client = _client(args, env)
-        author = args.author or client.identity()
+        author = args.author or client.identity() or ACTIONS_BOT
         existing = sticky.find_sticky(client.issue_comments(number), author)
         body, findings = body_after(existing.body if existing is not None else "")
-        print(f"claudio-ci gpu: {_upsert(client, number, existing, body)}")
+        done, created_as = _upsert(client, number, existing, body)
+        print(f"claudio-ci gpu: {done}")
+        if created_as and created_as.lower() != author.lower():
+            findings.append(_other_bot(number, author, created_as))
     fmt.write_step_summary(sticky.visible_part(body))
     if env.active:
         sys.stdout.write(fmt.render_github(findings))

@@ -329,7 +329,8 @@ def _apply(
 
 
 TOKEN_SNIPPET = """\
-      - uses: actions/create-github-app-token@v1  # an app with Members: read, Pull requests: write
+      # an app with Members: read, Pull requests: write
+      - uses: actions/create-github-app-token@fee1f7d63c2ff003460e3d139729b119787bc349  # v2.2.2
         id: app-token
         with:
           app-id: ${{ vars.REVIEWERS_APP_ID }}

@@ -87,25 +87,48 @@ def setup(args: argparse.Namespace) -> int:
     return exit_code(report.findings)
 
 
+def _repo_config_bytes(config_file: Path) -> bytes:
+    """The bytes of the repository's `.claudio.yaml`, read once: the commands shown and the
+    approval both come from them. UsageError saying why they cannot be read."""
+    from claudio_ci.fileio import read_regular
+    from claudio_ci.yamlfile import MAX_BYTES
+
+    try:
+        raw = read_regular(config_file, MAX_BYTES)
+    except FileNotFoundError:
+        raise UsageError(f"worktree allow: {config_file} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"worktree allow: {config_file} is a directory, not a YAML file") from None
+    except OSError as exc:
+        raise UsageError(f"worktree allow: cannot read {config_file}: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise UsageError(f"worktree allow: {config_file} is over {MAX_BYTES:,} bytes")
+    return raw
+
+
 def allow(args: argparse.Namespace) -> int:
-    """Approve (or, with --revoke, withdraw) the setup commands of this content of the
-    repository's `.claudio.yaml`, after showing them."""
-    from claudio_ci.config import REPO_FILE
+    """Show the setup commands of this content of the repository's `.claudio.yaml`, then
+    approve them (--show: only show them; --revoke: withdraw the approval)."""
+    from claudio_ci.config import REPO_FILE, bytes_layer, merge_layers
     from claudio_ci.worktree import trust
 
     repo = discover()
     config_file = repo.root / REPO_FILE
-    if not config_file.is_file():
-        raise UsageError(f"worktree allow: {config_file} does not exist")
+    content = _repo_config_bytes(config_file)
     if args.revoke:
         done = trust.revoke(config_file)
         print(f"claudio-ci worktree: {'revoked' if done else 'no'} approval of {config_file}")
         return 0
-    settings = load_settings(command_config(repo, config_file=str(config_file)))
-    trust.allow(config_file)
-    print(f"claudio-ci worktree: approved {config_file} (this content only); its setup commands:")
+    # the file's own commands, not those your config, the environment or --set would add
+    settings = load_settings(merge_layers([bytes_layer(content, REPO_FILE)]))
+    print(f"claudio-ci worktree: the setup commands of {config_file} (this content):")
     for command in settings.setup_commands or ["(none)"]:
         print(f"  {command}")
+    if args.show:
+        print("not approved: run `claudio-ci worktree allow` to approve them")
+        return 0
+    trust.allow(config_file, content)
+    print("approved (this content only: any change to the file needs a new approval)")
     return 0
 
 

@@ -32,6 +32,9 @@ def content_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+SHOW_COMMAND = "claudio-ci worktree allow --show"
+
+
 @dataclass(frozen=True)
 class Trust:
     trusted: bool
@@ -41,7 +44,8 @@ class Trust:
     def notice(self) -> str:
         return (
             f"setup commands from {self.config_file} not run: this content was never approved; "
-            f"review them, then run `claudio-ci worktree allow` here"
+            f"see them with `{SHOW_COMMAND}`, then approve them with `claudio-ci worktree allow` "
+            "here"
         )
 
 
@@ -64,9 +68,10 @@ def commands_trust(
     return Trust(approved, config_file)
 
 
-def allow(config_file: Path, environ: Mapping[str, str] = os.environ) -> Path:
-    """Approve this content of `config_file`; the approval's path."""
-    record = allow_dir(environ) / content_hash(config_file)
+def allow(config_file: Path, content: bytes, environ: Mapping[str, str] = os.environ) -> Path:
+    """Approve `content`, the bytes of `config_file` whose commands were shown; the
+    approval's path."""
+    record = allow_dir(environ) / hashlib.sha256(content).hexdigest()
     record.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(record, f"{config_file.resolve()}\n")
     return record

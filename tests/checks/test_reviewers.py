@@ -68,6 +68,7 @@ def at(path: Sequence[str | int]) -> tuple[str, int, int]:
     [
         ("alice", Reviewer("alice", Kind.USER_OR_TEAM)),
         ("@alice", Reviewer("alice", Kind.USER)),
+        ("@octocat_acme", Reviewer("octocat_acme", Kind.USER)),  # an Enterprise Managed User
         ("data-team", Reviewer("data-team", Kind.USER_OR_TEAM)),
         ("data_team.v2", Reviewer("data_team.v2", Kind.USER_OR_TEAM)),
         ("acme/ml-team", Reviewer("ml-team", Kind.TEAM, "acme")),
@@ -83,7 +84,7 @@ def test_reviewer_names_follow_codeowners(text: str, expected: Reviewer) -> None
 
 
 @pytest.mark.parametrize(
-    "text", ["", "@", "a b", "-alice", "@data_team", "acme/", "/team", "a/b/c", "al!ce"]
+    "text", ["", "@", "a b", "-alice", "@data_", "@_team", "@a__b", "acme/", "/team", "a/b/c", "al!ce"]
 )
 def test_a_name_github_cannot_hold_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a"):
@@ -479,9 +480,39 @@ def test_codeowners_lists_files_that_several_rules_route_only_in_union_mode() ->
 
 
 def test_generated_lines_escape_literal_names() -> None:
-    assert co.escape_path("a b/#1 [x] !y*?.md") == "/a\\ b/\\#1\\ \\[x\\]\\ \\!y\\*\\?.md"
+    assert co.escape_path("a b/#1 [x] !y*?.md") == "/a\\ b/?1\\ \\[x\\]\\ \\!y\\*\\?.md"
     assert co.written("/apps/[slug]/a b.tsx") == "/apps/\\[slug\\]/a\\ b.tsx"
     name = "docs/#1 [draft] !x*?.md"
     pattern = co.compile_pattern(co.escape_path(name))
     assert pattern.regex.match(name)
     assert not pattern.regex.match("docs/#1 [draft] !xyz.md")
+
+
+def test_a_hash_is_never_written_escaped_because_github_reads_a_comment() -> None:
+    """hmarr/codeowners (checked against GitHub) ends the line at any `#`, escaped or not."""
+    assert co.escape_path("docs/#1.md") == "/docs/?1.md"
+    assert co.escape_path("a\nb\rc") == "/a?b?c"
+    assert co.written("docs/#*") == "docs/?*"
+    lines, problems = co.parse("docs/a#b.md @x\n/a\\#b @y\n")
+    assert [(line.pattern.text, line.owners) for line in lines] == [("docs/a", ())]
+    assert [p.number for p in problems] == [2]
+
+
+@pytest.mark.parametrize("other", [None, "docs/x1.md"])
+def test_a_name_written_with_a_wildcard_says_which_other_files_it_matches(
+    other: str | None,
+) -> None:
+    tracked = ["docs/#1.md", "docs/a\nb.md", *([other] if other else [])]
+    section = {"by_path": {"docs/**": ["writer"], "**/*.md": ["editor"]}}
+    text, findings = codeowners(rules(section), tracked, at)
+    assert "\\#" not in text
+    for path in tracked:
+        assert codeowners_owners(text, path) == {"@writer", "@editor"}, path
+    wildcard = [f for f in findings if "cannot write" in f.message]
+    if other is None:
+        assert wildcard == []
+    else:
+        (finding,) = wildcard
+        assert finding.code == CODE_NOT_EXPRESSIBLE
+        assert finding.severity is Severity.WARNING
+        assert "'docs/#1.md'" in finding.message and "'docs/x1.md'" in finding.message

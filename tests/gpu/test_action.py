@@ -115,3 +115,35 @@ def test_the_steps_train_comment_and_pass_the_exit_code_on(
     assert final.stdout == (
         "::error title=claudio-ci gpu run::the training command exited with 3\n"
     )
+
+
+def test_the_comment_author_input_reaches_gpu_comment(
+    git_repo: Path, tmp_path: Path, github_server
+) -> None:
+    """With a GitHub App's token the action is told the App's login, and finds its comment."""
+    claudio = shutil.which("claudio-ci", path=str(Path(sys.executable).parent))
+    if claudio is None:
+        pytest.skip("the claudio-ci script is not installed next to this Python")
+    assert _action()["inputs"]["comment-author"]["default"] == ""
+    git(git_repo, "checkout", "-q", "-b", "claudio/ab12-baseline")
+    github_server.add_pull(7, head_ref="claudio/ab12-baseline")
+    github_server.identity = "claudio-app[bot]"
+    env = {
+        "CLAUDIO_CI": claudio,
+        "BRANCH": "claudio/ab12-baseline",
+        "GITHUB_API_URL": github_server.url,
+        "GITHUB_REPOSITORY": "acme/ml",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_ACTIONS": "true",
+        "COMMENT": "true",
+        "PR_NUMBER": "7",
+        "GITHUB_TOKEN": "t",
+        "COMMENT_AUTHOR": "claudio-app[bot]",
+    }
+    step = _step("Sticky PR comment, step summary and cost thresholds")
+    for _ in range(2):
+        posted = _run_step(step, git_repo, env)
+        assert posted.returncode == 0, posted.stderr
+        assert "GPU006" not in posted.stdout
+    (comment,) = github_server.repo.comments
+    assert comment.author == "claudio-app[bot]"

@@ -301,6 +301,34 @@ def test_a_github_app_names_its_own_login(
     assert "**$5.95** over 2 run(s)" in mine.body
 
 
+def test_an_app_token_without_its_login_warns_to_name_it_and_trusts_no_other_bot(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GET /user refuses an App's token as it refuses GITHUB_TOKEN: the run cannot tell the
+    two apart beforehand, so it trusts github-actions[bot]'s comment only, and says so once
+    the comment it created shows the App's login."""
+    github_server.identity = "claudio-app[bot]"
+    apps = github_server.add_comment(7, forged_body("2.0"), author="claudio-app[bot]")
+    other = github_server.add_comment(7, forged_body("50.0"), author="dependabot[bot]")
+    _train(pr_repo, 1.0, 1_780_000_000.0, "real")
+    assert main(["gpu", "comment", "--pr", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "created the GPU cost comment on #7" in out
+    assert "GPU006" in out
+    assert "comments as claudio-app[bot], not github-actions[bot]" in out
+    assert "comment-author input to claudio-app[bot]" in out
+    assert (apps.body, other.body) == (forged_body("2.0"), forged_body("50.0"))
+    assert "**$3.95** over 1 run(s)" in github_server.repo.comments[-1].body
+
+
+def test_the_actions_bot_gets_no_warning(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _train(pr_repo, 1.0, 1_780_000_000.0, "real")
+    assert main(["gpu", "comment", "--pr", "7"]) == 0
+    assert "GPU006" not in capsys.readouterr().out
+
+
 def test_a_hostile_branch_name_stays_literal_in_the_comment() -> None:
     markdown_it = pytest.importorskip("markdown_it")
     branch = "x`<img src=x onerror=alert(1)>`@octocat"
