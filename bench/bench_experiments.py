@@ -24,7 +24,13 @@ Runner = Callable[[], None]
 
 N_CONFIGS = 1_000
 BIN = Path(sys.executable).parent
-SCHEMA = Path(__file__).resolve().parents[1] / "claudio_ci" / "schemas" / "experiment.schema.json"
+SCHEMA = (
+    Path(__file__).resolve().parents[1]
+    / "claudio_ci"
+    / "core"
+    / "schemas"
+    / "experiment.schema.json"
+)
 
 CONFIG = """\
 # experiments/{name}.yaml
@@ -167,7 +173,7 @@ def build_hydra_repo(root: Path, count: int) -> list[str]:
     """The lightning-hydra-template-shaped project of the tests, with `count` experiments."""
     import textwrap
 
-    from tests.checks.test_experiments import HYDRA_CONFIG, HYDRA_FILES, hydra_experiments
+    from tests.experiments.test_rules import HYDRA_CONFIG, HYDRA_FILES, hydra_experiments
 
     experiments = hydra_experiments()
     template = next(iter(experiments.values()))

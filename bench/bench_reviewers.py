@@ -32,9 +32,9 @@ from benchlib import Row, best_of, print_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from claudio_ci import codeowners as co
-from claudio_ci.checks.reviewers import decide, load_rules, route
 from claudio_ci.cli import main as claudio
+from claudio_ci.reviewers import codeowners as co
+from claudio_ci.reviewers.rules import decide, load_rules, route
 from tests.github_server import GitHubServer
 
 GOAL = "< 200 ms"

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from claudio_ci import __version__
-from claudio_ci.errors import ClaudioError, UsageError
-from claudio_ci.findings import FORMATS, github_safe_line, shown_path
+from claudio_ci.core.errors import ClaudioError, UsageError
+from claudio_ci.core.findings import FORMATS, github_safe_line, shown_path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -143,7 +143,7 @@ def _add_check_commands(sub: Any) -> None:
         "(jupytext --sync would change nothing). --fix creates missing twins, sets the pairing "
         "and syncs from the staged or most recently committed file; it refuses when both "
         "files changed differently. Codes NB001-NB008.",
-        lazy("claudio_ci.commands.check_notebooks", "run"),
+        lazy("claudio_ci.notebooks.command", "run"),
     )
     _check_parser(
         checks,
@@ -153,7 +153,7 @@ def _add_check_commands(sub: Any) -> None:
         "name, the config fits the schema, ${...} references resolve, and no two experiments "
         "(here, in a sibling worktree or in experiments.compare_branches) share a name or an "
         "output directory. --fix sets the name key to the file name. Codes EXP001-EXP503.",
-        lazy("claudio_ci.commands.check_experiments", "run"),
+        lazy("claudio_ci.experiments.command", "run"),
     )
     conflicts = _check_parser(
         checks,
@@ -165,7 +165,7 @@ def _add_check_commands(sub: Any) -> None:
         "the other worktree and branch, and the outcome `git merge-tree` predicts. Risk comes "
         "from conflicts.high/low/ignore/single_writer globs; conflicts.fail_on decides what "
         "fails. Codes CR001-CR005, notices CR101-CR104.",
-        lazy("claudio_ci.commands.check_conflicts", "run"),
+        lazy("claudio_ci.conflicts.command", "run"),
         fixable=False,
         default_files="the staged files",
     )
@@ -192,18 +192,18 @@ def _add_config_commands(sub: Any) -> None:
         parents=[_config_options()],
     )
     _format_option(show, ("text", "json", "yaml"))
-    show.set_defaults(handler=lazy("claudio_ci.commands.config", "show"))
+    show.set_defaults(handler=lazy("claudio_ci.project.config_command", "show"))
     validate = actions.add_parser(
         "validate",
         help="check every configuration source: errors, unknown keys (exit 1 on errors)",
         parents=[_config_options()],
     )
     _format_option(validate)
-    validate.set_defaults(handler=lazy("claudio_ci.commands.config", "validate"))
+    validate.set_defaults(handler=lazy("claudio_ci.project.config_command", "validate"))
     schema = actions.add_parser(
         "schema", help="print the JSON Schema (for editor completion and validation)"
     )
-    schema.set_defaults(handler=lazy("claudio_ci.commands.config", "schema"))
+    schema.set_defaults(handler=lazy("claudio_ci.project.config_command", "schema"))
 
 
 def _add_init_command(sub: Any) -> None:
@@ -218,7 +218,7 @@ def _add_init_command(sub: Any) -> None:
     init.add_argument("directory", nargs="?", default=".", help="repository (default: .)")
     init.add_argument("--force", action="store_true", help="overwrite files that differ")
     init.add_argument("--dry-run", action="store_true", help="say what would be written")
-    init.set_defaults(handler=lazy("claudio_ci.commands.init", "run"))
+    init.set_defaults(handler=lazy("claudio_ci.project.init_command", "run"))
 
 
 def _add_demo_command(sub: Any) -> None:
@@ -231,7 +231,7 @@ def _add_demo_command(sub: Any) -> None:
         formatter_class=_Formatter,
     )
     demo.add_argument("--keep", metavar="DIR", help="build the demo repo in DIR and keep it")
-    demo.set_defaults(handler=lazy("claudio_ci.commands.demo", "run"))
+    demo.set_defaults(handler=lazy("claudio_ci.project.demo_command", "run"))
 
 
 def _add_install_hooks_command(sub: Any) -> None:
@@ -257,7 +257,7 @@ def _add_install_hooks_command(sub: Any) -> None:
         choices=("post-checkout", "pre-commit"),
         help="only this hook (repeatable; default: both)",
     )
-    hooks.set_defaults(handler=lazy("claudio_ci.commands.install_hooks", "run"))
+    hooks.set_defaults(handler=lazy("claudio_ci.worktree.hooks_command", "run"))
 
 
 def _add_worktree_command(sub: Any) -> None:
@@ -292,7 +292,7 @@ def _add_worktree_command(sub: Any) -> None:
         "or the pre-commit framework's PRE_COMMIT_FROM_REF and PRE_COMMIT_CHECKOUT_TYPE) say "
         "`git worktree add` created this worktree",
     )
-    setup.set_defaults(handler=lazy("claudio_ci.commands.worktree", "setup"))
+    setup.set_defaults(handler=lazy("claudio_ci.worktree.command", "setup"))
     allow = actions.add_parser(
         "allow",
         help="show, then approve, the setup commands of this .claudio.yaml (this content "
@@ -307,7 +307,7 @@ def _add_worktree_command(sub: Any) -> None:
         "--show", action="store_true", help="only show the commands, approve nothing"
     )
     shown.add_argument("--revoke", action="store_true", help="withdraw the approval")
-    allow.set_defaults(handler=lazy("claudio_ci.commands.worktree", "allow"))
+    allow.set_defaults(handler=lazy("claudio_ci.worktree.command", "allow"))
     status = actions.add_parser(
         "status",
         help="every worktree: branch, Jupyter port, data links, setup state "
@@ -315,7 +315,7 @@ def _add_worktree_command(sub: Any) -> None:
         parents=[_config_options()],
     )
     _format_option(status, ("text", "json"))
-    status.set_defaults(handler=lazy("claudio_ci.commands.worktree", "status"))
+    status.set_defaults(handler=lazy("claudio_ci.worktree.command", "status"))
 
 
 def _add_gpu_command(sub: Any) -> None:
@@ -352,7 +352,7 @@ def _add_gpu_command(sub: Any) -> None:
     )
     run.add_argument("--record", metavar="FILE", help="also write the readings as a trace")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
-    run.set_defaults(handler=lazy("claudio_ci.commands.gpu", "run"))
+    run.set_defaults(handler=lazy("claudio_ci.gpu.command", "run"))
     report = actions.add_parser(
         "report",
         help="runs, GPU-hours, kWh and cost per branch, the costliest runs (exit 1: over "
@@ -363,7 +363,7 @@ def _add_gpu_command(sub: Any) -> None:
     report.add_argument("--branch", help="only this branch")
     report.add_argument("--since", metavar="T", help="only runs started since T: 7d, 12h, or ISO")
     report.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    report.set_defaults(handler=lazy("claudio_ci.commands.gpu", "report"))
+    report.set_defaults(handler=lazy("claudio_ci.gpu.command", "report"))
     comment = actions.add_parser(
         "comment",
         help="keep one sticky PR comment with the branch's cumulative GPU cost (GitHub Actions)",
@@ -392,7 +392,7 @@ def _add_gpu_command(sub: Any) -> None:
         action="store_true",
         help="only the step summary and the threshold annotations (e.g. on push)",
     )
-    comment.set_defaults(handler=lazy("claudio_ci.commands.gpu", "comment"))
+    comment.set_defaults(handler=lazy("claudio_ci.gpu.command", "comment"))
 
 
 def _add_smoke_test_command(sub: Any) -> None:
@@ -445,7 +445,7 @@ def _add_smoke_test_command(sub: Any) -> None:
         help="seconds per experiment (overrides smoke_test.timeout_seconds)",
     )
     _format_option(smoke)
-    smoke.set_defaults(handler=lazy("claudio_ci.commands.smoke_test", "run"))
+    smoke.set_defaults(handler=lazy("claudio_ci.smoke.command", "run"))
 
 
 def _add_reviewers_command(sub: Any) -> None:
@@ -480,7 +480,7 @@ def _add_reviewers_command(sub: Any) -> None:
         help="with --explain: route what this worktree changed since its merge base with REV",
     )
     _format_option(reviewers)
-    reviewers.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "run"))
+    reviewers.set_defaults(handler=lazy("claudio_ci.reviewers.command", "run"))
     actions = reviewers.add_subparsers(dest="action", metavar="ACTION")
     codeowners = actions.add_parser(
         "codeowners",
@@ -498,7 +498,7 @@ def _add_reviewers_command(sub: Any) -> None:
         "--force", action="store_true", help="replace a CODEOWNERS file written by hand"
     )
     _format_option(codeowners, nested=True)
-    codeowners.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "codeowners_command"))
+    codeowners.set_defaults(handler=lazy("claudio_ci.reviewers.command", "codeowners_command"))
     validate = actions.add_parser(
         "validate",
         help="patterns that match no tracked file, shadowed rules, unknown users or teams",
@@ -509,7 +509,7 @@ def _add_reviewers_command(sub: Any) -> None:
     )
     validate.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
     _format_option(validate, nested=True)
-    validate.set_defaults(handler=lazy("claudio_ci.commands.reviewers", "validate"))
+    validate.set_defaults(handler=lazy("claudio_ci.reviewers.command", "validate"))
 
 
 def _add_explain_command(sub: Any) -> None:
@@ -522,7 +522,7 @@ def _add_explain_command(sub: Any) -> None:
     )
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as NB004")
     explain.add_argument("--all", action="store_true", help="list every code")
-    explain.set_defaults(handler=lazy("claudio_ci.commands.explain", "run"))
+    explain.set_defaults(handler=lazy("claudio_ci.project.explain_command", "run"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -558,7 +558,7 @@ def _tolerate_undecodable_names() -> None:
 def _error_line(prog: str, message: str) -> str:
     """One line, whatever a path or value in `message` holds; on GitHub Actions also one
     that the runner cannot take for a workflow command (a value quoting `##[stop-commands]`)."""
-    from claudio_ci.actions_env import ActionsEnv  # the error path only
+    from claudio_ci.adapters.actions_env import ActionsEnv  # the error path only
 
     line = f"{prog}: error: {shown_path(message)}"
     return github_safe_line(line) if ActionsEnv().active else line

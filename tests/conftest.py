@@ -33,7 +33,7 @@ SLOW_FIXTURES = {
 }
 # Files (relative to the repository root) whose every test is slow.
 SLOW_FILES = {
-    "tests/test_demo.py": "runs the whole demo",
+    "tests/project/test_demo.py": "runs the whole demo",
     "templates/ml-project/tests/test_ml_training.py": "trains the example project for real",
     "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
     "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
@@ -41,11 +41,11 @@ SLOW_FILES = {
 # Single tests over generated corpora, by file and test name (parameters ignored).
 SLOW_TESTS = {
     (
-        "tests/checks/test_notebook_sync.py",
+        "tests/notebooks/test_sync.py",
         "test_verdicts_agree_with_jupytext_sync_on_a_varied_corpus",
     ): "a corpus of notebooks through jupytext",
     (
-        "tests/test_smoke_test.py",
+        "tests/smoke/test_command.py",
         "test_a_torch_checkpoint_of_a_whole_module_does_not_load",
     ): "imports PyTorch in a subprocess",
 }

@@ -20,54 +20,62 @@ from tests.gitutil import REPO_ROOT
 PACKAGE = REPO_ROOT / "claudio_ci"
 
 # Layer of every module, lowest first; a module may import only from its own layer or below.
-# A module is matched by its full dotted name (without `claudio_ci.`) or by a package prefix.
+# A module is matched by its full dotted name (without `claudio_ci.`) or by a package prefix,
+# the longest first: `notebooks.rules` is a pure rule, the rest of `notebooks` its capability.
 CORE, RULES, ADAPTERS, CAPABILITIES, COMMANDS, CLI = range(6)
 LAYER_NAMES = ["core", "pure rules", "adapters", "capabilities", "commands", "cli"]
+CAPABILITY_FOLDERS = [
+    "notebooks",
+    "conflicts",
+    "experiments",
+    "reviewers",
+    "smoke",
+    "gpu",
+    "worktree",
+    "project",
+]
 LAYERS = {
     # core: the data model and what every layer needs; no outside world beyond reading files
     "": CORE,  # claudio_ci/__init__.py: the version
-    "errors": CORE,
-    "findings": CORE,
-    "codes": CORE,
-    "config": CORE,
-    "cache": CORE,
-    "fileio": CORE,
-    "globs": CORE,
-    "interpolation": CORE,
-    "yamlfile": CORE,
-    "experiment_files": CORE,
-    "resources": CORE,
-    "suppress": CORE,  # ignore settings and comments over findings (lands with i14-experiments)
-    "codeowners": CORE,  # GitHub's CODEOWNERS semantics over text (lands with i15-reviewers)
-    # pure rules: data in, findings out
-    "checks": RULES,
+    "core": CORE,
+    # pure rules of each capability: data in, findings out
+    "notebooks.rules": RULES,
+    "notebooks.formats": RULES,  # jupytext formats and pairing
+    "notebooks.sync": RULES,
+    "notebooks.cache": RULES,
+    "conflicts.rules": RULES,
+    "experiments.rules": RULES,
+    "experiments.interpolation": RULES,  # `${...}` as OmegaConf resolves it
+    "experiments.files": RULES,  # which files are experiment configs
+    "reviewers.rules": RULES,
+    "reviewers.codeowners": RULES,  # GitHub's CODEOWNERS semantics over text
+    "smoke.rules": RULES,
     # adapters: the only doors to git, GitHub, the Actions environment and /proc
-    "git": ADAPTERS,
-    "github": ADAPTERS,
-    "actions_env": ADAPTERS,
-    "procfs": ADAPTERS,
-    # capabilities that are vertical slices today, and the modules behind install-hooks/init/demo
-    "gpu": CAPABILITIES,
-    "smoke": CAPABILITIES,
-    "worktree": CAPABILITIES,
-    "hook_install": CAPABILITIES,
-    "scaffold": CAPABILITIES,
-    "demo": CAPABILITIES,
-    "commands": COMMANDS,
+    "adapters": ADAPTERS,
+    # capabilities: what collects each capability's inputs, runs and reports it
+    **dict.fromkeys(CAPABILITY_FOLDERS, CAPABILITIES),
+    # commands: one per capability, and what the `check` subcommands share
+    **{f"{folder}.command": COMMANDS for folder in CAPABILITY_FOLDERS if folder != "project"},
+    "worktree.hooks_command": COMMANDS,  # install-hooks
+    "project.init_command": COMMANDS,
+    "project.demo_command": COMMANDS,
+    "project.explain_command": COMMANDS,
+    "project.config_command": COMMANDS,
+    "check": COMMANDS,
     "cli": CLI,
     "__main__": CLI,
 }
 
 # The outside worlds, and the only modules allowed to reach each of them.
-PROCESSES = {"git", "demo", "smoke.runner", "gpu.runner", "worktree.setup"}
+PROCESSES = {"adapters.git", "project.demo", "smoke.runner", "gpu.runner", "worktree.setup"}
 OUTSIDE_WORLDS = {
-    "runs git": {"git"},
+    "runs git": {"adapters.git"},
     "starts processes (subprocess)": PROCESSES,
-    "calls GitHub (PyGithub, requests, http)": {"github"},
+    "calls GitHub (PyGithub, requests, http)": {"adapters.github"},
     "reads NVML (pynvml)": {"gpu.nvml"},
-    "reads /proc": {"procfs"},
-    # demo.py only sets GITHUB_ACTIONS=false for the commands it runs, as a user would
-    "reads GITHUB_*/INPUT_* variables": {"actions_env", "demo"},
+    "reads /proc": {"adapters.procfs"},
+    # project/demo.py only sets GITHUB_ACTIONS=false for the commands it runs, as a user would
+    "reads GITHUB_*/INPUT_* variables": {"adapters.actions_env", "project.demo"},
 }
 WORLD_OF_IMPORT = {
     "subprocess": "starts processes (subprocess)",
@@ -83,16 +91,16 @@ WORLD_OF_IMPORT = {
 # An entry that no longer matches anything fails the test too: delete it when it is fixed.
 KNOWN_UPWARD = {
     # TODO(smoke owner): smoke/plan.py borrows `relative_paths` (paths as pre-commit passes
-    # them) lazily from commands/check.py; it belongs in git.py, where both can import it.
-    ("smoke.plan", "commands.check"),
+    # them) lazily from check.py; it belongs in adapters/git.py, where both can import it.
+    ("smoke.plan", "check"),
 }
 KNOWN_OUTSIDE = {
-    # TODO: fileio._umask reads /proc/self/status; move that read into procfs.py.
-    ("fileio", "reads /proc"),
-    # TODO(next session): read these through actions_env.ActionsEnv (its docstring lists the
-    # call sites); findings.py is core, so the commands pass it the summary target instead.
-    ("findings", "reads GITHUB_*/INPUT_* variables"),
-    ("commands.smoke_test", "reads GITHUB_*/INPUT_* variables"),
+    # TODO: core/fileio._umask reads /proc/self/status; move that read into adapters/procfs.py.
+    ("core.fileio", "reads /proc"),
+    # TODO(next session): read these through adapters.actions_env.ActionsEnv (its docstring
+    # lists the call sites); findings.py is core, so the commands pass it the summary target.
+    ("core.findings", "reads GITHUB_*/INPUT_* variables"),
+    ("smoke.command", "reads GITHUB_*/INPUT_* variables"),
 }
 ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")
 
@@ -147,7 +155,7 @@ def imports(module: str, path: Path, known: set[str]) -> Iterator[Import]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             source = _resolve(module, path.name == "__init__.py", node)
-            # `from claudio_ci import findings` imports the module claudio_ci.findings
+            # `from claudio_ci.core import findings` imports the module claudio_ci.core.findings
             names = [
                 f"{source}.{alias.name}"
                 if f"{source}.{alias.name}".removeprefix("claudio_ci.") in known
@@ -289,7 +297,18 @@ def test_the_walker_sees_lazy_relative_and_type_checking_imports(tmp_path: Path)
 
 def test_layers_are_found_by_package_prefix() -> None:
     assert layer("") == CORE
-    assert layer("checks.notebooks") == RULES
-    assert layer("commands.check") == COMMANDS
+    assert layer("core.findings") == CORE
+    assert layer("notebooks.rules") == RULES
+    assert layer("notebooks.command") == COMMANDS
+    assert layer("notebooks") == CAPABILITIES
+    assert layer("adapters.git") == ADAPTERS
+    assert layer("check") == COMMANDS
     assert layer("gpu.nvml") == CAPABILITIES
     assert layer("no_such_module") is None
+
+
+def test_every_capability_folder_has_its_command() -> None:
+    """One shape: each capability folder holds a `command.py` (project/ holds several)."""
+    for folder in CAPABILITY_FOLDERS:
+        commands = [name for name in MODULES if name.startswith(f"{folder}.")]
+        assert any(name.endswith("command") for name in commands), f"{folder}/ has no command"

@@ -51,7 +51,7 @@ def test_every_hook_id_is_in_the_init_template() -> None:
 
 def config_reference_table() -> str:
     """The README's configuration reference, generated from the schema."""
-    from claudio_ci.config import load_schema
+    from claudio_ci.core.config import load_schema
 
     def rows(node: dict, prefix: str):
         for name, sub in node.get("properties", {}).items():

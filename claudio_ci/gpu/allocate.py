@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from claudio_ci.errors import UsageError
-from claudio_ci.fileio import write_atomic
+from claudio_ci.adapters.procfs import is_alive, start_ticks
+from claudio_ci.core.errors import UsageError
+from claudio_ci.core.fileio import write_atomic
 from claudio_ci.gpu.locks import file_lock
 from claudio_ci.gpu.readings import DeviceReading
 from claudio_ci.gpu.visible import visibility
-from claudio_ci.procfs import is_alive, start_ticks
 
 RESERVATIONS = "gpu-reservations.json"
 GIB = 1 << 30

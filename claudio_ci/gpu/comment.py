@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from claudio_ci import findings as fmt
-from claudio_ci.findings import Finding, markdown_code, markdown_text
+from claudio_ci.core import findings as fmt
+from claudio_ci.core.findings import Finding, markdown_code, markdown_text
 from claudio_ci.gpu.ledger import RunRow
 from claudio_ci.gpu.report import kwh, utc
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from claudio_ci.errors import ClaudioError, UsageError
+from claudio_ci.core.errors import ClaudioError, UsageError
 from claudio_ci.gpu.locks import file_lock
 from claudio_ci.gpu.pricing import GpuCost
 from claudio_ci.gpu.usage import GpuUsage

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from claudio_ci.adapters.procfs import is_alive
 from claudio_ci.gpu.readings import DeviceReading, GpuUnavailable, ProcessUse, Snapshot
-from claudio_ci.procfs import is_alive
 
 FOREIGN_PIDS = (
     "NVML lists processes by ids this machine's /proc does not show (a container without "

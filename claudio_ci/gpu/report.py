@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claudio_ci import findings as fmt
-from claudio_ci.errors import UsageError
-from claudio_ci.findings import Finding, Severity, markdown_code, markdown_text, sort_findings
+from claudio_ci.adapters.procfs import is_alive
+from claudio_ci.core import findings as fmt
+from claudio_ci.core.errors import UsageError
+from claudio_ci.core.findings import Finding, Severity, markdown_code, markdown_text, sort_findings
 from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH
-from claudio_ci.procfs import is_alive
 
 CODE_LIMIT = "GPU001"
 CODE_WARNING = "GPU002"

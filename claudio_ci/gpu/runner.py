@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from claudio_ci.errors import ClaudioError
-from claudio_ci.findings import github_safe_line
+from claudio_ci.core.errors import ClaudioError
+from claudio_ci.core.findings import github_safe_line
 from claudio_ci.gpu import allocate
 from claudio_ci.gpu.ledger import Ledger, LedgerError, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource

@@ -6,10 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from claudio_ci.adapters.procfs import ProcessTree
 from claudio_ci.gpu.readings import Snapshot, Source
 from claudio_ci.gpu.trace import TraceWriter
 from claudio_ci.gpu.usage import GpuUsage, UsageMeter
-from claudio_ci.procfs import ProcessTree
 
 OnSample = Callable[[list[GpuUsage]], None]
 

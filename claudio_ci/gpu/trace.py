@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from claudio_ci.errors import UsageError
-from claudio_ci.fileio import read_regular
+from claudio_ci.core.errors import UsageError
+from claudio_ci.core.fileio import read_regular
 from claudio_ci.gpu.readings import DeviceReading, ProcessUse, Snapshot
 
 FORMAT_KEY = "claudio_ci_trace"

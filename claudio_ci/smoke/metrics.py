@@ -5,7 +5,7 @@ with `log_history`), JSON Lines records (only the lines this run appended), CSV 
 `CSVLogger` `metrics.csv`), TensorBoard event files (decoded here: a TFRecord of `Event`
 protocol buffers, no TensorFlow or tensorboard import), and the training log itself, where
 minGPT, nanoGPT and pytorch/examples print `loss 4.21`. Every reader gives plain data that
-`claudio_ci.checks.smoke` checks.
+`claudio_ci.smoke.rules` checks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from claudio_ci.checks.smoke import parse_metrics
+from claudio_ci.smoke.rules import parse_metrics
 
 # Files trainers write on their own, tried (after `metrics_path`) when the run wrote none of
 # those: the first pattern with a file written by this run wins, the newest of its files.

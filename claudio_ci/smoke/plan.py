@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claudio_ci.checks.smoke import LOSS_KEYS, Expectations, Experiment
-from claudio_ci.config import Config
-from claudio_ci.errors import ConfigError, GitError, UsageError
-from claudio_ci.experiment_files import Selection
-from claudio_ci.git import Repository
-from claudio_ci.globs import gitignore_spec
+from claudio_ci.adapters.git import Repository
+from claudio_ci.core.config import Config
+from claudio_ci.core.errors import ConfigError, GitError, UsageError
+from claudio_ci.core.globs import gitignore_spec
+from claudio_ci.experiments.files import Selection
 from claudio_ci.smoke.metrics import NUMBER
+from claudio_ci.smoke.rules import LOSS_KEYS, Expectations, Experiment
 from claudio_ci.smoke.runner import Limits
 
 PYTHON_WORDS = ("python", "python3")
@@ -191,7 +191,7 @@ def _experiment_configs(repo: Repository, config: Config) -> list[str]:
 
 def _by_name(names: Sequence[str], known: Sequence[str], repo: Repository) -> list[str]:
     """`--experiment` values: a config's file stem, or a path to a config file."""
-    from claudio_ci.commands.check import relative_paths
+    from claudio_ci.check import relative_paths
 
     chosen = []
     for name in names:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from claudio_ci import findings as fmt
-from claudio_ci.checks.smoke import LOSS_NOT_FOUND
-from claudio_ci.findings import Finding
+from claudio_ci.core import findings as fmt
+from claudio_ci.core.findings import Finding
 from claudio_ci.smoke.plan import Job
+from claudio_ci.smoke.rules import LOSS_NOT_FOUND
 from claudio_ci.smoke.session import ExperimentResult
 
 TITLE = "claudio-ci smoke test"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci import procfs
+from claudio_ci.adapters import procfs
 
 MB = 1024 * 1024
 RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # getrusage's unit

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claudio_ci.checks import smoke
-from claudio_ci.findings import Finding, Severity
+from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.smoke import metrics as metrics_io
+from claudio_ci.smoke import rules as smoke
 from claudio_ci.smoke.plan import Job, Settings
 from claudio_ci.smoke.runner import Limits, RunResult, run_process
 from claudio_ci.smoke.tracebacks import last_traceback

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from claudio_ci.fileio import write_atomic
+from claudio_ci.core.fileio import write_atomic
 
 BEGIN = "# >>> claudio-ci >>>"
 END = "# <<< claudio-ci <<<"

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from claudio_ci.fileio import write_atomic
+from claudio_ci.core.fileio import write_atomic
 
 REGISTRY_FILE = "worktrees.json"
 LOCK_FILE = "worktrees.lock"

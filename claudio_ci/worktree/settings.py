@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from claudio_ci.config import CODE_INVALID, Config
-from claudio_ci.errors import ConfigError
+from claudio_ci.core.config import CODE_INVALID, Config
+from claudio_ci.core.errors import ConfigError
 
 PORT_KEY = "worktree.jupyter_ports"
 COMMANDS_KEY = "worktree.setup_commands"

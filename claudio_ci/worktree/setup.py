@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci.findings import Finding, Severity
-from claudio_ci.git import Repository, scrubbed_environ
+from claudio_ci.adapters.git import Repository, scrubbed_environ
+from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.worktree import blocks
 from claudio_ci.worktree.registry import (
     DONE,

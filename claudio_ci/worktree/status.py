@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci.errors import ConfigError
-from claudio_ci.git import Repository
+from claudio_ci.adapters.git import Repository
+from claudio_ci.core.errors import ConfigError
 from claudio_ci.worktree.registry import FAILED, INCOMPLETE, Registry, worktree_key
 from claudio_ci.worktree.settings import WorktreeSettings
 

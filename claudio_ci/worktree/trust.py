@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from claudio_ci.config import REPO_FILE
-from claudio_ci.fileio import write_atomic
+from claudio_ci.core.config import REPO_FILE
+from claudio_ci.core.fileio import write_atomic
 from claudio_ci.worktree.settings import WorktreeSettings
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.errors import UsageError
+from claudio_ci.core.errors import UsageError
 from claudio_ci.gpu import allocate
 from tests.gpu.builders import gpu
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.errors import UsageError
+from claudio_ci.core.errors import UsageError
 from claudio_ci.gpu.ledger import SCHEMA_VERSION, Ledger
 from tests.gpu.ledger_writer import RUNS_EACH, priced, start, write_runs
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.cli import main
-from claudio_ci.errors import UsageError
+from claudio_ci.core.errors import UsageError
 from claudio_ci.gpu.ledger import FILENAME, Ledger
 from claudio_ci.gpu.report import CHART_BARS, parse_since
 from claudio_ci.gpu.usage import MJ_PER_KWH, GpuUsage

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.errors import UsageError
+from claudio_ci.core.errors import UsageError
 from claudio_ci.gpu.trace import ReplaySource, TraceWriter, read_trace
 from tests.gpu.builders import GIB, ROOT, gpu, snap, write_trace
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.checks.smoke import loss_series
 from claudio_ci.smoke import metrics
+from claudio_ci.smoke.rules import loss_series
 
 
 def test_tensorboard_scalars_written_by_a_real_summary_writer(tmp_path: Path) -> None:

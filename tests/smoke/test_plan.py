@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.config import load_config
-from claudio_ci.errors import ConfigError, UsageError
-from claudio_ci.git import discover
+from claudio_ci.adapters.git import discover
+from claudio_ci.core.config import load_config
+from claudio_ci.core.errors import ConfigError, UsageError
 from claudio_ci.smoke.plan import Settings, matrix, select_configs
 from tests.gitutil import commit_all, git
 

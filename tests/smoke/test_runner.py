@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci import procfs
+from claudio_ci.adapters import procfs
 from claudio_ci.smoke.runner import Limits, StartError, run_process
 
 pytestmark = pytest.mark.skipif(not procfs.available(), reason="needs /proc (Linux)")

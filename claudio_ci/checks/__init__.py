@@ -1,1 +1,0 @@
-"""Checks: plain functions from data to findings. No printing, no git, no file I/O."""

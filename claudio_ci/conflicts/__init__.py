@@ -1,0 +1,1 @@
+"""Conflict risk across worktrees, branches and pull requests."""

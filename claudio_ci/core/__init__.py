@@ -1,0 +1,1 @@
+"""The core: findings, codes, configuration, and what every layer needs."""

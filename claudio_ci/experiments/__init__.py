@@ -1,0 +1,1 @@
+"""Experiment configs: schema, interpolation, files, command."""

@@ -1,0 +1,1 @@
+"""Notebook pairing and sync (jupytext): rules, formats, cache, command."""

@@ -1,0 +1,1 @@
+"""The project commands: init (scaffold), demo, explain, config."""

@@ -1,0 +1,1 @@
+"""Reviewer assignment from CODEOWNERS and path rules."""

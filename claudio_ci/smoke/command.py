@@ -1,0 +1,118 @@
+"""`claudio-ci smoke-test`: one short CPU training run per experiment, checked.
+
+Exit 0 when every experiment passed, 1 when a check failed, 2 for a usage or configuration
+error (an unknown experiment, a command that cannot start, a bad `smoke_test` section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from claudio_ci.adapters.git import discover
+from claudio_ci.check import command_config
+from claudio_ci.core import findings as fmt
+from claudio_ci.core.config import Config
+from claudio_ci.core.errors import ConfigError
+from claudio_ci.core.findings import Finding
+from claudio_ci.smoke import plan, report
+from claudio_ci.smoke import rules as smoke
+from claudio_ci.smoke.runner import StartError
+from claudio_ci.smoke.session import ExperimentResult, import_check, run_experiment
+
+
+def default_base(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    """The PR's base branch on GitHub (`origin/<base>`), else `main`."""
+    base = environ.get("GITHUB_BASE_REF")
+    return f"origin/{base}" if base else "main"
+
+
+def _configured_at(config: Config, key: str) -> tuple[str, int]:
+    origin = config.origins.get(key, "configuration")
+    match = re.fullmatch(r"(.+):(\d+)", origin)
+    return (match[1], int(match[2])) if match else (origin, 0)
+
+
+def _emit_matrix(jobs: list[plan.Job]) -> int:
+    text = json.dumps(plan.matrix(jobs), separators=(",", ":"))
+    print(text)
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(f"matrix={text}\ncount={len(jobs)}\n")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = discover()
+    config = command_config(
+        repo,
+        overrides=args.overrides,
+        config_file=args.config,
+        flag_values={"smoke_test.timeout_seconds": args.timeout},
+    )
+    settings = plan.Settings.from_config(config, repo.root)
+    base = args.base or default_base()
+    configs = plan.select_configs(
+        repo,
+        config,
+        settings,
+        names=args.experiment or (),
+        changed_only=args.changed_only,
+        every=args.all,
+        base=base,
+    )
+    jobs = [settings.job(path) for path in configs]
+    if args.matrix:
+        return _emit_matrix(jobs)
+    chosen = args.format or fmt.default_format()
+    findings: list[Finding] = list(config.warnings)
+    if not args.experiment:
+        where = _configured_at(config, "smoke_test.configs")
+        findings += [smoke.glob_matches_nothing(p, where) for p in plan.unmatched_globs(settings)]
+    notes: list[str] = []
+    if not jobs:
+        why = (
+            f"no experiment config, nor shared code, changed since {base}"
+            if args.changed_only
+            else "smoke_test.configs matches no file"
+        )
+        notes.append(f"No experiment to smoke-test: {why}.")
+    elif settings.import_check:
+        spec = settings.import_check
+        found = import_check(settings, spec, _configured_at(config, "smoke_test.import_check"))
+        findings += found
+        notes.append(f"Import check `{spec}`: {'failed' if found else 'passed'}.")
+    machine = chosen in ("json", "markdown")
+    live = report.LiveLog(sys.stderr.buffer if machine else sys.stdout.buffer, chosen == "github")
+    results = [_run_one(job, settings, live) for job in jobs]
+    findings += [f for result in results for f in result.findings]
+    code = fmt.exit_code(findings)
+    markdown = report.render_markdown(results, findings, notes)
+    if chosen == "json":
+        sys.stdout.write(report.render_json(results, findings, notes, passed=code == 0))
+    elif chosen == "markdown":
+        sys.stdout.write(markdown)
+    else:
+        shown = "".join(f"{note}\n" for note in notes)
+        shown += report.render_table(results) if results else ""
+        # experiment names and notes quote file names: no workflow command may start there
+        sys.stdout.write(report.inert(shown) if chosen == "github" else shown)
+        sys.stdout.write(fmt.render(findings, chosen))
+    if chosen == "github":
+        fmt.write_step_summary(markdown)
+    return code
+
+
+def _run_one(job: plan.Job, settings: plan.Settings, live: report.LiveLog) -> ExperimentResult:
+    live.begin(job)
+    try:
+        result = run_experiment(job, settings, echo=live.write)
+    except StartError as exc:
+        raise ConfigError(f"smoke_test.command: {exc}") from None
+    live.end(result)
+    return result
