@@ -24,7 +24,9 @@ def test_a_test_asking_for_a_slow_fixture_is_slow_wherever_it_lives() -> None:
 
 
 def test_slow_files_and_single_tests_are_slow() -> None:
-    assert slow_reason(_item(REPO_ROOT / "tests" / "test_demo.py", "test_any")) is not None
+    assert (
+        slow_reason(_item(REPO_ROOT / "tests" / "project" / "test_demo.py", "test_any")) is not None
+    )
     (path, name), reason = next(iter(SLOW_TESTS.items()))
     assert slow_reason(_item(REPO_ROOT / path, name)) == reason
     assert slow_reason(_item(REPO_ROOT / path, "test_another_one")) is None
