@@ -170,15 +170,17 @@ def run_framework(
         again: bool = False,
         body: str | None = None,
         settings: str | None = None,
+        script: str | None = None,
     ) -> tuple[int, dict]:
-        """`again`: in the same repository, after the previous run."""
+        """`again`: in the same repository, after the previous run. `script`: the whole
+        training script, instead of CORE and the framework's part."""
         default_body, default_settings = FRAMEWORKS[framework]
         body, settings = body or default_body, default_settings if settings is None else settings
         repo = tmp_path / framework
         if not again:
             (repo / "experiments").mkdir(parents=True)
             (repo / "experiments" / "tiny.yaml").write_text("model: {name: tiny}\n")
-            (repo / "train.py").write_text(CORE + "\n" + body, encoding="utf-8")
+            (repo / "train.py").write_text(script or CORE + "\n" + body, encoding="utf-8")
             (repo / ".gitignore").write_text("lightning_logs/\nout/\nruns/\n", encoding="utf-8")
             git(repo, "init", "-q", "-b", "main")
         (repo / ".claudio.yaml").write_text(
@@ -302,3 +304,62 @@ def test_a_metrics_file_without_a_loss_is_a_notice(run_framework: Run) -> None:
     assert finding["code"] == "SMK105"
     assert finding["severity"] == "notice"
     assert "runs/log.jsonl" in finding["message"] and "val_loss" in finding["message"]
+
+
+# --- the real frameworks, where they install -------------------------------------------------
+
+REAL_LIGHTNING = """\
+import os
+import torch
+import lightning as L
+from lightning.pytorch.loggers import CSVLogger
+
+MODE = os.environ.get("SMOKE_MODE", "healthy")
+
+
+class Model(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        if MODE == "nan" and batch_idx >= 8:
+            x = x * float("nan")
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return -loss if MODE == "rising" else loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+x = torch.randn(64, 4)
+data = torch.utils.data.TensorDataset(x, x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]))
+trainer = L.Trainer(
+    max_epochs=1, accelerator="cpu", logger=CSVLogger("."), log_every_n_steps=1,
+    enable_progress_bar=False, enable_model_summary=False,
+)
+trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=4))
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"), [("healthy", None), ("nan", "SMK103"), ("rising", "SMK104")]
+)
+def test_real_lightning_with_its_csv_logger_and_checkpoint(
+    mode: str, code: str | None, run_framework: Run
+) -> None:
+    """Metrics detected (`lightning_logs/version_0/metrics.csv`), no `metrics_path` set."""
+    pytest.importorskip("lightning")
+    exit_code, report = run_framework("lightning", mode, script=REAL_LIGHTNING)
+    [result] = report["experiments"]
+    if code is None:
+        assert exit_code == 0, report["findings"]
+        assert result["metrics_source"] == "lightning_logs/version_0/metrics.csv"
+        assert result["checks"]["loads"] == "pass"
+    else:
+        assert exit_code == 1
+        assert code in _codes(report), report["findings"]
