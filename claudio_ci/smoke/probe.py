@@ -5,7 +5,7 @@ file is run as a script, `PYTHON probe.py REQUEST_JSON RESULT_FILE`, from the pr
 and uses only the standard library plus what the project itself installs (torch, numpy or
 safetensors, whichever the checkpoint needs). REQUEST_JSON is
 `{"checkpoint": PATH | null, "trusted": bool, "import_check": "module:Class" | null,
-"import_kwargs": {...}}`; the result file gets
+"import_kwargs": {...}, "import_config": "module:Config" | null}`; the result file gets
 `{"checkpoint": {...}, "import_check": {...}}`, rewritten after each part so that a crash in
 the second keeps the first.
 """
@@ -119,16 +119,27 @@ def check_checkpoint(path: str, trusted: bool = False) -> dict[str, Any]:
     return result
 
 
-def check_import(spec: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Import `module:Class` and call `Class(**kwargs)`, as `python -c "from m import C; C()"`
-    would."""
+def _resolve(spec: str) -> Any:
     module_name, _, attribute = spec.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def check_import(
+    spec: str, kwargs: dict[str, Any] | None = None, config: str | None = None
+) -> dict[str, Any]:
+    """Import `module:Class` and call `Class(**kwargs)`, as `python -c "from m import C; C()"`
+    would; with `config` (`module:ConfigClass`), `Class(ConfigClass(**kwargs))`, as nanoGPT's
+    `GPT(GPTConfig(...))` and Hugging Face models are built."""
     sys.path.insert(0, os.getcwd())
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-        instance = target(**(kwargs or {}))
+        target = _resolve(spec)
+        if config:
+            instance = target(_resolve(config)(**(kwargs or {})))
+        else:
+            instance = target(**(kwargs or {}))
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -148,7 +159,9 @@ def main(argv: list[str]) -> int:
         result["checkpoint"] = check_checkpoint(request["checkpoint"], request.get("trusted"))
         save()
     if request.get("import_check"):
-        result["import_check"] = check_import(request["import_check"], request.get("import_kwargs"))
+        result["import_check"] = check_import(
+            request["import_check"], request.get("import_kwargs"), request.get("import_config")
+        )
         save()
     return 0
 

@@ -91,7 +91,11 @@ def _probe(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
 
 def import_check(settings: Settings, spec: str, configured_at: tuple[str, int]) -> list[Finding]:
     """The project-wide `import_check`, run once before the experiments."""
-    request = {"import_check": spec, "import_kwargs": dict(settings.import_kwargs)}
+    request = {
+        "import_check": spec,
+        "import_kwargs": dict(settings.import_kwargs),
+        "import_config": settings.import_config,
+    }
     answer = _probe(settings, request)["import_check"]
     traceback = last_traceback(str(answer.get("error", "")).splitlines())
     site = traceback.project_frame(_roots(settings.root)) if traceback else None
