@@ -69,7 +69,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "checkpoint": (CHECKPOINT_MISSING,),
     "loads": (CHECKPOINT_UNLOADABLE, CHECKPOINT_NOT_FINITE),
 }
-LOSS_KEYS = ("loss", "train_loss", "train/loss", "train_loss_step", "train_loss_epoch")
+# Training losses first: a validation loss is read only when none is logged.
+LOSS_KEYS = (
+    "loss",
+    "train_loss",
+    "train/loss",
+    "train_loss_step",
+    "train_loss_epoch",
+    "val_loss",
+    "val/loss",
+    "eval_loss",
+)
 _NON_FINITE_WORDS = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -420,7 +430,8 @@ def check_checkpoint(
                 0,
                 0,
                 hint="torch checkpoints load with torch.load(weights_only=True): save tensors "
-                "and plain containers (state_dict(), numbers, strings), not whole objects",
+                "and plain containers (state_dict(), numbers, strings), not whole objects; "
+                "or, for your own checkpoints only, set smoke_test.trusted_checkpoints: true",
             )
         ]
     if loaded.get("nonfinite"):

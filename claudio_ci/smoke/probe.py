@@ -29,6 +29,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # nanoGPT's `model`, the common `model_state_dict`. The rest (optimizer moments, callback
 # state such as Lightning's `ModelCheckpoint.kth_value = inf`) is not the model.
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "ema")
+# Top-level entries of a checkpoint without a weight key that are training state, not weights
+# (a `best_loss = inf` before the first evaluation is healthy).
+NOT_WEIGHTS = re.compile(r"^(optim|sched|lr_sched|callbacks?$|loops?$|best|metrics?$|kth_)", re.I)
 
 
 def load_checkpoint(path: str, trusted: bool = False) -> Any:
@@ -47,7 +50,8 @@ def load_checkpoint(path: str, trusted: bool = False) -> Any:
 
 
 def weights(value: Any) -> tuple[str, Any]:
-    """(where, the part of a checkpoint that holds the model's weights)."""
+    """(where, the part of a checkpoint that holds the model's weights): a weight key's
+    value, else the checkpoint without the entries that are training state."""
     if hasattr(value, "state_dict") and callable(value.state_dict):  # a whole nn.Module
         return "state_dict()", value.state_dict()
     if isinstance(value, dict):
@@ -55,6 +59,7 @@ def weights(value: Any) -> tuple[str, Any]:
             if key in value and (isinstance(value[key], dict) or hasattr(value[key], "state_dict")):
                 where, inner = weights(value[key])
                 return (f"{key}.{where}" if where else key), inner
+        return "", {k: v for k, v in value.items() if not NOT_WEIGHTS.search(str(k))}
     return "", value
 
 
