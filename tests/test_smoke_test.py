@@ -549,3 +549,9 @@ def test_changed_only_without_the_base_names_the_base_option(
     assert code == 2
     assert err.splitlines()[-1].startswith("claudio-ci: error: --changed-only: cannot compare")
     assert err.splitlines()[-1].endswith("name the branch to compare with with --base")
+
+
+def test_a_loss_without_a_trend_says_so_in_the_table(project: Project, smoke: Smoke) -> None:
+    code, out, _ = smoke(project(LOSSES="[1.0]"))
+    assert code == 0
+    assert "- one value, no trend" in out.splitlines()[1]

@@ -21,11 +21,12 @@ Codes (stable):
     SMK203 the checkpoint holds NaN or infinite weights
     SMK301 the import check (`module:Class`, imported and instantiated) failed
 
-Loss rule (SMK104): with n >= 2 losses logged (`steps[].loss`, else `epochs[].loss`, else
-the records' `loss`), compare the mean of the first k = max(1, n // 4) with the mean of the
-last k. The run fails when `last - first > loss_tolerance * |first|`. Means over quarters
-smooth out the step-to-step noise of tiny batches; the tolerance keeps a flat loss (a run
-too short to learn) from failing on noise, while a diverging one still fails.
+Loss rule (SMK104): with n >= 2 losses logged (the records are `steps`, else `epochs`, else
+`log_history`, else the list itself; the loss is the first of `loss_key` they hold),
+compare the mean of the first k = max(1, n // 4) with the mean of the last k. The run fails
+when `last - first > loss_tolerance * |first|`. Means over quarters smooth out the
+step-to-step noise of tiny batches; the tolerance keeps a flat loss (a run too short to
+learn) from failing on noise, while a diverging one still fails.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ minGPT, nanoGPT and pytorch/examples print `loss 4.21`. Every reader gives plain
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
 import os
@@ -51,8 +52,6 @@ def walk(root: Path, names: Sequence[str]) -> dict[str, Signature]:
     """Files under `root` whose name matches one of `names` (fnmatch), repo-relative, with
     their signatures. Hidden and environment directories are skipped, and the walk stops
     after WALK_LIMIT entries."""
-    import fnmatch
-
     found: dict[str, Signature] = {}
     seen = 0
     for directory, dirs, files in os.walk(root):

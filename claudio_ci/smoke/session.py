@@ -31,6 +31,7 @@ class ExperimentResult:
     loss_trend: tuple[int, float, float] | None = None
     checkpoint_arrays: int | None = None
     metrics_source: str | None = None  # where the metrics were read from
+    loss_count: int = 0  # losses found in them
 
     @property
     def passed(self) -> bool:
@@ -196,7 +197,9 @@ def _check_metrics(result: ExperimentResult, settings: Settings, before: _Before
     if not isinstance(metrics, dict | list):
         return
     result.final_loss = smoke.final_loss(metrics, expect.loss_keys)
-    result.loss_trend = smoke.loss_trend(smoke.loss_series(metrics, expect.loss_keys))
+    losses = smoke.loss_series(metrics, expect.loss_keys)
+    result.loss_count = len(losses)
+    result.loss_trend = smoke.loss_trend(losses)
     if expect.finite:
         result.checked.add("finite")
     if expect.loss_not_increasing and result.loss_trend is not None:
