@@ -161,6 +161,8 @@ def main(argv: list[str]) -> int:
             json.dump(result, handle)
 
     if request.get("checkpoint"):
+        # a trusted load imports the pickled classes from where the training found them
+        sys.path[:0] = [os.path.abspath(path) for path in request.get("sys_path", [])]
         result["checkpoint"] = check_checkpoint(request["checkpoint"], request.get("trusted"))
         save()
     if request.get("import_check"):

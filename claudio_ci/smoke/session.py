@@ -206,6 +206,13 @@ def _check_metrics(result: ExperimentResult, settings: Settings, before: _Before
         result.checked.add("loss")
 
 
+def _script_dirs(job: Job) -> list[str]:
+    """Where the training found its modules: the project root and the directory of a
+    `python dir/train.py` script, so that a trusted load finds the classes it pickled."""
+    scripts = [word for word in job.argv[1:2] if word.endswith(".py")]
+    return ["."] + [str(Path(script).parent) for script in scripts if Path(script).parent.parts]
+
+
 def _check_checkpoint(
     result: ExperimentResult, settings: Settings, before: dict[str, metrics_io.Signature]
 ) -> None:
@@ -215,7 +222,11 @@ def _check_checkpoint(
     state: smoke.FileState = "written" if path else "stale" if matched else "missing"
     loaded = None
     if expect.checkpoint_loads and path:
-        request = {"checkpoint": path, "trusted": settings.trusted_checkpoints}
+        request = {
+            "checkpoint": path,
+            "trusted": settings.trusted_checkpoints,
+            "sys_path": _script_dirs(job),
+        }
         loaded = _probe(settings, request)["checkpoint"]
         result.checked.add("loads")
         result.checkpoint_arrays = loaded.get("arrays")

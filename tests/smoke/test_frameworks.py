@@ -363,3 +363,40 @@ def test_real_lightning_with_its_csv_logger_and_checkpoint(
     else:
         assert exit_code == 1
         assert code in _codes(report), report["findings"]
+
+
+def test_a_trusted_load_finds_the_scripts_own_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytorch/examples' word_language_model: `torch.save(model)` of a class in model.py next
+    to main.py, run as `python word_language_model/main.py`."""
+    repo = tmp_path / "examples"
+    (repo / "word_language_model").mkdir(parents=True)
+    (repo / "word_language_model" / "model.py").write_text(
+        "import torch\n\nclass RNNModel(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.decoder = torch.nn.Linear(2, 2)\n",
+        encoding="utf-8",
+    )
+    (repo / "word_language_model" / "main.py").write_text(
+        "import torch\nfrom model import RNNModel\n"
+        "for step, loss in enumerate([2.0, 1.5, 1.0]):\n"
+        "    print(f'| batch {step} | loss {loss:5.2f}')\n"
+        "torch.save(RNNModel(), 'model.pt')\n",
+        encoding="utf-8",
+    )
+    (repo / "experiments").mkdir()
+    (repo / "experiments" / "tiny.yaml").write_text("a: 1\n", encoding="utf-8")
+    (repo / ".claudio.yaml").write_text(
+        "smoke_test:\n  command: python word_language_model/main.py\n"
+        "  configs: [experiments/tiny.yaml]\n  checkpoint_path: model.pt\n"
+        "  trusted_checkpoints: true\n",
+        encoding="utf-8",
+    )
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "examples")
+    monkeypatch.chdir(repo)
+    code = main(["smoke-test", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["findings"]
+    assert report["experiments"][0]["checks"]["loads"] == "pass"
