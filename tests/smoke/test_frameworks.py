@@ -5,8 +5,9 @@ way one framework does: a Lightning-like run (CSVLogger `metrics.csv`, a `.ckpt`
 `state_dict` is the model and whose callback state holds `kth_value = inf`), a Hugging
 Face Trainer-like run (`checkpoint-N/trainer_state.json` + `model.safetensors`), a print-only
 loop like nanoGPT's and minGPT's (losses only in the log, `out/ckpt.pt` with the weights under
-`model`), and a JSON Lines logger with `train_loss`, appended across runs, saving the whole
-model. Each passes when healthy and fails with the right code when broken.
+`model`), a JSON Lines logger with `train_loss`, appended across runs, saving the whole
+model, a TensorBoard writer (tensorboardX, detected), and Hydra-like dated run directories.
+Each passes when healthy and fails with the right code when broken.
 """
 
 from __future__ import annotations
@@ -135,6 +136,27 @@ with log.open("a") as handle:
 save_checkpoint("runs/model.pt", model)  # the whole module: a trusted load
 """
 
+TENSORBOARD = """\
+from tensorboardX import SummaryWriter
+writer = SummaryWriter("runs/tiny")
+for step, loss, grad_norm in train():
+    writer.add_scalar("train/loss", loss, step)
+    writer.add_scalar("train/grad_norm", grad_norm, step)
+writer.close()
+save_checkpoint("runs/tiny/model.pt", {"model_state_dict": model.state_dict(), "step": step})
+"""
+
+HYDRA = """\
+import time
+now = time.time_ns()  # Hydra's outputs/DATE/TIME, one directory per run
+run = pathlib.Path("outputs", time.strftime("%Y-%m-%d"), f"{time.strftime('%H-%M-%S')}-{now}")
+run.mkdir(parents=True)
+with (run / "metrics.jsonl").open("w") as handle:
+    for step, loss, _ in train():
+        handle.write(json.dumps({"step": step, "train/loss": loss}) + "\\n")
+save_checkpoint(run / "model.pt", model.state_dict())
+"""
+
 FRAMEWORKS = {
     "lightning": (
         LIGHTNING,
@@ -151,6 +173,11 @@ FRAMEWORKS = {
         "  loss_key: train_loss\n"
         "  checkpoint_path: runs/model.pt\n"
         "  trusted_checkpoints: true\n",
+    ),
+    "tensorboard": (TENSORBOARD, "  checkpoint_path: runs/*/model.pt\n"),
+    "hydra": (
+        HYDRA,
+        "  metrics_path: outputs/*/*/metrics.jsonl\n  checkpoint_path: outputs/**/model.pt\n",
     ),
 }
 
@@ -181,7 +208,9 @@ def run_framework(
             (repo / "experiments").mkdir(parents=True)
             (repo / "experiments" / "tiny.yaml").write_text("model: {name: tiny}\n")
             (repo / "train.py").write_text(script or CORE + "\n" + body, encoding="utf-8")
-            (repo / ".gitignore").write_text("lightning_logs/\nout/\nruns/\n", encoding="utf-8")
+            (repo / ".gitignore").write_text(
+                "lightning_logs/\nout/\nruns/\noutputs/\n", encoding="utf-8"
+            )
             git(repo, "init", "-q", "-b", "main")
         (repo / ".claudio.yaml").write_text(
             "smoke_test:\n"
@@ -250,6 +279,13 @@ def test_the_newest_lightning_version_counts(run_framework: Run, tmp_path: Path)
     code, report = run_framework("lightning", again=True)
     assert code == 0, report["findings"]
     assert (tmp_path / "lightning/lightning_logs/version_1/metrics.csv").is_file()
+
+
+def test_the_newest_hydra_run_directory_counts(run_framework: Run) -> None:
+    code, _ = run_framework("hydra", "nan_weights")
+    assert code == 1
+    code, report = run_framework("hydra", again=True)
+    assert code == 0, report["findings"]
 
 
 def test_only_the_records_this_run_appended_count(run_framework: Run, tmp_path: Path) -> None:
