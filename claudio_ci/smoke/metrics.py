@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import glob
 import io
 import json
 import os
@@ -69,14 +70,18 @@ def walk(root: Path, names: Sequence[str]) -> dict[str, Signature]:
 
 
 def expand(root: Path, patterns: Sequence[str]) -> dict[str, Signature]:
-    """The files `patterns` (repo-relative paths or globs) name now, with their signatures."""
+    """The files `patterns` (paths or globs, relative to `root` or absolute) name now, with
+    their signatures; keyed repo-relative where they are inside `root`."""
     found: dict[str, Signature] = {}
     for pattern in patterns:
-        paths = root.glob(pattern) if set("*?[") & set(pattern) else [root / pattern]
-        for path in paths:
+        full = os.path.join(root, pattern)  # an absolute pattern stays as it is
+        paths = glob.glob(full, recursive=True) if set("*?[") & set(pattern) else [full]
+        for name in paths:
+            path = Path(name)
             sig = signature(path) if path.is_file() else None
             if sig is not None:
-                found[path.relative_to(root).as_posix()] = sig
+                inside = path.is_relative_to(root)
+                found[path.relative_to(root).as_posix() if inside else str(path)] = sig
     return found
 
 

@@ -137,3 +137,17 @@ def test_detection_skips_hidden_and_environment_directories(tmp_path: Path) -> N
         "out/checkpoint-8/trainer_state.json",
         "runs/Dec04/events.out.tfevents.1.host",
     ]
+
+
+def test_paths_and_globs_relative_or_absolute(tmp_path: Path) -> None:
+    (tmp_path / "outputs/2026-12-04/10-00").mkdir(parents=True)
+    (tmp_path / "outputs/2026-12-04/10-00/model.pt").write_text("x")
+    (tmp_path / "model.pt").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.pt"
+    outside.write_text("x")
+    assert sorted(metrics.expand(tmp_path, ["outputs/**/*.pt", "model.pt", str(outside)])) == [
+        str(outside),
+        "model.pt",
+        "outputs/2026-12-04/10-00/model.pt",
+    ]
+    assert metrics.expand(tmp_path, ["missing.pt", "nothing/*.pt"]) == {}
