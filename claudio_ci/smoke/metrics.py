@@ -74,10 +74,12 @@ def expand(root: Path, patterns: Sequence[str]) -> dict[str, Signature]:
     their signatures; keyed repo-relative where they are inside `root`."""
     found: dict[str, Signature] = {}
     for pattern in patterns:
-        full = os.path.join(root, pattern)  # an absolute pattern stays as it is
-        paths = glob.glob(full, recursive=True) if set("*?[") & set(pattern) else [full]
-        for name in paths:
-            path = Path(name)
+        if not set("*?[") & set(pattern):
+            names = [pattern]
+        else:  # relative to root_dir, so that brackets in the root's own path are no pattern
+            names = glob.glob(pattern, root_dir=root, recursive=True)
+        for name in names:
+            path = root / name  # an absolute name stays as it is
             sig = signature(path) if path.is_file() else None
             if sig is not None:
                 inside = path.is_relative_to(root)

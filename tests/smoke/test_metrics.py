@@ -151,3 +151,10 @@ def test_paths_and_globs_relative_or_absolute(tmp_path: Path) -> None:
         "outputs/2026-12-04/10-00/model.pt",
     ]
     assert metrics.expand(tmp_path, ["missing.pt", "nothing/*.pt"]) == {}
+
+
+def test_a_root_with_brackets_in_its_path(tmp_path: Path) -> None:
+    root = tmp_path / "runs[1]"
+    (root / "out").mkdir(parents=True)
+    (root / "out" / "model.pt").write_text("x")
+    assert list(metrics.expand(root, ["out/*.pt"])) == ["out/model.pt"]
