@@ -34,6 +34,7 @@ DETECTED = (
     "events.out.tfevents.*",  # TensorBoard (torch SummaryWriter, Lightning, HF)
 )
 _SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "wandb"}
+MAX_BYTES = 256 * 2**20  # a metrics file larger than this is not one (images in TensorBoard)
 WALK_LIMIT = 50_000  # directory entries looked at when detecting: a data dir must not stall us
 NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"
 
@@ -238,9 +239,23 @@ def read_tfevents(data: bytes) -> list[dict[str, Any]]:
 
 def read(path: Path, appended_from: int | None = None) -> Any:
     """The metrics in `path`, by its name; ValueError (or OSError) when it cannot be read."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"{size / 2**20:.0f} MiB, over the {MAX_BYTES // 2**20} MiB read")
+    try:
+        if path.name.startswith("events.out.tfevents"):
+            return read_tfevents(path.read_bytes())
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".csv":
+            return read_csv(text)
+        return read_json(text, appended_from)
+    except (csv.Error, struct.error, IndexError) as exc:
+        raise ValueError(f"not {_format(path)}: {exc}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _format(path: Path) -> str:
     if path.name.startswith("events.out.tfevents"):
-        return read_tfevents(path.read_bytes())
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        return read_csv(text)
-    return read_json(text, appended_from)
+        return "a TensorBoard event file"
+    return "CSV" if path.suffix.lower() == ".csv" else "JSON"
