@@ -338,7 +338,21 @@ def check_metrics(
     name, config = experiment.name, experiment.config
     if state != "written":
         missing = _file_finding(experiment, METRICS_MISSING, "metrics file", path, state, looked)
-        return [missing] if expect.metrics else []
+        if expect.metrics:
+            return [missing]
+        if not expect.loss_not_increasing:
+            return []
+        return [
+            Finding(
+                config,
+                LOSS_NOT_FOUND,
+                f"{missing.message}: the loss trend is not checked",
+                0,
+                0,
+                Severity.NOTICE,
+                hint=missing.hint,
+            )
+        ]
     if parse_error is not None or not isinstance(metrics, dict | list):
         if not expect.metrics:
             return []
