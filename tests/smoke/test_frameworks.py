@@ -436,3 +436,52 @@ def test_a_trusted_load_finds_the_scripts_own_classes(
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["findings"]
     assert report["experiments"][0]["checks"]["loads"] == "pass"
+
+
+REAL_HUGGING_FACE = """\
+import os
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+MODE = os.environ.get("SMOKE_MODE", "healthy")
+torch.manual_seed(0)
+torch.set_num_threads(1)
+
+
+class Smoke(Trainer):
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+        loss = super().compute_loss(model, inputs, return_outputs, **kwargs)
+        if MODE == "nan" and self.state.global_step >= 10:
+            loss = loss * float("nan")
+        return loss
+
+
+config = GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=64, n_positions=32)
+data = [{"input_ids": (torch.arange(16) + i) % 64} for i in range(64)]
+for row in data:
+    row["labels"] = row["input_ids"]
+args = TrainingArguments(
+    output_dir="out", max_steps=20, logging_steps=2, save_steps=20,
+    per_device_train_batch_size=8, learning_rate=5e-3, use_cpu=True, report_to=[],
+)
+Smoke(model=GPT2LMHeadModel(config), args=args, train_dataset=data).train()
+"""
+
+
+@pytest.mark.parametrize(("mode", "code"), [("healthy", None), ("nan", "SMK103")])
+def test_real_hugging_face_trainer_state_and_safetensors(
+    mode: str, code: str | None, run_framework: Run
+) -> None:
+    """Metrics detected (`out/checkpoint-20/trainer_state.json`). The Trainer logs a NaN
+    loss as 0 (`logging_nan_inf_filter`), but its `grad_norm` is NaN."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    exit_code, report = run_framework("hugging_face", mode, script=REAL_HUGGING_FACE)
+    [result] = report["experiments"]
+    assert result["metrics_source"] == "out/checkpoint-20/trainer_state.json"
+    if code is None:
+        assert exit_code == 0, report["findings"]
+        assert result["checks"]["loads"] == "pass"
+    else:
+        assert exit_code == 1
+        assert code in _codes(report), report["findings"]
