@@ -1,18 +1,21 @@
 """Load a checkpoint and import a model class, run by the project's own interpreter.
 
 claudio-ci may live in another environment than the project's (pipx, a tools venv), so this
-file is run as a script, `PYTHON probe.py REQUEST_JSON RESULT_FILE`, from the project root,
-and uses only the standard library plus what the project itself installs (torch, numpy or
-safetensors, whichever the checkpoint needs). REQUEST_JSON is
-`{"checkpoint": PATH | null, "trusted": bool, "import_check": "module:Class" | null,
-"import_kwargs": {...}, "import_config": "module:Config" | null}`; the result file gets
-`{"checkpoint": {...}, "import_check": {...}}`, rewritten after each part so that a crash in
-the second keeps the first.
+file is run as a script from the project root, and uses only the standard library plus what
+the project itself installs (torch, numpy or safetensors, whichever the checkpoint needs).
+`PYTHON probe.py REQUEST_JSON` answers at once; `PYTHON probe.py -` is started with the
+training, imports torch meanwhile, and reads REQUEST_JSON from stdin (nothing: exit). The
+request is `{"answer": RESULT_FILE, "checkpoint": PATH | null, "trusted": bool,
+"sys_path": [...], "import_check": "module:Class" | null, "import_kwargs": {...},
+"import_config": "module:Config" | null}`; RESULT_FILE gets `{"checkpoint": {...},
+"import_check": {...}}`, rewritten after each part so that a crash in the second keeps the
+first.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -152,12 +155,25 @@ def check_import(
     return {"ok": True, "type": type(instance).__name__}
 
 
+def _warm_up() -> None:
+    """Import torch ahead of the request, when the project has it: most of a load's cost."""
+    if importlib.util.find_spec("torch") is not None:
+        importlib.import_module("torch")
+
+
 def main(argv: list[str]) -> int:
-    request = json.loads(argv[1])
+    if argv[1] == "-":  # started ahead: warm up while the training runs, then wait
+        _warm_up()
+        text = sys.stdin.read()
+        if not text.strip():
+            return 0  # not needed after all (the training failed)
+        request = json.loads(text)
+    else:
+        request = json.loads(argv[1])
     result: dict[str, Any] = {}
 
     def save() -> None:
-        with open(argv[2], "w", encoding="utf-8") as handle:
+        with open(request["answer"], "w", encoding="utf-8") as handle:
             json.dump(result, handle)
 
     if request.get("checkpoint"):
