@@ -80,6 +80,8 @@ CR103  notice  this branch has no commit yet: there is no fork point to compare 
        hint:   commit once; later commits are compared
 CR104  notice  the other open pull requests could not be compared (--pr)
        hint:   check the token's pull-request read permission and the network
+CR105  notice  a sibling's untracked files over conflicts.untracked_max_mb were left out
+       hint:   nothing to do for a checkpoint or data dump; raise the limit to compare such files
 
 EXP001 error   YAML syntax error (tabs, bad tags, unclosed quotes)
        hint:   fix the syntax at the line shown
@@ -200,18 +202,23 @@ SMK003 error   the process tree went over max_memory_mb
        hint:   a smaller batch or model, fewer DataLoader workers, or a higher max_memory_mb
 SMK004 warning the training left processes running (stopped)
        hint:   join or terminate worker processes before exiting (DataLoader workers, pools)
-SMK101 error   metrics missing, or left by an earlier run
+SMK005 error   a smoke_test.configs glob matches no file
+       hint:   fix the glob (relative to the repository root), or remove it
+SMK101 error   metrics missing anywhere it looked, or left by an earlier run
        hint:   save them at smoke_test.metrics_path, or point that setting at where they land
-SMK102 error   the metrics are not JSON records
-       hint:   write one JSON object (or JSON Lines records) with the losses logged
+SMK102 error   the metrics are not readable (damaged JSON/CSV/event file, too deep, too large)
+       hint:   the message names the file and the reason; write JSON, JSONL, CSV or event files
 SMK103 error   NaN or infinity in the metrics
        hint:   the loss diverged: lower the learning rate, clip gradients, look for NaN inputs
 SMK104 error   the loss rose
        hint:   often a too high learning rate or a sign error; loss_tolerance sets what is noise
+SMK105 notice  no loss found in the metrics or the log: the loss trend is not checked
+       hint:   set smoke_test.loss_key (or loss_pattern) to the name your trainer logs the loss under
 SMK201 error   checkpoint missing, or left by an earlier run
        hint:   save it at smoke_test.checkpoint_path, or point that setting at where it lands
 SMK202 error   the checkpoint does not load
-       hint:   save state_dict() and plain containers, which load with torch.load(weights_only=True)
+       hint:   save state_dict() and plain containers (torch.load(weights_only=True)); for a whole-model
+               pickle of your own, smoke_test.trusted_checkpoints: true
 SMK203 error   NaN or infinite weights in the checkpoint
        hint:   training diverged before the checkpoint was saved
 SMK301 error   the import check failed
