@@ -23,13 +23,13 @@ from claudio_ci.findings import Severity
 
 CODE_PATTERN = re.compile(r"\b(?:CFG|NB|CR|EXP|WT|REV|SMK|GPU)\d{3}\b")
 
-# Family prefix: (what it covers, where its table is in the README).
+# Family prefix: (what it covers, the README section that holds its table).
 FAMILIES = {
-    "CFG": ("configuration files and flags", "claudio-ci config validate"),
+    "CFG": ("configuration files and flags", "Configuration"),
     "NB": ("notebooks paired with jupytext, and in sync", "jupytext-pairing"),
     "CR": ("conflict risk between parallel worktrees, branches and PRs", "conflict-risk"),
     "EXP": ("experiment configs", "experiment-config"),
-    "WT": ("worktree setup", "claudio-ci worktree setup"),
+    "WT": ("worktree setup", "Worktree setup and plain git hooks"),
     "REV": ("reviewers by changed path", "actions/assign-reviewers"),
     "SMK": ("the training smoke test", "actions/smoke-test"),
     "GPU": ("GPU cost per branch", "actions/gpu-cost"),
