@@ -43,6 +43,7 @@ LAYERS = {
     "checks": RULES,
     # adapters: the only doors to git, GitHub, the Actions environment and /proc
     "git": ADAPTERS,
+    "repo_builder": ADAPTERS,  # GitPython, writing the demo's throw-away repositories
     "github": ADAPTERS,
     "actions_env": ADAPTERS,
     "procfs": ADAPTERS,
@@ -61,7 +62,7 @@ LAYERS = {
 # The outside worlds, and the only modules allowed to reach each of them.
 PROCESSES = {"git", "demo", "smoke.runner", "gpu.runner", "worktree.setup"}
 OUTSIDE_WORLDS = {
-    "runs git": {"git"},
+    "runs git": {"git", "repo_builder"},
     "starts processes (subprocess)": PROCESSES,
     "calls GitHub (PyGithub, requests, http)": {"github"},
     "reads NVML (pynvml)": {"gpu.nvml"},
