@@ -213,12 +213,11 @@ SMK103 error   NaN or infinity in the metrics
 SMK104 error   the loss rose
        hint:   often a too high learning rate or a sign error; loss_tolerance sets what is noise
 SMK105 notice  no loss found in the metrics or the log: the loss trend is not checked
-       hint:   set smoke_test.loss_key (or loss_pattern) to the name your trainer logs the loss under
+       hint:   set smoke_test.loss_key (or loss_pattern) to the name your trainer logs it under
 SMK201 error   checkpoint missing, or left by an earlier run
        hint:   save it at smoke_test.checkpoint_path, or point that setting at where it lands
 SMK202 error   the checkpoint does not load
-       hint:   save state_dict() and plain containers (torch.load(weights_only=True)); for a whole-model
-               pickle of your own, smoke_test.trusted_checkpoints: true
+       hint:   save state_dict() (loads with weights_only=True), or set trusted_checkpoints: true
 SMK203 error   NaN or infinite weights in the checkpoint
        hint:   training diverged before the checkpoint was saved
 SMK301 error   the import check failed

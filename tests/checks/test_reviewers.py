@@ -84,7 +84,8 @@ def test_reviewer_names_follow_codeowners(text: str, expected: Reviewer) -> None
 
 
 @pytest.mark.parametrize(
-    "text", ["", "@", "a b", "-alice", "@data_", "@_team", "@a__b", "acme/", "/team", "a/b/c", "al!ce"]
+    "text",
+    ["", "@", "a b", "-alice", "@data_", "@_team", "@a__b", "acme/", "/team", "a/b/c", "al!ce"],
 )
 def test_a_name_github_cannot_hold_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a"):
