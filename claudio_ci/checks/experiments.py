@@ -311,7 +311,8 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
             doc.data, {EXPERIMENT_NAME_VARIABLE: name}, doc.omegaconf_values
         )
     else:  # OmegaConf typed the composed values already
-        resolution = interpolation.resolve(file.composed, {EXPERIMENT_NAME_VARIABLE: name})
+        # Nothing defines `${experiment_name}` under Hydra: the composition is all there is.
+        resolution = interpolation.resolve(file.composed)
         # What the other files of the composition leave to run time (`${hydra:...}`) is
         # theirs to answer for; what fails, or what this file writes, is reported.
         resolution.problems = [
@@ -511,7 +512,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
         line, col = doc.position(analysis.file.own_path(problem.path))
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
-        hint = _reference_hint(code, problem.suggestion)
+        hint = _reference_hint(code, problem.suggestion, hydra=analysis.file.composed is not None)
         if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
             # The key may come from a config Hydra merges in: only the composition knows.
             severity = Severity.NOTICE
@@ -533,9 +534,11 @@ def _references(analysis: _Analysis) -> list[Finding]:
     return findings
 
 
-def _reference_hint(code: str, suggestion: str | None) -> str:
+def _reference_hint(code: str, suggestion: str | None, hydra: bool = False) -> str:
     if suggestion:
         return f"did you mean {suggestion}?"
+    if code == UNKNOWN_REFERENCE and hydra:  # no `${experiment_name}` in a Hydra config
+        return "refer to a key of the composed config (`python train.py experiment=NAME --cfg job`)"
     return {
         UNKNOWN_REFERENCE: "refer to an existing key (`${model.name}`, `${.sibling}`) "
         "or to ${experiment_name}",

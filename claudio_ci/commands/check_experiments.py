@@ -50,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
 def check(ctx: CheckContext) -> list[Finding]:
     selection = Selection.from_config(ctx.config)
-    if not ctx.all_files and not selection.select(ctx.files):
+    composed_from = _composed_configs(ctx.config, selection, ctx.files)
+    if not ctx.all_files and not selection.select(ctx.files) and not composed_from:
         return []  # nothing to do: no jsonschema, no git
     root = ctx.repo.root
     listed = selection.select(ctx.repo.files_under(selection.directory))
     present = [p for p in listed if (root / p).exists()]
-    targets = present if ctx.all_files else selection.select(ctx.files)
+    # A changed group config (configs/model/mnist.yaml) may break any experiment composed
+    # with it: in Hydra mode every experiment is checked again.
+    everything = ctx.all_files or bool(composed_from)
+    targets = present if everything else selection.select(ctx.files)
     if not targets:
         return []
     hydra = _hydra_settings(root, selection, ctx.config)
@@ -279,12 +283,34 @@ class _Summaries:
 # --- Hydra mode -----------------------------------------------------------------------------
 
 
-def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+def _hydra_config_dir(config: Config) -> str | None:
     settings = config.get("experiments.hydra")
     if not settings:
         return None
+    return PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
+
+
+def _composed_configs(config: Config, selection: Selection, files: list[str]) -> list[str]:
+    """The given files that Hydra composes experiments with: YAML under the config dir
+    that is not an experiment itself (Hydra mode only)."""
+    config_dir = _hydra_config_dir(config)
+    if config_dir is None:
+        return []
+    prefix = "" if config_dir == "." else f"{config_dir}/"
+    experiments = set(selection.select(files))
+    return [
+        p
+        for p in files
+        if p.startswith(prefix) and p.endswith((".yaml", ".yml")) and p not in experiments
+    ]
+
+
+def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+    settings = config.get("experiments.hydra")
+    config_dir = _hydra_config_dir(config)
+    if not settings or config_dir is None:
+        return None
     origin = config.origins.get("experiments.hydra", "configuration")
-    config_dir = PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
     prefix = "" if config_dir == "." else f"{config_dir}/"
     if not f"{selection.directory}/".startswith(prefix) or selection.directory == config_dir:
         raise ConfigError(

@@ -23,7 +23,7 @@ from claudio_ci.commands.check_experiments import builtin_schema
 from claudio_ci.findings import Finding, Severity
 from claudio_ci.git import discover
 from claudio_ci.yamlfile import YamlError, parse_yaml
-from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git
+from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git, run_pre_commit
 
 RULES = exp.Rules(re.compile("^[a-z][a-z0-9_]*$"), reserved_names=frozenset({"latest"}))
 SCHEMAS = [builtin_schema()]
@@ -1229,3 +1229,65 @@ def test_hydra_mode_places_findings_of_an_experiment_in_its_group_package(
         "configs/experiment/grouped.yaml:2:11: EXP301 $.experiment.run_name: "
         "${experiment.missing} refers to a key that does not exist"
     )
+
+
+def test_hydra_mode_a_changed_group_config_checks_the_experiments_composing_it(
+    hydra_repo: Path, cli
+) -> None:
+    """pre-commit passes `configs/model/mnist.yaml` alone: the experiments composed with it
+    are checked again."""
+    pytest.importorskip("hydra")
+    model = hydra_repo / "configs" / "model" / "mnist.yaml"
+    assert cli(hydra_repo, "configs/model/mnist.yaml") == (0, "")
+    model.write_text(
+        model.read_text(encoding="utf-8").replace("patience: 10", "patience: ${nope.p}")
+    )
+    code, out = cli(hydra_repo, "configs/model/mnist.yaml")
+    assert code == 1
+    assert "EXP301" in out and "configs/experiment/exp_01_mnist.yaml" in out
+    (hydra_repo / ".claudio.yaml").write_text(HYDRA_CONFIG)  # no Hydra mode: nothing composed
+    assert cli(hydra_repo, "configs/model/mnist.yaml") == (0, "")
+
+
+@pytest.mark.slow
+def test_pre_commit_hook_in_a_hydra_layout_checks_a_staged_group_config(
+    hydra_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    """The real pre-commit, with the hook as `claudio-ci init` lists it, on a Hydra project:
+    a commit that only changes configs/model/mnist.yaml fails when it breaks an experiment."""
+    snapshot, sha = hook_repo
+    (hydra_repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {snapshot}\n    rev: {sha}\n    hooks:\n"
+        "      - id: experiment-config\n        additional_dependencies: [hydra-core]\n"
+    )
+    model = hydra_repo / "configs" / "model" / "mnist.yaml"
+    model.write_text(
+        model.read_text(encoding="utf-8").replace("patience: 10", "patience: ${nope.p}")
+    )
+    git(hydra_repo, "add", "-A")
+    proc = run_pre_commit(
+        hydra_repo, "run", "--files", "configs/model/mnist.yaml", home=pre_commit_home
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(r"experiment configs \(names, schema, output dirs\)\.+Failed", proc.stdout)
+    assert "configs/experiment/exp_01_mnist.yaml" in proc.stdout
+    assert "EXP301" in proc.stdout
+
+
+def test_hydra_mode_experiment_name_is_not_a_variable(hydra_repo: Path, cli) -> None:
+    """Under Hydra nothing defines `${experiment_name}`: Hydra itself fails on it."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "run_name: ${experiment_name}\n")
+    code, out = cli(hydra_repo, "configs/experiment/exp_01_mnist.yaml")
+    assert code == 1
+    assert "EXP301 $.run_name: ${experiment_name} refers to a key that does not exist" in out
+    assert "or to ${experiment_name}" not in out
+    from hydra import compose, initialize_config_dir  # the judge agrees
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationKeyError
+
+    with initialize_config_dir(str(hydra_repo / "configs"), version_base=None):
+        cfg = compose("train", overrides=["experiment=exp_01_mnist"])
+    with pytest.raises(InterpolationKeyError):
+        _ = cfg.run_name
