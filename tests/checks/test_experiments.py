@@ -1284,7 +1284,6 @@ def test_hydra_mode_experiment_name_is_not_a_variable(hydra_repo: Path, cli) -> 
     assert "EXP301 $.run_name: ${experiment_name} refers to a key that does not exist" in out
     assert "or to ${experiment_name}" not in out
     from hydra import compose, initialize_config_dir  # the judge agrees
-    from omegaconf import OmegaConf
     from omegaconf.errors import InterpolationKeyError
 
     with initialize_config_dir(str(hydra_repo / "configs"), version_base=None):
