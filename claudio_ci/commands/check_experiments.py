@@ -322,14 +322,11 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
     return HydraComposer(root, root / config_dir, name, group, selection.directory)
 
 
-# The `hydra` node is not checked: its plugins (hydra-colorlog, a Submit launcher, Optuna)
-# need not be installed where the hook runs. Hydra's own defaults stand in for them.
-HYDRA_PLUGINS_OFF = (
-    "hydra/job_logging=default",
-    "hydra/hydra_logging=default",
-    "hydra/launcher=basic",
-    "hydra/sweeper=basic",
-)
+# Hydra's own plugin groups: a plugin the project names (hydra-colorlog, a Submitit launcher,
+# the Optuna sweeper) need not be installed where the hook runs. Its options stand in as empty
+# configs, so that the project's keys for it still merge; the `hydra` node is not checked.
+PLUGIN_GROUPS = ("hydra/",)
+MAX_STAND_INS = 20
 
 
 @dataclass
@@ -346,7 +343,8 @@ class HydraComposer:
 
     def fingerprint(self) -> list[str]:
         """Every config an experiment may be composed with; the experiments themselves are
-        left out (each one's own bytes key its entry), so editing one recomposes only it."""
+        left out (each one's own bytes key its entry, with the experiments it builds on),
+        so editing one recomposes only it and those that build on it."""
         experiments = self.config_dir / self.group
         files = sorted(
             p
@@ -381,22 +379,43 @@ class HydraComposer:
                 ) from None
         return hydra.compose, OmegaConf
 
-    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
-        compose, omegaconf = self._start()
-        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
-        first: Exception | None = None
-        for override in (f"{self.group}={option}", f"+{self.group}={option}"):
+    def _compose(self, override: str) -> Any:
+        """The config Hydra composes with `override`; a plugin option that is not installed
+        here is stood in for by an empty config (see PLUGIN_GROUPS)."""
+        compose, _ = self._start()
+        from hydra.core.config_store import ConfigStore
+        from hydra.errors import MissingConfigException
+
+        for _ in range(MAX_STAND_INS):
             try:
-                overrides = [*HYDRA_PLUGINS_OFF, override]
-                composed = compose(config_name=self.config_name, overrides=overrides)
-                data = omegaconf.to_container(composed, resolve=False)
-                return dataclasses.replace(file, composed=data, package=self.package(file))
-            except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
-                if first is None or "No match in the defaults list" in str(first):
-                    first = exc
-        reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
-        message = f"Hydra cannot compose this experiment: {reason}"
-        return dataclasses.replace(file, composition_error=message)
+                return compose(config_name=self.config_name, overrides=[override])
+            except MissingConfigException as exc:
+                missing = exc.missing_cfg_file or ""
+                group, _, option = missing.rpartition("/")
+                if not missing.startswith(PLUGIN_GROUPS) or not option:
+                    raise
+                ConfigStore.instance().store(
+                    group=group, name=option, node={}, provider="claudio-ci stand-in"
+                )
+        return compose(config_name=self.config_name, overrides=[override])
+
+    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
+        _, omegaconf = self._start()
+        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
+        try:
+            try:
+                composed = self._compose(f"{self.group}={option}")
+            except Exception as exc:
+                # No `experiment:` entry in the primary defaults list: `+experiment=NAME`.
+                if f"Could not override '{self.group}'" not in str(exc):
+                    raise
+                composed = self._compose(f"+{self.group}={option}")
+            data = omegaconf.to_container(composed, resolve=False)
+        except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            message = f"Hydra cannot compose this experiment: {reason or type(exc).__name__}"
+            return dataclasses.replace(file, composition_error=message)
+        return dataclasses.replace(file, composed=data, package=self.package(file))
 
     def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
         """Where Hydra puts the file's keys: its `# @package` header, else its group."""

@@ -1290,3 +1290,30 @@ def test_hydra_mode_experiment_name_is_not_a_variable(hydra_repo: Path, cli) -> 
         cfg = compose("train", overrides=["experiment=exp_01_mnist"])
     with pytest.raises(InterpolationKeyError):
         _ = cfg.run_name
+
+
+def test_hydra_mode_plugins_the_project_sets_are_not_forced_away(hydra_repo: Path, cli) -> None:
+    """A Submitit launcher and the Optuna sweeper with their own keys, not installed here:
+    no experiment fails to compose; a real error in the `hydra` node names its key."""
+    pytest.importorskip("hydra")
+    hydra_config = hydra_repo / "configs" / "hydra" / "default.yaml"
+    hydra_config.write_text(
+        "defaults:\n  - override launcher: submitit_slurm\n  - override job_logging: colorlog\n"
+        + hydra_config.read_text(encoding="utf-8")
+        + "launcher:\n  timeout_min: 60\n  partition: gpu\n"
+    )
+    search = hydra_repo / "configs" / "experiment" / "exp_05_mnist.yaml"
+    search.write_text(
+        search.read_text(encoding="utf-8").replace(
+            "defaults:\n", "defaults:\n  - override /hydra/sweeper: optuna\n"
+        )
+        + "hydra:\n  sweeper:\n    n_trials: 20\n    direction: maximize\n"
+    )
+    assert cli(hydra_repo) == (0, "")
+    broken = hydra_repo / "configs" / "experiment" / "exp_07_mnist.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8") + "hydra:\n  job:\n    chdirr: true\n")
+    code, out = cli(hydra_repo)
+    assert code == 1
+    assert out.count("EXP308") == 1
+    assert "configs/experiment/exp_07_mnist.yaml:1:1: EXP308 Hydra cannot compose" in out
+    assert "chdirr" in out.splitlines()[0]
