@@ -231,6 +231,8 @@ class _Summaries:
         if exp.BASE_KEY.encode() in raw:  # the bases' bytes are part of the cache key
             parsed = _parse(path, raw)
             parsed, bases = self._with_bases(parsed)
+        if self.hydra is not None and b"defaults" in raw:  # may build on other experiments
+            bases.append(self.hydra.experiments_digest().encode())
         key = cache_key(self.fingerprint, path, raw, *bases)
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
@@ -340,6 +342,7 @@ class HydraComposer:
     group: str  # the experiments' config group, e.g. "experiment"
     directory: str  # the experiments dir, repository-relative
     _stack: contextlib.ExitStack | None = None
+    _digest: str | None = None
 
     def fingerprint(self) -> list[str]:
         """Every config an experiment may be composed with; the experiments themselves are
@@ -352,6 +355,16 @@ class HydraComposer:
             if experiments not in p.parents
         )
         return [fingerprint(files, str(self.config_dir), self.config_name, self.group)]
+
+    def experiments_digest(self) -> str:
+        """Every experiment's name and bytes: an experiment whose defaults list names
+        another (`defaults: [exp_1, _self_]`) is composed with it."""
+        if self._digest is None:
+            experiments = self.config_dir / self.group
+            files = sorted(experiments.rglob("*.yaml")) if experiments.is_dir() else []
+            parts = (part for f in files for part in (f.as_posix(), f.read_bytes()))
+            self._digest = cache_key(*parts)
+        return self._digest
 
     def _start(self) -> Any:
         try:

@@ -1317,3 +1317,16 @@ def test_hydra_mode_plugins_the_project_sets_are_not_forced_away(hydra_repo: Pat
     assert out.count("EXP308") == 1
     assert "configs/experiment/exp_07_mnist.yaml:1:1: EXP308 Hydra cannot compose" in out
     assert "chdirr" in out.splitlines()[0]
+
+
+def test_hydra_mode_cache_sees_an_experiment_another_builds_on(hydra_repo: Path, cli) -> None:
+    """`defaults: [exp_01_mnist, _self_]`: editing exp_01 changes what child composes."""
+    pytest.importorskip("hydra")
+    base = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    child = hydra_repo / "configs" / "experiment" / "child.yaml"
+    child.write_text("# @package _global_\ndefaults:\n  - exp_01_mnist\n  - _self_\nseed: 1\n")
+    assert cli(hydra_repo, "configs/experiment/child.yaml") == (0, "")
+    base.write_text(base.read_text(encoding="utf-8").replace("${tags}", "${tagz}"))
+    code, out = cli(hydra_repo, "configs/experiment/child.yaml")
+    assert code == 1, out
+    assert "EXP301" in out and "${tagz}" in out
