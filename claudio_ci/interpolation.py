@@ -598,7 +598,7 @@ class _Resolver:
     def _reference(self, ref: _Ref, here: PathKey) -> Any:
         if isinstance(ref, _ResolverRef):
             return self._resolver(ref, here)
-        key = "".join(p if isinstance(p, str) else self._key_piece(p, here) for p in ref.pieces)
+        key = self._key(ref, here)
         if key in self.variables:
             return self.variables[key]
         return self._select(key, ref.text, here)
@@ -623,6 +623,35 @@ class _Resolver:
         if dependency is not None:
             raise dependency
         raise _Opaque(f"{ref.text} uses the resolver '{'.'.join(name)}'; its value is not checked")
+
+    def _key(self, ref: _NodeRef, here: PathKey) -> str:
+        """The dotted key of a node reference, its nested references resolved.
+
+        A resolver inside the key (`${d.${now:%Y}}`) leaves it unknown, but does not hide
+        what fails whatever it returns: another nested reference that fails, or the
+        complete keys before it (`${nope.${oc.env:USER}}`)."""
+        parts: list[str] = []
+        opaque: _Opaque | None = None
+        prefix = ""
+        for piece in ref.pieces:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            try:
+                parts.append(self._key_piece(piece, here))
+            except _Opaque as exc:
+                if opaque is None:
+                    opaque, prefix = exc, "".join(parts)
+                parts.append("?")
+        if opaque is None:
+            return "".join(parts)
+        cut = max(prefix.rfind("."), prefix.rfind("["))
+        if prefix[:cut].lstrip("."):
+            found = self._select(prefix[:cut], ref.text, here)
+            node = self.node(found.path) if isinstance(found, _Found) else found
+            if not isinstance(node, dict | list):
+                raise _Failure(UNKNOWN, f"{ref.text}: {prefix[:cut]} is not a mapping or list")
+        raise opaque
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)

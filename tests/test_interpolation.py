@@ -279,6 +279,11 @@ RESOLVER_STRINGS = [
     "${stub:a}}",
     "${stub:a}${stub:b}",
     "${stub:${stub:${missing_key}}}",
+    # a resolver inside a key hides nothing that fails whatever it returns
+    "${presets.${now:%Y}.${missing_key}}",
+    "${missing_key.${oc.env:USER}}",
+    "${missing_key[${now:%Y}]}",
+    "${model.name.${now:%Y}}",
 ]
 
 BACKSLASH_STRINGS = [
