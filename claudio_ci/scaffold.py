@@ -37,6 +37,10 @@ def template_files(template_root: Path) -> Iterator[tuple[str, bytes]]:
 
 CONFIG_DIRS = ("configs", "config", "conf")
 TUTORIAL_TEMPLATE = "experiments/template.yaml"
+HOOK_LINE = b"      - id: experiment-config\n"
+HYDRA_DEPENDENCY = (
+    b"        additional_dependencies: [hydra-core] # Hydra mode composes each experiment\n"
+)
 PRIMARY_NAMES = ("train", "config", "main", "default")
 
 
@@ -134,6 +138,8 @@ def plan(template_root: Path, destination: Path, force: bool) -> list[PlannedFil
         content = template
         if relative == ".claudio.yaml":
             content = fit_config(template.decode("utf-8"), layout).encode("utf-8")
+        elif relative == ".pre-commit-config.yaml" and layout and layout.config_name:
+            content = template.replace(HOOK_LINE, HOOK_LINE + HYDRA_DEPENDENCY)
         target = destination / relative
         if not target.exists():
             action = Action.CREATE

@@ -225,7 +225,7 @@ class _Builder:
 def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) -> YamlDocument:
     """Parse one YAML document; an empty document gives `data=None`."""
     try:
-        documents = list(yaml.compose_all(text, Loader=_Loader))
+        documents = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -242,7 +242,7 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
-    if "\t" in text:
+    if "\t" in text or _BLOCK_COMMENT.search(text):
         _check_tabs(text)
     if len(documents) > 1:
         line, col = _mark(documents[1])
@@ -256,6 +256,26 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
     if documents:
         doc.data = _Builder(doc, max_nodes, text=text).build(documents[0], ())
     return doc
+
+
+# `a: |#note`: a comment glued to a block scalar's header, which libyaml accepts and
+# PyYAML's scanner (safe_load, OmegaConf, Hydra) rejects.
+_BLOCK_COMMENT = re.compile(r"[|>][-+0-9]*#")
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The documents as libyaml composes them; where libyaml refuses a tab inside a block
+    scalar's text (`a: |` then ` <TAB>x`), PyYAML's own scanner, the loaders' judge, decides."""
+    try:
+        return list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError:
+        if "\t" not in text or _Loader is yaml.SafeLoader:
+            raise
+        try:
+            return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError:
+            pass
+        raise
 
 
 def _check_tabs(text: str) -> None:

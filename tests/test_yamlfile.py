@@ -151,7 +151,26 @@ TAB_TEXTS = [
     "a: 'x\ty'\n",
     "# a\tcomment\nb: 1\n",
     "a: b\tc\n",
+    "a: |\n \tx\n",  # a tab inside a block scalar's text: PyYAML keeps it, libyaml refuses
+    "a: |\n  \tx\n",
+    "a: >\n \tx\n y\n",
+    "a: |\n\tx\n",
 ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: |#note\n  x\n", "a: >-#c\n  x\n", "a: |2#x\n  x\n", "a: | #ok\n  x\n", "a: 'x|#y'\n"],
+)
+def test_a_comment_glued_to_a_block_scalar_header_is_read_as_pyyaml_reads_it(text: str) -> None:
+    """libyaml accepts `a: |#note`; PyYAML's scanner (safe_load, OmegaConf) does not."""
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError:
+        with pytest.raises(YamlError):
+            parse_yaml(text)
+    else:
+        assert parse_yaml(text).data == expected
 
 
 @pytest.mark.parametrize("text", TAB_TEXTS)

@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from claudio_ci.checks import experiments as exp
 from claudio_ci.cli import main
@@ -1256,10 +1257,13 @@ def test_pre_commit_hook_in_a_hydra_layout_checks_a_staged_group_config(
     """The real pre-commit, with the hook as `claudio-ci init` lists it, on a Hydra project:
     a commit that only changes configs/model/mnist.yaml fails when it breaks an experiment."""
     snapshot, sha = hook_repo
-    (hydra_repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {snapshot}\n    rev: {sha}\n    hooks:\n"
-        "      - id: experiment-config\n        additional_dependencies: [hydra-core]\n"
-    )
+    (hydra_repo / ".claudio.yaml").unlink()
+    assert main(["init", str(hydra_repo)]) == 0
+    written = yaml.safe_load((hydra_repo / ".pre-commit-config.yaml").read_text("utf-8"))
+    (hook,) = [h for r in written["repos"] for h in r["hooks"] if h["id"] == "experiment-config"]
+    assert hook == {"id": "experiment-config", "additional_dependencies": ["hydra-core"]}
+    ours = {"repos": [{"repo": str(snapshot), "rev": sha, "hooks": [hook]}]}
+    (hydra_repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(ours))
     model = hydra_repo / "configs" / "model" / "mnist.yaml"
     model.write_text(
         model.read_text(encoding="utf-8").replace("patience: 10", "patience: ${nope.p}")
