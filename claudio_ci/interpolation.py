@@ -448,6 +448,15 @@ def split_key(key: str) -> list[str]:
     return tokens + [dot or bracket for dot, bracket in _KEY_OTHER.findall(key[stop:])]
 
 
+def _plain_arguments(text: str) -> list[str] | None:
+    """A resolver's arguments when they are plain words (`${oc.dict.keys:model}`), else
+    None; `[]` for none at all (`${oc.env:}`)."""
+    body = text[text.index(":") + 1 : -1]
+    if any(c in body for c in "$'\"\\[]{}"):
+        return None
+    return [part.strip() for part in body.split(",")] if body.strip() else []
+
+
 def _as_int(token: str) -> int | None:
     try:
         return int(token)
@@ -622,6 +631,8 @@ class _Resolver:
         dependency = next((e for e in failed if not isinstance(e, _Opaque)), None)
         if dependency is not None:
             raise dependency
+        if not failed:
+            self._builtin(".".join(name), ref, here)
         raise _Opaque(f"{ref.text} uses the resolver '{'.'.join(name)}'; its value is not checked")
 
     def _key(self, ref: _NodeRef, here: PathKey) -> str:
@@ -652,6 +663,32 @@ class _Resolver:
             if not isinstance(node, dict | list):
                 raise _Failure(UNKNOWN, f"{ref.text}: {prefix[:cut]} is not a mapping or list")
         raise opaque
+
+    def _builtin(self, name: str, ref: _ResolverRef, here: PathKey) -> None:
+        """What OmegaConf's own `oc.*` resolvers refuse whatever the machine: no argument,
+        a key that does not exist (`oc.dict.keys`, `oc.dict.values`, `oc.deprecated`), a
+        key that is not a mapping (`oc.dict.*`), an empty key (`oc.select`)."""
+        if not name.startswith("oc."):
+            return
+        arguments = _plain_arguments(ref.text)
+        if arguments == []:
+            raise _Failure(INVALID, f"{ref.text}: the resolver '{name}' needs an argument")
+        if not arguments:
+            return  # quoted, nested or structured arguments: not read here
+        key = arguments[0]
+        if name == "oc.select" and not key:
+            raise _Failure(INVALID, f"{ref.text}: oc.select needs a key")
+        if name not in {"oc.dict.keys", "oc.dict.values", "oc.deprecated"} or not key.strip("."):
+            return  # `.`, `..`: an enclosing node, which exists
+        try:
+            found = self._select(key, ref.text, here)
+        except _Failure as failure:
+            if failure.kind == CYCLE:
+                return  # listing an enclosing mapping's keys reads no value: no cycle
+            raise
+        node = self.node(found.path) if isinstance(found, _Found) else found
+        if name != "oc.deprecated" and not isinstance(node, dict):
+            raise _Failure(INVALID, f"{ref.text}: {key} is {type(node).__name__}, not a mapping")
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)

@@ -284,6 +284,28 @@ RESOLVER_STRINGS = [
     "${missing_key.${oc.env:USER}}",
     "${missing_key[${now:%Y}]}",
     "${model.name.${now:%Y}}",
+    # OmegaConf's own resolvers, checked where their verdict does not depend on the machine
+    "${oc.dict.keys:presets}",
+    "${oc.dict.keys:presets.small}",
+    "${oc.dict.keys:missing_key}",
+    "${oc.dict.keys:model.name}",
+    "${oc.dict.values:presets.large}",
+    "${oc.dict.values:missing_key}",
+    "${oc.dict.values:items}",
+    "${oc.dict.keys:.}",
+    "${oc.deprecated:model.name}",
+    "${oc.deprecated:missing_key}",
+    "${oc.deprecated:model.name,'use model.name'}",
+    "${oc.select:}",
+    "${oc.select:,x}",
+    "${oc.select:missing_key,}",
+    "${oc.env:}",
+    "${oc.env:,fallback}",
+    "${oc.decode:}",
+    "${oc.decode:'[1, 2]'}",
+    "${oc.decode:'not: [valid'}",
+    "${oc.env:${model.name}}",
+    "${oc.create:}",
 ]
 
 BACKSLASH_STRINGS = [
@@ -416,6 +438,8 @@ DELIBERATE: dict[str, str] = {
     "out/${a:b}/x": UNREGISTERED,
     "${presets.${oc.env:USER}}": "the key comes from $USER, only known where it runs",
     "out/${presets.${oc.env:USER}}/x": "the key comes from $USER, only known where it runs",
+    "${oc.env:${model.name}}": "the variable 'resnet' may be set where it runs",
+    "${oc.decode:'not: [valid'}": "oc.decode's text is not parsed here: its value is a notice",
 }
 
 

@@ -544,7 +544,8 @@ def _reference_hint(code: str, suggestion: str | None, hydra: bool = False) -> s
         "or to ${experiment_name}",
         MALFORMED_REFERENCE: "write references as ${dotted.key}; escape a literal one as \\${",
         MISSING_REFERENCE: "set the value in the file, or pass it when launching (key=value)",
-        INVALID_REFERENCE: "a key built from a reference must come from a string value",
+        INVALID_REFERENCE: "a key built from a reference must come from a string value; "
+        "an oc.* resolver needs the arguments it takes",
         CIRCULAR_REFERENCE: "make one of these values a literal",
         NOT_SCALAR_REFERENCE: "refer to a single value inside it, e.g. ${model.name}",
         RESOLVER: "the value is only known when the experiment runs; nothing to do",
