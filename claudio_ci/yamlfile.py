@@ -174,6 +174,16 @@ class _Builder:
         ):
             self.doc.omegaconf_values[path] = self.constructor.construct_yaml_float(node)
 
+    def _omegaconf_key(self, node: yaml.Node, key: Any) -> Any:
+        """A key as OmegaConf's loader types it: `2024-01-01` stays text, `1e3` is 1000.0."""
+        if node.style not in {None, ""} or node.tag not in {_STR_TAG, _TIMESTAMP_TAG}:
+            return key
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value
+        if key[:1] in _FLOAT_START and _OMEGACONF_FLOAT.match(key) and not self._explicit_tag(node):
+            return self.constructor.construct_yaml_float(node)
+        return key
+
     def _explicit_tag(self, node: yaml.Node) -> bool:
         """`!!str 1e-3`: a tag written in the file, which OmegaConf keeps."""
         line, col = _mark(node)
@@ -202,6 +212,7 @@ class _Builder:
                     code="duplicate-key",
                 )
             seen[key] = key_node
+            key = self._omegaconf_key(key_node, key)
             key_path = (*path, key if isinstance(key, (str, int)) else str(key))
             self.doc.key_marks.setdefault(key_path, _mark(key_node))
             result[key] = self.build(value_node, key_path)

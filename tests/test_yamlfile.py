@@ -452,3 +452,22 @@ def test_a_tag_on_a_collection_is_read_as_safe_load_reads_it(text: str) -> None:
             parse_yaml(text)
     else:
         assert isinstance(parse_yaml(text).data["a"], dict | list)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-01: a\n1e3: b\n",
+        "1.5: z\n1_000: x\n",
+        "!!str 1e3: q\n",
+        "'1e3': r\n",
+        "2024-01-01 10:00:00: t\n",
+        "a:\n  2024-01-31: x\n  .5e1: y\n",
+    ],
+)
+def test_keys_are_typed_as_omegaconfs_loader_types_them(text: str) -> None:
+    omegaconf = pytest.importorskip("omegaconf")
+    expected = omegaconf.OmegaConf.to_container(omegaconf.OmegaConf.create(text))
+    data = parse_yaml(text).data
+    assert data == expected
+    assert [type(k) for k in data] == [type(k) for k in expected]

@@ -151,6 +151,7 @@ class ExperimentFile:
     package: tuple[str, ...] = ()  # where Hydra put the file's keys: () for `_global_`
     hydra_shaped: bool = False
     composition_error: str | None = None
+    by_hydra: bool = False  # `composed` is Hydra's (not detectron2's `_BASE_` merge)
 
     def own_path(self, path: PathKey) -> PathKey:
         """A path of the composed config as this file writes it (its package removed)."""
@@ -312,7 +313,8 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
         )
     else:  # OmegaConf typed the composed values already
         # Nothing defines `${experiment_name}` under Hydra: the composition is all there is.
-        resolution = interpolation.resolve(file.composed)
+        variables = {} if file.by_hydra else {EXPERIMENT_NAME_VARIABLE: name}
+        resolution = interpolation.resolve(file.composed, variables)
         # What the other files of the composition leave to run time (`${hydra:...}`) is
         # theirs to answer for; what fails, or what this file writes, is reported.
         resolution.problems = [
@@ -512,7 +514,7 @@ def _references(analysis: _Analysis) -> list[Finding]:
         line, col = doc.position(analysis.file.own_path(problem.path))
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
-        hint = _reference_hint(code, problem.suggestion, hydra=analysis.file.composed is not None)
+        hint = _reference_hint(code, problem.suggestion, hydra=analysis.file.by_hydra)
         if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
             # The key may come from a config Hydra merges in: only the composition knows.
             severity = Severity.NOTICE

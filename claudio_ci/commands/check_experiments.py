@@ -428,7 +428,7 @@ class HydraComposer:
             reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             message = f"Hydra cannot compose this experiment: {reason or type(exc).__name__}"
             return dataclasses.replace(file, composition_error=message)
-        return dataclasses.replace(file, composed=data, package=self.package(file))
+        return dataclasses.replace(file, composed=data, package=self.package(file), by_hydra=True)
 
     def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
         """Where Hydra puts the file's keys: its `# @package` header, else its group."""
