@@ -32,6 +32,7 @@ MAX_BYTES = 1_000_000
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_SET_TAG = "tag:yaml.org,2002:set"
 _FLOAT_START = frozenset("-+0123456789.")
 _COLLECTION_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "omap", "pairs", "set")
@@ -136,6 +137,10 @@ class _Builder:
                 raise YamlError(
                     f"could not determine a constructor for the tag {node.tag!r}", line, col
                 )
+            if node.tag == _SET_TAG or (node.tag == _TIMESTAMP_TAG and self._explicit_tag(node)):
+                line, col = _mark(node)  # a set, a date: values OmegaConf cannot hold
+                what = "a set (!!set)" if node.tag == _SET_TAG else "a date (!!timestamp)"
+                raise YamlError(f"{what} is not a value OmegaConf can hold", line, col)
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -202,6 +207,9 @@ class _Builder:
                 line, col = _mark(key_node)
                 raise YamlError("a mapping key must be a scalar", line, col)
             key = self._scalar(key_node)
+            if key is None:
+                line, col = _mark(key_node)
+                raise YamlError("a null key (~, null, or none) is refused by OmegaConf", line, col)
             if key in seen:
                 line, col = _mark(key_node)
                 first_line, _ = _mark(seen[key])

@@ -84,7 +84,7 @@ def test_data_is_plain_python() -> None:
         ("a: 1\nb: 2\na: 3\n", 3, 1, 1),
         ("model:\n  name: x\n  lr: 1\n  name: y\n", 4, 3, 2),
         ("{a: 1, b: 2, a: 3}\n", 1, 14, 1),
-        ("null: 1\n~: 2\n", 2, 1, 1),
+        ("1: 1\n0x1: 2\n", 2, 1, 1),
     ],
 )
 def test_duplicate_keys_name_both_lines(text: str, line: int, col: int, first_line: int) -> None:
@@ -229,8 +229,8 @@ def test_a_document_that_is_not_a_mapping_is_returned_as_is(text: str, data: obj
 
 
 def test_keys_of_other_types_keep_their_type() -> None:
-    data = parse_yaml("1: a\n'1': b\nfalse: c\n~: d\n").data
-    assert data == {1: "a", "1": "b", False: "c", None: "d"}
+    data = parse_yaml("1: a\n'1': b\nfalse: c\n").data
+    assert data == {1: "a", "1": "b", False: "c"}  # a null key: OmegaConf refuses it
 
 
 # --- files ------------------------------------------------------------------------------
@@ -439,7 +439,6 @@ def test_values_omegaconf_reads_differently_are_recorded_beside_pyyamls() -> Non
     [
         "a: !!python/object/apply:eval ['[2**i for i in range(3)]']\n",
         "a: !custom {b: 1}\n",
-        "a: !!set {x, y}\n",
         "a: !!omap [{x: 1}]\n",
         "a: !!map {x: 1}\n",
     ],
@@ -471,3 +470,29 @@ def test_keys_are_typed_as_omegaconfs_loader_types_them(text: str) -> None:
     data = parse_yaml(text).data
     assert data == expected
     assert [type(k) for k in data] == [type(k) for k in expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "~: val\n",
+        "Null: val\n",
+        "? \n: 1\n",
+        "a: {~: 1}\n",
+        "a: !!set {x, y}\n",
+        "a: !!timestamp 2024-01-01\n",
+        "a: 2024-01-01\n",
+        "a: !!omap [{x: 1}]\n",
+        "a: !!binary aGVsbG8=\n",
+        "null_key: ~\n",
+    ],
+)
+def test_what_omegaconf_refuses_at_load_is_an_error(text: str) -> None:
+    omegaconf = pytest.importorskip("omegaconf")
+    try:
+        omegaconf.OmegaConf.create(text)
+    except Exception:
+        with pytest.raises(YamlError):
+            parse_yaml(text)
+    else:
+        parse_yaml(text)
