@@ -44,6 +44,8 @@ CFG003 error   a configuration value breaks the schema (or a --set is malformed)
        hint:   `claudio-ci config schema` shows what each key takes
 CFG004 warning unknown configuration key (a typo?); ignored
        hint:   the hint names the nearest known key; `claudio-ci config schema` lists them all
+CFG005 notice  a `# claudio-ci: ignore` comment that cannot be read; it silences nothing
+       hint:   write `# claudio-ci: ignore[EXP301]` with codes in upper case, as in the config
 
 NB001  error   a notebook without its text twin, or the twin is not added to git
        hint:   `jupytext --sync NOTEBOOK` (or --fix) creates the twin; `git add` it

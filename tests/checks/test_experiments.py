@@ -1334,3 +1334,19 @@ def test_hydra_mode_cache_sees_an_experiment_another_builds_on(hydra_repo: Path,
     code, out = cli(hydra_repo, "configs/experiment/child.yaml")
     assert code == 1, out
     assert "EXP301" in out and "${tagz}" in out
+
+
+def test_hydra_mode_reports_the_composition_error_of_the_experiment_itself(
+    hydra_repo: Path, cli
+) -> None:
+    """An override of a group the primary config lacks: Hydra's own reason, not the one
+    from retrying with `+experiment=`."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("defaults:\n", "defaults:\n  - override /optimizer: adam\n"))
+    code, out = cli(hydra_repo, "configs/experiment/exp_01_mnist.yaml")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert "EXP308" in first and "'optimizer'" in first, first
+    assert "+experiment" not in out and "append" not in out
