@@ -152,6 +152,7 @@ class ExperimentFile:
     hydra_shaped: bool = False
     composition_error: str | None = None
     by_hydra: bool = False  # `composed` is Hydra's (not detectron2's `_BASE_` merge)
+    unchosen: tuple[str, ...] = ()  # groups the primary config leaves to the launch (`???`)
 
     def own_path(self, path: PathKey) -> PathKey:
         """A path of the composed config as this file writes it (its package removed)."""
@@ -347,6 +348,7 @@ def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> 
     naming = _naming(analysis, rules)
     name_reported = any(f.code in {NAME_MISSING, NAME_MISMATCH} for f in naming)
     findings = [
+        *_unchosen(file),
         *naming,
         *_references(analysis),
         *_schema(analysis, schemas, rules.name_key if name_reported else None),
@@ -413,6 +415,22 @@ def _not_composed(file: ExperimentFile) -> Finding:
             "`python train.py experiment=NAME --cfg job` shows the same error"
         )
     return Finding(file.path, NOT_COMPOSED, file.composition_error, line, col, hint=hint)
+
+
+def _unchosen(file: ExperimentFile) -> list[Finding]:
+    """`- logger: ???` in the primary defaults list: chosen at launch, checked without."""
+    return [
+        Finding(
+            file.path,
+            NOT_COMPOSED,
+            f"the primary config leaves '{group}' to be chosen at launch ({group}: ???); "
+            "this experiment was composed without it",
+            severity=Severity.NOTICE,
+            hint=f"choose one in the experiment (`- override /{group}: NAME`) or pass "
+            f"{group}=NAME when launching",
+        )
+        for group in file.unchosen
+    ]
 
 
 def _not_a_mapping(file: ExperimentFile) -> Finding:
@@ -515,7 +533,13 @@ def _references(analysis: _Analysis) -> list[Finding]:
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
         hint = _reference_hint(code, problem.suggestion, hydra=analysis.file.by_hydra)
-        if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
+        unchosen = [
+            g for g in analysis.file.unchosen if "${" + g.replace("/", ".") in problem.message
+        ]
+        if unchosen and code in _COMPOSED:
+            severity = Severity.NOTICE
+            hint = f"'{unchosen[0]}' is chosen at launch; this reference is checked then"
+        elif analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
             # The key may come from a config Hydra merges in: only the composition knows.
             severity = Severity.NOTICE
             hint = (

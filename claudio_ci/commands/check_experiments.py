@@ -321,6 +321,11 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
         )
     group = selection.directory[len(prefix) :]
     name = settings["config_name"].removesuffix(".yaml")
+    if not (root / config_dir / f"{name}.yaml").is_file():
+        raise ConfigError(
+            f"{origin}: experiments.hydra.config_name {name!r}: there is no "
+            f"{prefix}{name}.yaml (the primary config, as in @hydra.main(config_name=...))"
+        )
     return HydraComposer(root, root / config_dir, name, group, selection.directory)
 
 
@@ -392,7 +397,21 @@ class HydraComposer:
                 ) from None
         return hydra.compose, OmegaConf
 
-    def _compose(self, override: str) -> Any:
+    def _compose_choosing(self, override: str) -> tuple[Any, tuple[str, ...]]:
+        """`_compose`, with the groups the primary config leaves to the launch (`- logger:
+        ???`) left out, and their names."""
+        unchosen: list[str] = []
+        for _ in range(MAX_STAND_INS):
+            try:
+                return self._compose([override, *(f"~{g}" for g in unchosen)]), tuple(unchosen)
+            except Exception as exc:
+                found = re.match(r"You must specify '([^']+)'", str(exc))
+                if found is None or found.group(1) in unchosen:
+                    raise
+                unchosen.append(found.group(1))
+        return self._compose([override, *(f"~{g}" for g in unchosen)]), tuple(unchosen)
+
+    def _compose(self, overrides: list[str]) -> Any:
         """The config Hydra composes with `override`; a plugin option that is not installed
         here is stood in for by an empty config (see PLUGIN_GROUPS)."""
         compose, _ = self._start()
@@ -401,7 +420,7 @@ class HydraComposer:
 
         for _ in range(MAX_STAND_INS):
             try:
-                return compose(config_name=self.config_name, overrides=[override])
+                return compose(config_name=self.config_name, overrides=overrides)
             except MissingConfigException as exc:
                 missing = exc.missing_cfg_file or ""
                 group, _, option = missing.rpartition("/")
@@ -410,25 +429,27 @@ class HydraComposer:
                 ConfigStore.instance().store(
                     group=group, name=option, node={}, provider="claudio-ci stand-in"
                 )
-        return compose(config_name=self.config_name, overrides=[override])
+        return compose(config_name=self.config_name, overrides=overrides)
 
     def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
         _, omegaconf = self._start()
         option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
         try:
             try:
-                composed = self._compose(f"{self.group}={option}")
+                composed, unchosen = self._compose_choosing(f"{self.group}={option}")
             except Exception as exc:
                 # No `experiment:` entry in the primary defaults list: `+experiment=NAME`.
                 if f"Could not override '{self.group}'" not in str(exc):
                     raise
-                composed = self._compose(f"+{self.group}={option}")
+                composed, unchosen = self._compose_choosing(f"+{self.group}={option}")
             data = omegaconf.to_container(composed, resolve=False)
         except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
             reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             message = f"Hydra cannot compose this experiment: {reason or type(exc).__name__}"
             return dataclasses.replace(file, composition_error=message)
-        return dataclasses.replace(file, composed=data, package=self.package(file), by_hydra=True)
+        return dataclasses.replace(
+            file, composed=data, package=self.package(file), by_hydra=True, unchosen=unchosen
+        )
 
     def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
         """Where Hydra puts the file's keys: its `# @package` header, else its group."""

@@ -1350,3 +1350,26 @@ def test_hydra_mode_reports_the_composition_error_of_the_experiment_itself(
     first = out.splitlines()[0]
     assert "EXP308" in first and "'optimizer'" in first, first
     assert "+experiment" not in out and "append" not in out
+
+
+def test_hydra_mode_a_group_left_to_the_launch_is_a_notice(hydra_repo: Path, cli) -> None:
+    """`- logger: ???` in the primary defaults list: Hydra wants `logger=NAME` at launch."""
+    pytest.importorskip("hydra")
+    train = hydra_repo / "configs" / "train.yaml"
+    train.write_text(train.read_text(encoding="utf-8").replace("logger: null", "logger: ???"))
+    plain = hydra_repo / "configs" / "experiment" / "plain.yaml"
+    plain.write_text("# @package _global_\nseed: 3\nrun: ${logger.csv.name}\n")
+    code, out = cli(hydra_repo)
+    assert code == 0, out
+    assert "configs/experiment/plain.yaml:1:1: EXP308 [notice] the primary config leaves " in out
+    assert "EXP301 [notice] $.run: ${logger.csv.name}" in out
+    assert out.count("plain.yaml") == 2 and "exp_01" not in out  # the others choose one
+
+
+def test_hydra_mode_a_missing_primary_config_is_one_line_exit_2(hydra_repo: Path, cli) -> None:
+    (hydra_repo / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: trian\n"
+    )
+    code, out = cli(hydra_repo)
+    assert code == 2
+    assert out.count("\n") == 1 and "config_name 'trian'" in out and "configs/trian.yaml" in out
