@@ -153,6 +153,20 @@ class ExperimentFile:
     composition_error: str | None = None
     by_hydra: bool = False  # `composed` is Hydra's (not detectron2's `_BASE_` merge)
     unchosen: tuple[str, ...] = ()  # groups the primary config leaves to the launch (`???`)
+    sources: dict[tuple[str, ...], str] = field(default_factory=dict)  # Hydra: group -> file
+
+    def written_in(self, path: PathKey) -> str | None:
+        """Hydra mode: the config that wrote `path`, when this file does not."""
+        if (
+            not self.sources
+            or self.document is None
+            or self.own_path(path) in (self.document.value_marks)
+        ):
+            return None
+        for size in range(len(path), -1, -1):
+            if path[:size] in self.sources:
+                return self.sources[path[:size]]
+        return None
 
     def own_path(self, path: PathKey) -> PathKey:
         """A path of the composed config as this file writes it (its package removed)."""
@@ -546,11 +560,13 @@ def _references(analysis: _Analysis) -> list[Finding]:
                 "Hydra may merge this key in from the defaults list; set experiments.hydra "
                 "(config_dir, config_name) to check the composed config"
             )
+        elsewhere = analysis.file.written_in(problem.path)
+        where = f" (written in {elsewhere})" if elsewhere else ""
         findings.append(
             Finding(
                 analysis.file.path,
                 code,
-                f"{json_path(problem.path)}: {problem.message}",
+                f"{json_path(problem.path)}: {problem.message}{where}",
                 line,
                 col,
                 severity,

@@ -420,7 +420,9 @@ class HydraComposer:
 
         for _ in range(MAX_STAND_INS):
             try:
-                return compose(config_name=self.config_name, overrides=overrides)
+                return compose(
+                    config_name=self.config_name, overrides=overrides, return_hydra_config=True
+                )
             except MissingConfigException as exc:
                 missing = exc.missing_cfg_file or ""
                 group, _, option = missing.rpartition("/")
@@ -429,7 +431,7 @@ class HydraComposer:
                 ConfigStore.instance().store(
                     group=group, name=option, node={}, provider="claudio-ci stand-in"
                 )
-        return compose(config_name=self.config_name, overrides=overrides)
+        return compose(config_name=self.config_name, overrides=overrides, return_hydra_config=True)
 
     def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
         _, omegaconf = self._start()
@@ -442,14 +444,36 @@ class HydraComposer:
                 if f"Could not override '{self.group}'" not in str(exc):
                     raise
                 composed, unchosen = self._compose_choosing(f"+{self.group}={option}")
+            sources = self.sources(composed.hydra.runtime.choices)
             data = omegaconf.to_container(composed, resolve=False)
+            data.pop("hydra", None)  # Hydra's own node: not the experiment's to answer for
         except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
             reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             message = f"Hydra cannot compose this experiment: {reason or type(exc).__name__}"
             return dataclasses.replace(file, composition_error=message)
         return dataclasses.replace(
-            file, composed=data, package=self.package(file), by_hydra=True, unchosen=unchosen
+            file,
+            composed=data,
+            package=self.package(file),
+            by_hydra=True,
+            unchosen=unchosen,
+            sources=sources,
         )
+
+    def sources(self, choices: Any) -> dict[tuple[str, ...], str]:
+        """The file each chosen group option came from, by the group's path (`model` ->
+        configs/model/mnist.yaml), and the primary config's at (): where a value the
+        experiment does not write was written."""
+        config_dir = self.config_dir.relative_to(self.root).as_posix()
+        prefix = "" if config_dir == "." else f"{config_dir}/"
+        found = {(): f"{prefix}{self.config_name}.yaml"}
+        for group, option in choices.items():
+            if option is None or group == self.group or group.startswith(PLUGIN_GROUPS):
+                continue
+            path = f"{prefix}{group}/{option}.yaml"
+            if (self.root / path).is_file():
+                found[tuple(group.split("/"))] = path
+        return found
 
     def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
         """Where Hydra puts the file's keys: its `# @package` header, else its group."""

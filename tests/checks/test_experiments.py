@@ -1246,6 +1246,10 @@ def test_hydra_mode_a_changed_group_config_checks_the_experiments_composing_it(
     code, out = cli(hydra_repo, "configs/model/mnist.yaml")
     assert code == 1
     assert "EXP301" in out and "configs/experiment/exp_01_mnist.yaml" in out
+    assert (  # the file that wrote the reference is named
+        "EXP301 $.model.scheduler.patience: ${nope.p} refers to a key that does not exist "
+        "(written in configs/model/mnist.yaml)" in out
+    )
     (hydra_repo / ".claudio.yaml").write_text(HYDRA_CONFIG)  # no Hydra mode: nothing composed
     assert cli(hydra_repo, "configs/model/mnist.yaml") == (0, "")
 
