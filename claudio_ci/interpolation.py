@@ -112,7 +112,8 @@ def _plain_run(text: str, i: int, stops: str) -> int:
     return j
 
 
-def _lex(text: str) -> list[_Token]:
+def _lex(text: str) -> list[_Token]:  # noqa: C901, PLR0912, PLR0915
+    # One state machine over OmegaConf's lexer modes: split, its branches would read apart.
     tokens: list[_Token] = []
     modes = ["top"]
     i, n = 0, len(text)
@@ -343,13 +344,7 @@ class _Parser:
                 self.sequence(out)
             self.take(BRACKET_CLOSE)
         elif kind == BRACE_OPEN:
-            self.take(BRACE_OPEN)
-            if self.peek() != BRACE_CLOSE:
-                self.pair(out)
-                while self.peek() == COMMA:
-                    self.take(COMMA)
-                    self.pair(out)
-            self.take(BRACE_CLOSE)
+            self.mapping(out)
         elif kind in {ATOM, ID, COLON, INTER_OPEN}:
             while (kind := self.peek()) in {ATOM, ID, COLON, INTER_OPEN}:
                 if kind == INTER_OPEN:
@@ -358,6 +353,15 @@ class _Parser:
                     self.take(kind)
         elif not optional:
             self.take(ATOM)  # raises
+
+    def mapping(self, out: list[_Ref]) -> None:
+        self.take(BRACE_OPEN)
+        if self.peek() != BRACE_CLOSE:
+            self.pair(out)
+            while self.peek() == COMMA:
+                self.take(COMMA)
+                self.pair(out)
+        self.take(BRACE_CLOSE)
 
     def pair(self, out: list[_Ref]) -> None:
         self.take(ATOM, ID)
@@ -455,6 +459,37 @@ def _plain_arguments(text: str) -> list[str] | None:
     if any(c in body for c in "$'\"\\[]{}"):
         return None
     return [part.strip() for part in body.split(",")] if body.strip() else []
+
+
+def _relative_base(key: str, text: str, parent: PathKey) -> tuple[PathKey, str]:
+    """`.x` starts at the parent, each further dot one level up; `x` at the top."""
+    if not key.startswith("."):
+        return (), key
+    base, key = parent, key[1:]
+    while key.startswith("."):
+        if not base:
+            raise _Failure(UNKNOWN, f"{text} goes above the top of the file")
+        base, key = base[:-1], key[1:]
+    return base, key
+
+
+def _unescape(piece: tuple[str, str], following: _Piece | None) -> str:
+    """An escape token's text as OmegaConf writes it into the string."""
+    kind, raw = piece
+    if kind == ESC_INTER:
+        return raw[-(len(raw) // 2 + 1) :]
+    if kind == ESC or (kind == TOP_ESC and isinstance(following, _NodeRef | _ResolverRef)):
+        return raw[1::2]
+    return raw
+
+
+def _not_scalar(piece: _Ref, value: Any) -> _Failure | None:
+    if not isinstance(value, dict | list):
+        return None
+    kind = "a mapping" if isinstance(value, dict) else "a list"
+    return _Failure(
+        NOT_SCALAR, f"{piece.text} is {kind}; OmegaConf writes its raw text into the string"
+    )
 
 
 def _as_int(token: str) -> int | None:
@@ -570,16 +605,8 @@ class _Resolver:
             if isinstance(piece, str):
                 out.append(piece)
             elif isinstance(piece, tuple):
-                kind, raw = piece
                 following = pieces[index + 1] if index + 1 < len(pieces) else None
-                if kind == ESC_INTER:
-                    out.append(raw[-(len(raw) // 2 + 1) :])
-                elif kind == ESC or (
-                    kind == TOP_ESC and isinstance(following, _NodeRef | _ResolverRef)
-                ):
-                    out.append(raw[1::2])
-                else:
-                    out.append(raw)
+                out.append(_unescape(piece, following))
             else:
                 # A resolver or a failed reference must not hide the references after it.
                 try:
@@ -590,13 +617,7 @@ class _Resolver:
                     continue
                 if isinstance(value, _Found):
                     value = self.node(value.path)
-                    if isinstance(value, dict | list) and not_scalar is None:
-                        kind = "a mapping" if isinstance(value, dict) else "a list"
-                        not_scalar = _Failure(
-                            NOT_SCALAR,
-                            f"{piece.text} is {kind}; OmegaConf writes its raw text into "
-                            "the string",
-                        )
+                    not_scalar = not_scalar or _not_scalar(piece, value)
                 out.append(_as_text(value))
         if not_scalar is not None:
             raise not_scalar
@@ -705,31 +726,12 @@ class _Resolver:
     def _select(self, key: str, text: str, here: PathKey) -> Any:
         """OmegaConf's `_resolve_key_and_root` and `_select_impl`."""
         parent = here[:-1]
-        base: PathKey = ()
-        if key.startswith("."):
-            base, key = parent, key[1:]
-            while key.startswith("."):
-                if not base:
-                    raise _Failure(UNKNOWN, f"{text} goes above the top of the file")
-                base, key = base[:-1], key[1:]
+        base, key = _relative_base(key, text, parent)
         path = base
         tokens = split_key(key)
         for position, token in enumerate(tokens):
-            container = self.node(path)
             last = position == len(tokens) - 1
-            if isinstance(container, list):
-                index = _as_int(token)
-                if index is None:
-                    raise _Failure(UNKNOWN, f"{text}: '{token}' is not a list index")
-                if not 0 <= index < len(container):
-                    raise _Failure(UNKNOWN, f"{text}: list index {index} is out of range")
-                path = (*path, index)
-            elif token in container:
-                path = (*path, token)
-            else:
-                raise _Failure(
-                    UNKNOWN, f"{text} refers to a key that does not exist", self._suggest(key, base)
-                )
+            path = self._child(path, token, text, key, base)
             value = self.node(path)
             if value == MISSING_VALUE:
                 raise _Failure(
@@ -757,6 +759,22 @@ class _Resolver:
                 CYCLE, f"circular reference: {text} contains the value that refers to it"
             )
         return _Found(path)
+
+    def _child(self, path: PathKey, token: str, text: str, key: str, base: PathKey) -> PathKey:
+        """The path one step below `path`, as `_select_impl` takes it."""
+        container = self.node(path)
+        if isinstance(container, list):
+            index = _as_int(token)
+            if index is None:
+                raise _Failure(UNKNOWN, f"{text}: '{token}' is not a list index")
+            if not 0 <= index < len(container):
+                raise _Failure(UNKNOWN, f"{text}: list index {index} is out of range")
+            return (*path, index)
+        if token in container:
+            return (*path, token)
+        raise _Failure(
+            UNKNOWN, f"{text} refers to a key that does not exist", self._suggest(key, base)
+        )
 
     def _suggest(self, key: str, base: PathKey) -> str | None:
         known = [*self.variables, *(_dotted(p) for p, _ in _walk(self.root) if p)]

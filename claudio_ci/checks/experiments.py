@@ -894,6 +894,25 @@ def edit_name(text: str, key: Sequence[str], name: str) -> str:
         ) from None
     except yaml.YAMLError as exc:
         raise FixRefused(f"the file cannot be parsed: {exc}") from None
+    node = _written_scalar(node, key)
+    start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:
+        start = properties.end()
+    expected = copy.deepcopy(before)
+    _get(expected, key[:-1])[key[-1]] = name
+    for replacement in _scalar_spellings(name, node.style):
+        edited = text[:start] + replacement + text[end:]
+        try:
+            if parse_yaml(edited).data == expected:
+                return edited
+        except YamlError:
+            continue
+    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
+
+
+def _written_scalar(node: yaml.Node, key: Sequence[str]) -> yaml.ScalarNode:
+    """The plain or quoted scalar written at `key`; FixRefused when it is not one."""
     where = dotted([str(k) for k in key])
     key_end = 0
     for part in key:
@@ -914,20 +933,7 @@ def edit_name(text: str, key: Sequence[str], name: str) -> str:
         raise FixRefused("the value comes from an alias (*name) of a value written elsewhere")
     if node.style in {"|", ">"}:
         raise FixRefused("the value is a block scalar (| or >)")
-    start, end = node.start_mark.index, node.end_mark.index
-    properties = _PROPERTIES.match(text, start, end)
-    if properties is not None:
-        start = properties.end()
-    expected = copy.deepcopy(before)
-    _get(expected, key[:-1])[key[-1]] = name
-    for replacement in _scalar_spellings(name, node.style):
-        edited = text[:start] + replacement + text[end:]
-        try:
-            if parse_yaml(edited).data == expected:
-                return edited
-        except YamlError:
-            continue
-    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
+    return node
 
 
 def _scalar_spellings(name: str, style: str | None) -> list[str]:
