@@ -232,7 +232,7 @@ class _Summaries:
             parsed = _parse(path, raw)
             parsed, bases = self._with_bases(parsed)
         if self.hydra is not None and b"defaults" in raw:  # may build on other experiments
-            bases.append(self.hydra.experiments_digest().encode())
+            bases += self.hydra.built_on(path, raw)
         key = cache_key(self.fingerprint, path, raw, *bases)
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
@@ -347,7 +347,6 @@ class HydraComposer:
     group: str  # the experiments' config group, e.g. "experiment"
     directory: str  # the experiments dir, repository-relative
     _stack: contextlib.ExitStack | None = None
-    _digest: str | None = None
 
     def fingerprint(self) -> list[str]:
         """Every config an experiment may be composed with; the experiments themselves are
@@ -361,15 +360,64 @@ class HydraComposer:
         )
         return [fingerprint(files, str(self.config_dir), self.config_name, self.group)]
 
-    def experiments_digest(self) -> str:
-        """Every experiment's name and bytes: an experiment whose defaults list names
-        another (`defaults: [exp_1, _self_]`) is composed with it."""
-        if self._digest is None:
-            experiments = self.config_dir / self.group
-            files = sorted(experiments.rglob("*.yaml")) if experiments.is_dir() else []
-            parts = (part for f in files for part in (f.as_posix(), f.read_bytes()))
-            self._digest = cache_key(*parts)
-        return self._digest
+    def built_on(self, path: str, raw: bytes, seen: frozenset[str] = frozenset()) -> list[bytes]:
+        """The names and bytes of the experiments this one's defaults list composes it with
+        (`defaults: [exp_1, _self_]`, `/experiment/exp_1`, `override /experiment: exp_1`),
+        and theirs in turn: its cache entry depends on them."""
+        try:
+            data = parse_yaml(decode_yaml_bytes(raw), path).data
+        except YamlError:
+            return []
+        defaults = data.get("defaults") if isinstance(data, dict) else None
+        out: list[bytes] = []
+        for other in self._experiments_named(path, defaults if isinstance(defaults, list) else []):
+            if other in seen or len(seen) > MAX_BASE_DEPTH:
+                continue
+            try:
+                other_raw = _read(self.root / other)
+            except OSError:
+                out.append(f"{other}: unreadable".encode())
+                continue
+            out += [other.encode(), other_raw]
+            out += self.built_on(other, other_raw, seen | {path, other})
+        return out
+
+    def _experiments_named(self, path: str, defaults: list[Any]) -> list[str]:
+        here = posixpath.dirname(path)
+        found = []
+        for entry in defaults:
+            if isinstance(entry, str):
+                pairs = [(None, entry)]
+            elif isinstance(entry, dict):
+                pairs = list(entry.items())
+            else:
+                continue
+            for key, value in pairs:
+                for option in value if isinstance(value, list) else [value]:
+                    target = self._default_target(here, key, option)
+                    if target is not None:
+                        found.append(target)
+        return found
+
+    def _default_target(self, here: str, key: Any, option: Any) -> str | None:
+        """The experiment file a defaults entry names, if it names one."""
+        if not isinstance(option, str) or option in {"_self_", ""}:
+            return None
+        config_dir = self.config_dir.relative_to(self.root).as_posix()
+        prefix = "" if config_dir == "." else f"{config_dir}/"
+        if key is None:  # `- exp_1` (this group) or `- /experiment/exp_1`
+            name = option.removeprefix("optional ").strip()
+            base = prefix.rstrip("/") if name.startswith("/") else here
+            target = posixpath.normpath(posixpath.join(base, name.lstrip("/")))
+        else:  # `experiment: exp_1`, `override /experiment: exp_1`
+            group = str(key).removeprefix("override ").removeprefix("optional ").strip()
+            group = group.split("@")[0]
+            if not group.startswith("/"):
+                group = posixpath.join(here[len(prefix) :], group)
+            target = posixpath.normpath(f"{prefix}{group.lstrip('/')}/{option}")
+        target += ".yaml"
+        inside = target.startswith(f"{self.directory}/")
+        return target if inside and (self.root / target).is_file() else None
 
     def _start(self) -> Any:
         try:

@@ -1333,11 +1333,16 @@ def test_hydra_mode_cache_sees_an_experiment_another_builds_on(hydra_repo: Path,
     base = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
     child = hydra_repo / "configs" / "experiment" / "child.yaml"
     child.write_text("# @package _global_\ndefaults:\n  - exp_01_mnist\n  - _self_\nseed: 1\n")
-    assert cli(hydra_repo, "configs/experiment/child.yaml") == (0, "")
+    grandchild = hydra_repo / "configs" / "experiment" / "sub" / "grandchild.yaml"
+    grandchild.parent.mkdir()
+    grandchild.write_text("# @package _global_\ndefaults:\n  - /experiment/child\n  - _self_\n")
+    both = ["configs/experiment/child.yaml", "configs/experiment/sub/grandchild.yaml"]
+    assert cli(hydra_repo, *both) == (0, "")
     base.write_text(base.read_text(encoding="utf-8").replace("${tags}", "${tagz}"))
-    code, out = cli(hydra_repo, "configs/experiment/child.yaml")
+    code, out = cli(hydra_repo, *both)
     assert code == 1, out
-    assert "EXP301" in out and "${tagz}" in out
+    assert "configs/experiment/child.yaml" in out and "${tagz}" in out
+    assert "configs/experiment/sub/grandchild.yaml" in out
 
 
 def test_hydra_mode_reports_the_composition_error_of_the_experiment_itself(
