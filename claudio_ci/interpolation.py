@@ -697,8 +697,9 @@ class _Resolver:
         if not arguments:
             return  # quoted, nested or structured arguments: not read here
         key = arguments[0]
-        if name == "oc.select" and not key:
-            raise _Failure(INVALID, f"{ref.text}: oc.select needs a key")
+        if name == "oc.select":
+            self._oc_select(key, ref.text, here)
+            return
         if name not in {"oc.dict.keys", "oc.dict.values", "oc.deprecated"} or not key.strip("."):
             return  # `.`, `..`: an enclosing node, which exists
         try:
@@ -710,6 +711,15 @@ class _Resolver:
         node = self.node(found.path) if isinstance(found, _Found) else found
         if name != "oc.deprecated" and not isinstance(node, dict):
             raise _Failure(INVALID, f"{ref.text}: {key} is {type(node).__name__}, not a mapping")
+
+    def _oc_select(self, key: str, text: str, here: PathKey) -> None:
+        if not key:
+            raise _Failure(INVALID, f"{text}: oc.select needs a key")
+        try:  # a key that is not there gives the default; a cycle fails
+            self._select(key, text, here)
+        except _Failure as failure:
+            if failure.kind not in {UNKNOWN, MISSING}:
+                raise
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)
