@@ -44,6 +44,8 @@ CFG003 error   a configuration value breaks the schema (or a --set is malformed)
        hint:   `claudio-ci config schema` shows what each key takes
 CFG004 warning unknown configuration key (a typo?); ignored
        hint:   the hint names the nearest known key; `claudio-ci config schema` lists them all
+CFG005 notice  a `# claudio-ci: ignore` comment that cannot be read; it silences nothing
+       hint:   write `# claudio-ci: ignore[EXP301]` with codes in upper case, as in the config
 
 NB001  error   a notebook without its text twin, or the twin is not added to git
        hint:   `jupytext --sync NOTEBOOK` (or --fix) creates the twin; `git add` it
@@ -119,10 +121,16 @@ EXP302 error   malformed ${...}
        hint:   close the braces; write \\${ for a literal ${
 EXP303 error   circular ${...} references
        hint:   break the cycle: one of the values must not refer back
-EXP304 error   ${...} inside a string refers to a mapping or list
+EXP304 warning ${...} inside a string refers to a mapping or list
        hint:   refer to a scalar, or make the whole value the reference
 EXP305 notice  a resolver (`${oc.env:X}`) is noted, not checked
        hint:   nothing to do; its value depends on the machine that runs the experiment
+EXP306 warning ${...} refers to a mandatory `???` value
+       hint:   set the value in the file, or pass it when launching (key=value)
+EXP307 error   ${...} OmegaConf refuses: a key from a non-string value, an oc.* resolver misused
+       hint:   build keys from string values; give an oc.* resolver the arguments it takes
+EXP308 error   the experiment cannot be composed (Hydra mode, or a `_BASE_` config)
+       hint:   fix the defaults list or the _BASE_ it names; Hydra's own message says where
 EXP401 error   output directory shared with another config in this worktree
        hint:   put ${experiment_name} in the output directory, so every experiment has its own
 EXP402 warning output directory not parameterised by ${experiment_name}
