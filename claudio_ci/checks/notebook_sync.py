@@ -414,12 +414,6 @@ class PairNotebooks:
             return f"{len(theirs)} cells here, {len(ours)} in {nb_name}", line
         return f"same cells as {nb_name}; metadata or layout differ from {text_name}", line
 
-    def adds_nothing(self, member: Member) -> bool:
-        """Whether text `member` holds no cell, cell metadata or notebook metadata (jupytext's
-        own aside) that the notebook lacks: what `jupytext --set-formats` writes."""
-        assert self.notebook is not None
-        return _content(self.from_text(member)) == _content(self.read(self.notebook))
-
     def cells_with_outputs(self) -> int:
         if self._notebook is None:
             return 0
@@ -463,12 +457,6 @@ def _copy_notebook(notebook: Any) -> Any:
         NotebookNode({**cell, "metadata": copy.deepcopy(cell.metadata)}) for cell in notebook.cells
     ]
     return NotebookNode({**notebook, "metadata": copy.deepcopy(notebook.metadata), "cells": cells})
-
-
-def _content(notebook: Any) -> tuple[Any, ...]:
-    cells = [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
-    metadata = {k: v for k, v in notebook.metadata.items() if k != "jupytext"}
-    return cells, metadata
 
 
 def _first_different_line(a: str, b: str) -> int:

@@ -484,9 +484,9 @@ class Planner:
 
     A file that holds content not in the last commit (staged, unstaged or new) is an edit;
     --fix only ever overwrites a file that holds none (its content stays in git). Two edited
-    files that sync to different results are ambiguous (NB005) and left alone; a pair whose
-    two files are both new is one `jupytext --set-formats` just wrote from the notebook, so
-    the notebook is the source, unless the text holds cells or metadata the notebook lacks.
+    files that sync to different results are ambiguous (NB005) and left alone, unless one is
+    byte for byte what jupytext writes from the other (a pair `jupytext --set-formats` just
+    wrote from the notebook, a notebook `jupytext --sync` just wrote from the text).
     """
 
     def __init__(
@@ -546,13 +546,25 @@ class Planner:
             return Direction(existing[0])
         if not edited:
             return self._by_commit_time()
-        texts = existing[1:]
-        if all(self.change(m).new and self.pair.adds_nothing(m) for m in texts):
-            return Direction(existing[0], "the text is new and holds nothing the notebook lacks")
+        derived = self._derived()
+        if derived is not None:
+            return derived
         names = " and ".join(m.path for m in edited)
         return Direction(
             None, f"--fix cannot choose: {names} both hold changes, differently", ambiguous=True
         )
+
+    def _derived(self) -> Direction | None:
+        """Both files changed, but one is byte for byte what jupytext writes from the other:
+        `jupytext --set-formats` just wrote the text from the notebook (a new pair), or
+        `jupytext --sync` the notebook from an edited text. Overwriting it loses nothing."""
+        for source in self.existing:
+            outcome = self.outcome(source)
+            others = [m for m in self.existing if m != source]
+            if all(outcome[m.path] == self.pair.files[m.path] for m in others):
+                written = " and ".join(m.path for m in others)
+                return Direction(source, f"{written} is exactly what jupytext writes from it")
+        return None
 
     def _untracked_notebook(self) -> Direction:
         """The text is the source of truth, but the local notebook (not in git) may hold an
@@ -562,8 +574,9 @@ class Planner:
             return Direction(text, "the text is the source of truth")
         if not self.change(text).edited:
             return Direction(notebook, "the notebook holds the only change; it is not in git")
-        if self.change(text).new and self.pair.adds_nothing(text):
-            return Direction(notebook, "the text is new and holds nothing the notebook lacks")
+        derived = self._derived()
+        if derived is not None:
+            return derived
         return Direction(
             None,
             f"--fix cannot choose: {notebook.path} holds edits of its own (it is in sync with "

@@ -153,7 +153,8 @@ def test_a_fresh_pair_first_commit_syncs_from_the_notebook(git_repo: Path, cli) 
     assert code == 1
     assert "NB005" not in out and "NB006" not in out
     assert (
-        "--fix syncs from notebooks/nb.ipynb (the text is new and holds nothing the notebook lacks)"
+        "--fix syncs from notebooks/nb.ipynb (notebooks/nb.md is exactly what jupytext writes "
+        "from it)"
     ) in out
     assert cli(git_repo, flag, "--fix")[0] == 1
     assert cli(git_repo, flag) == (0, "")
@@ -220,3 +221,41 @@ def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
     assert marker(NB, "unstaged") in worktree_text(git_repo, NB)
     assert marker(PY, "staged") in worktree_text(git_repo, PY)
     assert "jupytext-pairing" in proc.stdout
+
+
+@pytest.mark.parametrize("text_format", ["py:percent", "md:myst"])
+def test_a_twin_edit_synced_by_jupytext_is_not_ambiguous(
+    git_repo: Path, cli, text_format: str
+) -> None:
+    """As jupytext's docs say: add a cell to the text, run `jupytext --sync`. Both files then
+    changed, but the notebook is exactly what jupytext wrote from the text: no NB005, and
+    --fix (if jupytext's sync left anything to do) syncs from the text."""
+    folder = git_repo / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+        },
+    )
+    nbformat.write(notebook, folder / "nb.ipynb")
+    pairing = ["--quiet", "--set-formats", f"ipynb,{text_format}", str(folder / "nb.ipynb")]
+    assert jupytext_cli(pairing) == 0
+    flag = f"--set=notebooks.formats=ipynb,{text_format}"
+    cli(git_repo, flag, "--fix")
+    commit_all(git_repo, "pair")
+    assert cli(git_repo, flag) == (0, "")
+    (twin,) = [p for p in folder.iterdir() if p.suffix != ".ipynb"]
+    cell = (
+        "\n```{code-cell}\nadded = 1\n```\n" if text_format == "md:myst" else "\n# %%\nadded = 1\n"
+    )
+    with twin.open("a", encoding="utf-8") as handle:
+        handle.write(cell)
+    assert jupytext_cli(["--quiet", "--sync", str(twin)]) == 0
+    assert "added = 1" in (folder / "nb.ipynb").read_text("utf-8")
+    assert "NB005" not in cli(git_repo, flag, "--fix")[1]
+    assert cli(git_repo, flag) == (0, "")
+    synced = {p.name: p.read_bytes() for p in folder.iterdir()}
+    jupytext_cli(["--quiet", "--sync", str(folder / "nb.ipynb")])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == synced
