@@ -259,3 +259,86 @@ def test_a_twin_edit_synced_by_jupytext_is_not_ambiguous(
     synced = {p.name: p.read_bytes() for p in folder.iterdir()}
     jupytext_cli(["--quiet", "--sync", str(folder / "nb.ipynb")])
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == synced
+
+
+# --- notebooks as found in the wild, through both kinds of hook --------------------------------
+
+
+def wild_pair(repo: Path, text_format: str) -> Path:
+    """An nbformat 4.4 notebook with cell ids and a language_info (as JupyterLab leaves
+    them), paired by `jupytext --set-formats`: both files new."""
+    folder = repo / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")],
+        metadata={
+            "kernelspec": {"name": "ir", "display_name": "R", "language": "R"},
+            "language_info": {"name": "R", "pygments_lexer": "r", "version": "4.3.1"},
+        },
+    )
+    notebook.nbformat_minor = 4
+    path = folder / "nb.ipynb"
+    path.write_text(nbformat.writes(notebook, version=nbformat.NO_CONVERT), "utf-8")
+    assert jupytext_cli(["--quiet", "--set-formats", f"ipynb,{text_format}", str(path)]) == 0
+    return path
+
+
+def test_the_plain_git_hook_on_wild_notebooks(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
+    monkeypatch.chdir(git_repo)
+    assert main(["install-hooks", "--hook", "pre-commit"]) == 0
+    capsys.readouterr()
+    notebook = wild_pair(git_repo, "md:myst")
+    assert cli_fix(git_repo, monkeypatch, capsys) == 1  # jupytext's own pairing is not final
+    git(git_repo, "add", "-A")
+    proc = run_git(git_repo, "commit", "-q", "-m", "pair")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # 4.4 with ids: valid
+    twin = notebook.with_suffix(".md")
+    twin.write_bytes(b"\xef\xbb\xbf" + twin.read_bytes())
+    git(git_repo, "add", "-A")
+    proc = run_git(git_repo, "commit", "-q", "-m", "bom")
+    assert proc.returncode == 1
+    assert (
+        "notebooks/nb.md:1:1: NB006 the file starts with a UTF-8 byte order mark"
+        in proc.stderr + proc.stdout
+    )
+
+
+def cli_fix(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> int:
+    monkeypatch.chdir(repo)
+    code = main(["check", "notebooks", "--fix"])
+    capsys.readouterr()
+    return code
+
+
+def test_the_pre_commit_framework_on_a_fresh_wild_pair(
+    git_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    snapshot, sha = hook_repo
+    config = f"""\
+        repos:
+          - repo: {snapshot}
+            rev: {sha}
+            hooks:
+              - id: jupytext-pairing
+                args: [--fix]
+        """
+    (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
+    (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
+    commit_all(git_repo, "pre-commit config")
+    notebook = wild_pair(git_repo, "md:myst")
+    git(git_repo, "add", "-A")
+    first = run_pre_commit(git_repo, "run", home=pre_commit_home)
+    output = first.stdout + first.stderr
+    assert first.returncode == 1, output  # the hook synced the pair: files modified
+    assert "NB005" not in output and "NB006" not in output
+    assert "fixed: wrote notebooks/nb.ipynb" in output
+    git(git_repo, "add", "-A")
+    second = run_pre_commit(git_repo, "run", home=pre_commit_home)
+    assert second.returncode == 0, second.stdout + second.stderr
+    synced = notebook.parent / "nb.md", notebook
+    before = [p.read_bytes() for p in synced]
+    jupytext_cli(["--quiet", "--sync", str(notebook)])
+    assert [p.read_bytes() for p in synced] == before
