@@ -383,19 +383,28 @@ class PairNotebooks:
         return PairingFormats(tuple(Format.from_jupytext(f) for f in formats))
 
     def stale(self) -> bool:
-        """Whether `jupytext --sync` would rewrite a file, whichever file is newest.
+        """Whether `jupytext --sync` would rewrite a file, whichever file is newest."""
+        return self.rewriting_source() is not None
 
-        Each text file is read with the notebook's outputs combined in, and every file is
-        written again. The notebook as the newest file needs no pass of its own: when the
-        notebook written from a text is the notebook file, the two differ at most in the
-        `text_representation` that writing the ipynb drops, and that writing a text sets.
+    def rewriting_source(self) -> Member | None:
+        """A file from which `jupytext --sync` (that file newest) rewrites another; None when
+        the pair is in sync. From a text file, read with the notebook's outputs combined in,
+        every file is written again; from the notebook, the text files. Both are needed: a
+        MyST header keeps the key order of the notebook it is written from, which the ipynb
+        (keys sorted) never shows, so a text read back can agree with the notebook and still
+        be rewritten from it (a Julia kernelspec written `name` first, for one).
         """
         existing = self._existing()
         for member in self.texts:
             notebook = self.from_text(member)
             if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in existing):
-                return True
-        return False
+                return member
+        if self.notebook is None:
+            return None
+        notebook = self.read(self.notebook)
+        if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in self.texts):
+            return self.notebook
+        return None
 
     def difference(self, member: Member) -> tuple[str, int]:
         """How `member` (a text file) differs from the notebook, and the first line that does."""
@@ -413,6 +422,13 @@ class PairNotebooks:
         if len(ours) != len(theirs):
             return f"{len(theirs)} cells here, {len(ours)} in {nb_name}", line
         return f"same cells as {nb_name}; metadata or layout differ from {text_name}", line
+
+    def adds_nothing(self, member: Member) -> bool:
+        """Whether text `member` holds no cell, cell metadata or notebook metadata (jupytext's
+        own aside) that the notebook lacks, in any order: what `jupytext --set-formats`
+        writes (from the notebook's keys in file order, while it saves the notebook sorted)."""
+        assert self.notebook is not None
+        return _content(self.from_text(member)) == _content(self.read(self.notebook))
 
     def cells_with_outputs(self) -> int:
         if self._notebook is None:
@@ -457,6 +473,12 @@ def _copy_notebook(notebook: Any) -> Any:
         NotebookNode({**cell, "metadata": copy.deepcopy(cell.metadata)}) for cell in notebook.cells
     ]
     return NotebookNode({**notebook, "metadata": copy.deepcopy(notebook.metadata), "cells": cells})
+
+
+def _content(notebook: Any) -> tuple[Any, ...]:
+    cells = [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
+    metadata = {k: v for k, v in notebook.metadata.items() if k != "jupytext"}
+    return cells, metadata
 
 
 def _first_different_line(a: str, b: str) -> int:

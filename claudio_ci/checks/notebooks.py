@@ -55,7 +55,7 @@ TOO_LARGE = "NB009"
 # A text file counts as a notebook's twin only if jupytext wrote it (header) or it has cells;
 # a helper module or a README beside the notebooks is not an orphaned twin.
 _LOOKS_LIKE_NOTEBOOK = re.compile(r"^(?:\W{0,3} ?%%|```+ ?\{|.*\bjupytext:)", re.MULTILINE)
-_MAX_CONVERGENCE_PASSES = 3
+_MAX_CONVERGENCE_PASSES = 4
 BOM = "\ufeff"
 _BOM_MESSAGE = (
     "the file starts with a UTF-8 byte order mark (BOM), which jupytext reads as text: "
@@ -546,7 +546,7 @@ class Planner:
             return Direction(existing[0])
         if not edited:
             return self._by_commit_time()
-        derived = self._derived()
+        derived = self._derived() or self._new_pair()
         if derived is not None:
             return derived
         names = " and ".join(m.path for m in edited)
@@ -564,6 +564,18 @@ class Planner:
             if all(outcome[m.path] == self.pair.files[m.path] for m in others):
                 written = " and ".join(m.path for m in others)
                 return Direction(source, f"{written} is exactly what jupytext writes from it")
+        return None
+
+    def _new_pair(self, *, committed: bool = False) -> Direction | None:
+        """The text holds nothing the notebook lacks (cells, their metadata, the notebook's
+        metadata, in any key order), and is new (or committed with the notebook): a pair
+        `jupytext --set-formats` wrote from the notebook, which is the source."""
+        notebook, texts = self.existing[0], self.existing[1:]
+        if not committed and not all(self.change(m).new for m in self.existing):
+            return None
+        if all(self.pair.adds_nothing(m) for m in texts):
+            kind = "committed together" if committed else "a new pair"
+            return Direction(notebook, f"{kind}: the text holds nothing the notebook lacks")
         return None
 
     def _untracked_notebook(self) -> Direction:
@@ -603,6 +615,9 @@ class Planner:
         latest = [m for m in self.existing if times[m] == newest]
         if len(latest) == 1:
             return Direction(latest[0], "committed later")
+        derived = self._derived() or self._new_pair(committed=True)
+        if derived is not None:
+            return derived
         names = " and ".join(m.path for m in latest)
         return Direction(None, f"--fix cannot choose: {names} were committed together, out of sync")
 
@@ -646,13 +661,13 @@ def _fixed_texts(planner: Planner, files: Sequence[FileState]) -> dict[str, str]
         current = _reread(pair, texts)
         if current.problem is not None:
             raise Refusal(f"jupytext wrote a notebook it cannot read back: {current.problem}")
-        if not current.stale():
+        source = current.rewriting_source()
+        if source is None:
             return {path: t for path, t in texts.items() if pair.files.get(path) != t}
+        # Every file now holds the source's content: the passes only reach jupytext's own
+        # fixed point (which `jupytext --sync` may need two runs for, in both directions).
         texts = current.synced(
-            current.texts[0],
-            settings.pairing,
-            planner.targets,
-            strip_outputs=settings.strip_outputs,
+            source, settings.pairing, planner.targets, strip_outputs=settings.strip_outputs
         )
     raise Refusal("jupytext does not round-trip this notebook to a stable text")
 
