@@ -395,16 +395,38 @@ class PairNotebooks:
         be rewritten from it (a Julia kernelspec written `name` first, for one).
         """
         existing = self._existing()
+        same_order = True
         for member in self.texts:
             notebook = self.from_text(member)
             if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in existing):
                 return member
-        if self.notebook is None:
+            same_order = same_order and self._same_key_order(notebook)
+        if self.notebook is None or same_order:
+            # Written from the notebook, each text would be the one just written from the
+            # text: the notebook file is that notebook (ipynb written alike), keys in order.
             return None
         notebook = self.read(self.notebook)
         if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in self.texts):
             return self.notebook
         return None
+
+    def _same_key_order(self, combined: Any) -> bool:
+        """Whether a notebook read from a text has the notebook's metadata keys in the same
+        order (`text_representation` aside: writing a text sets it, writing an ipynb drops it)."""
+        assert self._notebook is not None
+        ours = self._notebook
+        if len(ours.cells) != len(combined.cells):
+            return False
+        metadata = dict(combined.metadata)
+        if "jupytext" in metadata:
+            jupytext = {k: v for k, v in metadata["jupytext"].items() if k != "text_representation"}
+            metadata["jupytext"] = jupytext
+            if not jupytext:
+                del metadata["jupytext"]
+        return _same_order(metadata, ours.metadata) and all(
+            _same_order(a.metadata, b.metadata)
+            for a, b in zip(combined.cells, ours.cells, strict=True)
+        )
 
     def difference(self, member: Member) -> tuple[str, int]:
         """How `member` (a text file) differs from the notebook, and the first line that does."""
@@ -461,6 +483,14 @@ class PairNotebooks:
 
     def _existing(self) -> list[Member]:
         return [m for m in self.members if m.path in self.files]
+
+
+def _same_order(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same_order(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_order, a, b))
+    return True
 
 
 def _copy_notebook(notebook: Any) -> Any:
