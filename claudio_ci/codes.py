@@ -63,6 +63,8 @@ NB007  error   code cells with outputs while notebooks.strip_outputs is true
        hint:   --fix clears outputs and execution counts (so does nbstripout)
 NB008  error   a notebook is in git while notebooks.ipynb_tracked is false
        hint:   `git rm --cached NOTEBOOK` and add *.ipynb to .gitignore
+NB009  error   a notebook or twin larger than notebooks.max_file_mb: reported, not read
+       hint:   strip its outputs (nbstripout), or raise notebooks.max_file_mb
 
 CR001  error   a high-risk file also changed in a sibling worktree, branch or PR
        hint:   agree with the other branch who changes it, or merge theirs first

@@ -205,22 +205,23 @@ def check_pair(
                 _plan_fix(result, pair, files, settings, history)
         except (ImportError, ConfigError):  # the installation or the settings, not the files
             raise
-        except YamlError as exc:  # an alias bomb in a YAML header, before it was expanded
-            anchor = next((f for f in present if f is not notebook), present[0])
-            failure = Finding(
-                anchor.path,
-                UNREADABLE,
-                exc.message,
-                hint="a jupytext header holds a few lines of plain metadata: remove the aliases",
-            )
-            return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
-        except Exception as exc:  # jupytext on input it cannot handle: a finding, no traceback
-            anchor = next((f for f in present if f is not notebook), present[0])
-            message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
-            hint = f"jupytext --sync {shlex.quote(anchor.path)} shows jupytext's own error"
-            failure = Finding(anchor.path, UNREADABLE, message.strip(), hint=hint)
-            return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
+        except Exception as exc:  # a YAML bomb in a header, or input jupytext cannot handle
+            return _jupytext_failure(files, settings, exc)
     return result
+
+
+def _jupytext_failure(files: Sequence[FileState], settings: Settings, exc: Exception) -> PairResult:
+    """A pair jupytext could not read, as a finding on its text member: never a traceback."""
+    present = [f for f in files if f.exists]
+    anchor = next((f for f in present if f is not files[0]), present[0])
+    if isinstance(exc, YamlError):  # an alias bomb in a YAML header, before it was expanded
+        hint = "a jupytext header holds a few lines of plain metadata: remove the aliases"
+        failure = Finding(anchor.path, UNREADABLE, exc.message, hint=hint)
+    else:
+        message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
+        hint = f"jupytext --sync {shlex.quote(anchor.path)} shows jupytext's own error"
+        failure = Finding(anchor.path, UNREADABLE, message.strip(), hint=hint)
+    return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
 
 
 def _unreadable_pair(result: PairResult, problems: list[Finding]) -> PairResult:
