@@ -211,7 +211,7 @@ def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
             rev: {sha}
             hooks:
               - id: jupytext-pairing
-                args: [--fix]
+                args: [--fix, --]
         """
     (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
     commit_all(git_repo, "pre-commit config")
@@ -323,7 +323,7 @@ def test_the_pre_commit_framework_on_a_fresh_wild_pair(
             rev: {sha}
             hooks:
               - id: jupytext-pairing
-                args: [--fix]
+                args: [--fix, --]
         """
     (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
     (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
