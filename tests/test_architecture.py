@@ -69,7 +69,7 @@ LAYERS = {
 # The outside worlds, and the only modules allowed to reach each of them.
 PROCESSES = {"adapters.git", "project.demo", "smoke.runner", "gpu.runner", "worktree.setup"}
 OUTSIDE_WORLDS = {
-    "runs git": {"adapters.git"},
+    "runs git": {"adapters.git", "adapters.repo_builder"},
     "starts processes (subprocess)": PROCESSES,
     "calls GitHub (PyGithub, requests, http)": {"adapters.github"},
     "reads NVML (pynvml)": {"gpu.nvml"},

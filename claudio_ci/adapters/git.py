@@ -393,24 +393,6 @@ class Repository:
 
     # --- writing (demo and setup) ---------------------------------------------------------
 
-    def commit_all(self, message: str) -> str:
-        """Stage everything and commit; the new commit's id."""
-        self.run("add", "--all")
-        self.run("commit", "--quiet", "--allow-empty", "--no-verify", "-m", message)
-        return self.output("rev-parse", "HEAD").strip()
-
-    def stage(self, *paths: str) -> None:
-        self.run("add", "--", *paths)
-
-    def commit_staged(self, message: str) -> str:
-        self.run("commit", "--quiet", "--no-verify", "-m", message)
-        return self.output("rev-parse", "HEAD").strip()
-
-    def add_worktree(self, path: Path, branch: str, start: str = "HEAD") -> Repository:
-        """`git worktree add -b <branch> <path> <start>`; the new worktree."""
-        self.run("worktree", "add", "--quiet", "-b", branch, str(path), start)
-        return discover(path, environ=scrubbed_environ(self.env))
-
     def last_commit_time(self, path: str) -> int | None:
         """Committer time (epoch seconds) of the last commit that touched `path`."""
         out = self.output("log", "-1", "--format=%ct", "--", path, check=False).strip()
@@ -790,23 +772,6 @@ def discover(
         env=None if environ is None else env,
         shallow=shallow,
     )
-
-
-def init_repository(path: Path, branch: str = "main") -> Repository:
-    """`git init` a new repository (with a committer identity if none is configured)."""
-    env = scrubbed_environ()
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["git", "init", "--quiet", "-b", branch, str(path)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    repo = discover(path, environ=env)
-    if not repo.output("config", "user.email", check=False).strip():
-        repo.run("config", "user.email", "demo@claudio-ci.invalid")
-        repo.run("config", "user.name", "claudio-ci demo")
-    return repo
 
 
 def find_repository(path: Path | str | None = None) -> Repository | None:

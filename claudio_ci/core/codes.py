@@ -23,13 +23,13 @@ from claudio_ci.core.findings import Severity
 
 CODE_PATTERN = re.compile(r"\b(?:CFG|NB|CR|EXP|WT|REV|SMK|GPU)\d{3}\b")
 
-# Family prefix: (what it covers, where its table is in the README).
+# Family prefix: (what it covers, the README section that holds its table).
 FAMILIES = {
-    "CFG": ("configuration files and flags", "claudio-ci config validate"),
+    "CFG": ("configuration files and flags", "Configuration"),
     "NB": ("notebooks paired with jupytext, and in sync", "jupytext-pairing"),
     "CR": ("conflict risk between parallel worktrees, branches and PRs", "conflict-risk"),
     "EXP": ("experiment configs", "experiment-config"),
-    "WT": ("worktree setup", "claudio-ci worktree setup"),
+    "WT": ("worktree setup", "Worktree setup and plain git hooks"),
     "REV": ("reviewers by changed path", "actions/assign-reviewers"),
     "SMK": ("the training smoke test", "actions/smoke-test"),
     "GPU": ("GPU cost per branch", "actions/gpu-cost"),
@@ -44,6 +44,8 @@ CFG003 error   a configuration value breaks the schema (or a --set is malformed)
        hint:   `claudio-ci config schema` shows what each key takes
 CFG004 warning unknown configuration key (a typo?); ignored
        hint:   the hint names the nearest known key; `claudio-ci config schema` lists them all
+CFG005 notice  a `# claudio-ci: ignore` comment that cannot be read; it silences nothing
+       hint:   write `# claudio-ci: ignore[EXP301]` with codes in upper case, as in the config
 
 NB001  error   a notebook without its text twin, or the twin is not added to git
        hint:   `jupytext --sync NOTEBOOK` (or --fix) creates the twin; `git add` it
@@ -61,6 +63,8 @@ NB007  error   code cells with outputs while notebooks.strip_outputs is true
        hint:   --fix clears outputs and execution counts (so does nbstripout)
 NB008  error   a notebook is in git while notebooks.ipynb_tracked is false
        hint:   `git rm --cached NOTEBOOK` and add *.ipynb to .gitignore
+NB009  error   a notebook or twin larger than notebooks.max_file_mb: reported, not read
+       hint:   strip its outputs (nbstripout), or raise notebooks.max_file_mb
 
 CR001  error   a high-risk file also changed in a sibling worktree, branch or PR
        hint:   agree with the other branch who changes it, or merge theirs first
@@ -80,6 +84,8 @@ CR103  notice  this branch has no commit yet: there is no fork point to compare 
        hint:   commit once; later commits are compared
 CR104  notice  the other open pull requests could not be compared (--pr)
        hint:   check the token's pull-request read permission and the network
+CR105  notice  a sibling's untracked files over conflicts.untracked_max_mb were left out
+       hint:   nothing to do for a checkpoint or data dump; raise the limit to compare such files
 
 EXP001 error   YAML syntax error (tabs, bad tags, unclosed quotes)
        hint:   fix the syntax at the line shown
@@ -117,10 +123,16 @@ EXP302 error   malformed ${...}
        hint:   close the braces; write \\${ for a literal ${
 EXP303 error   circular ${...} references
        hint:   break the cycle: one of the values must not refer back
-EXP304 error   ${...} inside a string refers to a mapping or list
+EXP304 warning ${...} inside a string refers to a mapping or list
        hint:   refer to a scalar, or make the whole value the reference
 EXP305 notice  a resolver (`${oc.env:X}`) is noted, not checked
        hint:   nothing to do; its value depends on the machine that runs the experiment
+EXP306 warning ${...} refers to a mandatory `???` value
+       hint:   set the value in the file, or pass it when launching (key=value)
+EXP307 error   ${...} OmegaConf refuses: a key from a non-string value, an oc.* resolver misused
+       hint:   build keys from string values; give an oc.* resolver the arguments it takes
+EXP308 error   the experiment cannot be composed (Hydra mode, or a `_BASE_` config)
+       hint:   fix the defaults list or the _BASE_ it names; Hydra's own message says where
 EXP401 error   output directory shared with another config in this worktree
        hint:   put ${experiment_name} in the output directory, so every experiment has its own
 EXP402 warning output directory not parameterised by ${experiment_name}
@@ -200,18 +212,22 @@ SMK003 error   the process tree went over max_memory_mb
        hint:   a smaller batch or model, fewer DataLoader workers, or a higher max_memory_mb
 SMK004 warning the training left processes running (stopped)
        hint:   join or terminate worker processes before exiting (DataLoader workers, pools)
-SMK101 error   metrics missing, or left by an earlier run
+SMK005 error   a smoke_test.configs glob matches no file
+       hint:   fix the glob (relative to the repository root), or remove it
+SMK101 error   metrics missing anywhere it looked, or left by an earlier run
        hint:   save them at smoke_test.metrics_path, or point that setting at where they land
-SMK102 error   the metrics are not JSON records
-       hint:   write one JSON object (or JSON Lines records) with the losses logged
+SMK102 error   the metrics are not readable (damaged JSON/CSV/event file, too deep, too large)
+       hint:   the message names the file and the reason; write JSON, JSONL, CSV or event files
 SMK103 error   NaN or infinity in the metrics
        hint:   the loss diverged: lower the learning rate, clip gradients, look for NaN inputs
 SMK104 error   the loss rose
        hint:   often a too high learning rate or a sign error; loss_tolerance sets what is noise
+SMK105 notice  no loss found in the metrics or the log: the loss trend is not checked
+       hint:   set smoke_test.loss_key (or loss_pattern) to the name your trainer logs it under
 SMK201 error   checkpoint missing, or left by an earlier run
        hint:   save it at smoke_test.checkpoint_path, or point that setting at where it lands
 SMK202 error   the checkpoint does not load
-       hint:   save state_dict() and plain containers, which load with torch.load(weights_only=True)
+       hint:   save state_dict() (loads with weights_only=True), or set trusted_checkpoints: true
 SMK203 error   NaN or infinite weights in the checkpoint
        hint:   training diverged before the checkpoint was saved
 SMK301 error   the import check failed

@@ -17,11 +17,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claudio_ci.core.findings import Finding
+from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.globs import gitignore_spec
 
 MARKER = "claudio-ci:"
-_COMMENT = re.compile(r"#\s*claudio-ci:\s*ignore(?P<file>-file)?(?:\[(?P<codes>[^\]]*)\])?")
+# The whole comment: `# claudio-ci: ignore`, `ignore[EXP301, NB1]`, `ignore-file[...]`, then
+# only spaces, or another comment's text after `#`. Codes are written as in the config's
+# `ignore` (upper case: `EXP301`, a prefix `EXP4`).
+_COMMENT = re.compile(r"claudio-ci:\s*ignore(?P<file>-file)?(?:\[(?P<codes>[^\]]*)\])?\s*(?:$|#)")
+_CODE = re.compile(r"^[A-Z]+[0-9]*$")
+MALFORMED = "CFG005"
 
 ALL = frozenset({""})  # the empty prefix: every code
 
@@ -40,12 +45,28 @@ class Suppressions:
         )
 
 
+def _comment_start(line: str) -> int:
+    """Where the line's `#` comment starts (-1: none): a `#` at the start or after a space,
+    outside quotes, as YAML and Python read it."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote and not (quote == '"' and line[index - 1] == "\\"):
+                quote = ""
+        elif char in "'\"" and (index == 0 or line[index - 1] in " \t[{:,-"):
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return index
+    return -1
+
+
 @dataclass
 class _Comments:
     """The `claudio-ci: ignore` comments of one file."""
 
     by_line: dict[int, frozenset[str]] = field(default_factory=dict)
     whole_file: frozenset[str] = frozenset()
+    malformed: list[tuple[int, int, str]] = field(default_factory=list)  # line, col, text
 
     @classmethod
     def parse(cls, text: str) -> _Comments:
@@ -53,15 +74,27 @@ class _Comments:
         if MARKER not in text:
             return comments
         for number, line in enumerate(text.splitlines(), start=1):
-            for match in _COMMENT.finditer(line):
-                listed = match.group("codes")
-                codes = frozenset(c.strip() for c in listed.split(",")) - {""} if listed else ALL
-                codes = codes or ALL
-                if match.group("file"):
-                    comments.whole_file |= codes
-                else:
-                    comments.by_line[number] = comments.by_line.get(number, frozenset()) | codes
+            if MARKER in line:
+                comments._line(number, line)
         return comments
+
+    def _line(self, number: int, line: str) -> None:
+        start = _comment_start(line)
+        if start < 0:
+            return  # inside a quoted value, or no comment: not a marker
+        comment = line[start + 1 :].strip()
+        if not comment.startswith(MARKER):
+            return
+        match = _COMMENT.match(comment)
+        listed = match.group("codes") if match else None
+        codes = frozenset(c.strip() for c in listed.split(",")) if listed is not None else ALL
+        if match is None or (listed is not None and not all(_CODE.match(c) for c in codes)):
+            self.malformed.append((number, start + 1, comment))
+            return
+        if match.group("file"):
+            self.whole_file |= codes
+        else:
+            self.by_line[number] = self.by_line.get(number, frozenset()) | codes
 
 
 def _matches(code: str, codes: Iterable[str]) -> bool:
@@ -94,4 +127,17 @@ def filter_findings(
         if _matches(finding.code, found.by_line.get(finding.line, ())):
             continue
         kept.append(finding)
-    return kept
+    return kept + [
+        Finding(
+            path,
+            MALFORMED,
+            f"this claudio-ci comment cannot be read, so it silences nothing: {text!r}",
+            line,
+            col,
+            Severity.NOTICE,
+            hint="write `# claudio-ci: ignore[EXP301, NB1]` (codes in upper case, as in "
+            "the config's ignore) or `# claudio-ci: ignore-file[...]`",
+        )
+        for path, found in comments.items()
+        for line, col, text in found.malformed
+    ]

@@ -32,6 +32,7 @@ MAX_BYTES = 1_000_000
 PathKey = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_SET_TAG = "tag:yaml.org,2002:set"
 _FLOAT_START = frozenset("-+0123456789.")
 _COLLECTION_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("map", "seq", "omap", "pairs", "set")
@@ -136,6 +137,10 @@ class _Builder:
                 raise YamlError(
                     f"could not determine a constructor for the tag {node.tag!r}", line, col
                 )
+            if node.tag == _SET_TAG or (node.tag == _TIMESTAMP_TAG and self._explicit_tag(node)):
+                line, col = _mark(node)  # a set, a date: values OmegaConf cannot hold
+                what = "a set (!!set)" if node.tag == _SET_TAG else "a date (!!timestamp)"
+                raise YamlError(f"{what} is not a value OmegaConf can hold", line, col)
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -174,6 +179,16 @@ class _Builder:
         ):
             self.doc.omegaconf_values[path] = self.constructor.construct_yaml_float(node)
 
+    def _omegaconf_key(self, node: yaml.Node, key: Any) -> Any:
+        """A key as OmegaConf's loader types it: `2024-01-01` stays text, `1e3` is 1000.0."""
+        if node.style not in {None, ""} or node.tag not in {_STR_TAG, _TIMESTAMP_TAG}:
+            return key
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value
+        if key[:1] in _FLOAT_START and _OMEGACONF_FLOAT.match(key) and not self._explicit_tag(node):
+            return self.constructor.construct_yaml_float(node)
+        return key
+
     def _explicit_tag(self, node: yaml.Node) -> bool:
         """`!!str 1e-3`: a tag written in the file, which OmegaConf keeps."""
         line, col = _mark(node)
@@ -192,6 +207,9 @@ class _Builder:
                 line, col = _mark(key_node)
                 raise YamlError("a mapping key must be a scalar", line, col)
             key = self._scalar(key_node)
+            if key is None:
+                line, col = _mark(key_node)
+                raise YamlError("a null key (~, null, or none) is refused by OmegaConf", line, col)
             if key in seen:
                 line, col = _mark(key_node)
                 first_line, _ = _mark(seen[key])
@@ -202,6 +220,7 @@ class _Builder:
                     code="duplicate-key",
                 )
             seen[key] = key_node
+            key = self._omegaconf_key(key_node, key)
             key_path = (*path, key if isinstance(key, (str, int)) else str(key))
             self.doc.key_marks.setdefault(key_path, _mark(key_node))
             result[key] = self.build(value_node, key_path)
@@ -225,7 +244,7 @@ class _Builder:
 def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) -> YamlDocument:
     """Parse one YAML document; an empty document gives `data=None`."""
     try:
-        documents = list(yaml.compose_all(text, Loader=_Loader))
+        documents = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -242,7 +261,7 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
-    if "\t" in text:
+    if "\t" in text or _BLOCK_COMMENT.search(text):
         _check_tabs(text)
     if len(documents) > 1:
         line, col = _mark(documents[1])
@@ -256,6 +275,26 @@ def parse_yaml(text: str, source: str = "<string>", max_nodes: int = MAX_NODES) 
     if documents:
         doc.data = _Builder(doc, max_nodes, text=text).build(documents[0], ())
     return doc
+
+
+# `a: |#note`: a comment glued to a block scalar's header, which libyaml accepts and
+# PyYAML's scanner (safe_load, OmegaConf, Hydra) rejects.
+_BLOCK_COMMENT = re.compile(r"[|>][-+0-9]*#")
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The documents as libyaml composes them; where libyaml refuses a tab inside a block
+    scalar's text (`a: |` then ` <TAB>x`), PyYAML's own scanner, the loaders' judge, decides."""
+    try:
+        return list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError:
+        if "\t" not in text or _Loader is yaml.SafeLoader:
+            raise
+        try:
+            return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError:
+            pass
+        raise
 
 
 def _check_tabs(text: str) -> None:

@@ -50,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
 def check(ctx: CheckContext) -> list[Finding]:
     selection = Selection.from_config(ctx.config)
-    if not ctx.all_files and not selection.select(ctx.files):
+    composed_from = _composed_configs(ctx.config, selection, ctx.files)
+    if not ctx.all_files and not selection.select(ctx.files) and not composed_from:
         return []  # nothing to do: no jsonschema, no git
     root = ctx.repo.root
     listed = selection.select(ctx.repo.files_under(selection.directory))
     present = [p for p in listed if (root / p).exists()]
-    targets = present if ctx.all_files else selection.select(ctx.files)
+    # A changed group config (configs/model/mnist.yaml) may break any experiment composed
+    # with it: in Hydra mode every experiment is checked again.
+    everything = ctx.all_files or bool(composed_from)
+    targets = present if everything else selection.select(ctx.files)
     if not targets:
         return []
     hydra = _hydra_settings(root, selection, ctx.config)
@@ -227,6 +231,8 @@ class _Summaries:
         if exp.BASE_KEY.encode() in raw:  # the bases' bytes are part of the cache key
             parsed = _parse(path, raw)
             parsed, bases = self._with_bases(parsed)
+        if self.hydra is not None and b"defaults" in raw:  # may build on other experiments
+            bases += self.hydra.built_on(path, raw)
         key = cache_key(self.fingerprint, path, raw, *bases)
         entry = self.cache.get(key)
         summary = None if entry is None else _summary_from_json(path, entry)
@@ -279,12 +285,34 @@ class _Summaries:
 # --- Hydra mode -----------------------------------------------------------------------------
 
 
-def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+def _hydra_config_dir(config: Config) -> str | None:
     settings = config.get("experiments.hydra")
     if not settings:
         return None
+    return PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
+
+
+def _composed_configs(config: Config, selection: Selection, files: list[str]) -> list[str]:
+    """The given files that Hydra composes experiments with: YAML under the config dir
+    that is not an experiment itself (Hydra mode only)."""
+    config_dir = _hydra_config_dir(config)
+    if config_dir is None:
+        return []
+    prefix = "" if config_dir == "." else f"{config_dir}/"
+    experiments = set(selection.select(files))
+    return [
+        p
+        for p in files
+        if p.startswith(prefix) and p.endswith((".yaml", ".yml")) and p not in experiments
+    ]
+
+
+def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
+    settings = config.get("experiments.hydra")
+    config_dir = _hydra_config_dir(config)
+    if not settings or config_dir is None:
+        return None
     origin = config.origins.get("experiments.hydra", "configuration")
-    config_dir = PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
     prefix = "" if config_dir == "." else f"{config_dir}/"
     if not f"{selection.directory}/".startswith(prefix) or selection.directory == config_dir:
         raise ConfigError(
@@ -293,17 +321,19 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
         )
     group = selection.directory[len(prefix) :]
     name = settings["config_name"].removesuffix(".yaml")
+    if not (root / config_dir / f"{name}.yaml").is_file():
+        raise ConfigError(
+            f"{origin}: experiments.hydra.config_name {name!r}: there is no "
+            f"{prefix}{name}.yaml (the primary config, as in @hydra.main(config_name=...))"
+        )
     return HydraComposer(root, root / config_dir, name, group, selection.directory)
 
 
-# The `hydra` node is not checked: its plugins (hydra-colorlog, a Submit launcher, Optuna)
-# need not be installed where the hook runs. Hydra's own defaults stand in for them.
-HYDRA_PLUGINS_OFF = (
-    "hydra/job_logging=default",
-    "hydra/hydra_logging=default",
-    "hydra/launcher=basic",
-    "hydra/sweeper=basic",
-)
+# Hydra's own plugin groups: a plugin the project names (hydra-colorlog, a Submitit launcher,
+# the Optuna sweeper) need not be installed where the hook runs. Its options stand in as empty
+# configs, so that the project's keys for it still merge; the `hydra` node is not checked.
+PLUGIN_GROUPS = ("hydra/",)
+MAX_STAND_INS = 20
 
 
 @dataclass
@@ -320,7 +350,8 @@ class HydraComposer:
 
     def fingerprint(self) -> list[str]:
         """Every config an experiment may be composed with; the experiments themselves are
-        left out (each one's own bytes key its entry), so editing one recomposes only it."""
+        left out (each one's own bytes key its entry, with the experiments it builds on),
+        so editing one recomposes only it and those that build on it."""
         experiments = self.config_dir / self.group
         files = sorted(
             p
@@ -328,6 +359,65 @@ class HydraComposer:
             if experiments not in p.parents
         )
         return [fingerprint(files, str(self.config_dir), self.config_name, self.group)]
+
+    def built_on(self, path: str, raw: bytes, seen: frozenset[str] = frozenset()) -> list[bytes]:
+        """The names and bytes of the experiments this one's defaults list composes it with
+        (`defaults: [exp_1, _self_]`, `/experiment/exp_1`, `override /experiment: exp_1`),
+        and theirs in turn: its cache entry depends on them."""
+        try:
+            data = parse_yaml(decode_yaml_bytes(raw), path).data
+        except YamlError:
+            return []
+        defaults = data.get("defaults") if isinstance(data, dict) else None
+        out: list[bytes] = []
+        for other in self._experiments_named(path, defaults if isinstance(defaults, list) else []):
+            if other in seen or len(seen) > MAX_BASE_DEPTH:
+                continue
+            try:
+                other_raw = _read(self.root / other)
+            except OSError:
+                out.append(f"{other}: unreadable".encode())
+                continue
+            out += [other.encode(), other_raw]
+            out += self.built_on(other, other_raw, seen | {path, other})
+        return out
+
+    def _experiments_named(self, path: str, defaults: list[Any]) -> list[str]:
+        here = posixpath.dirname(path)
+        found = []
+        for entry in defaults:
+            if isinstance(entry, str):
+                pairs = [(None, entry)]
+            elif isinstance(entry, dict):
+                pairs = list(entry.items())
+            else:
+                continue
+            for key, value in pairs:
+                for option in value if isinstance(value, list) else [value]:
+                    target = self._default_target(here, key, option)
+                    if target is not None:
+                        found.append(target)
+        return found
+
+    def _default_target(self, here: str, key: Any, option: Any) -> str | None:
+        """The experiment file a defaults entry names, if it names one."""
+        if not isinstance(option, str) or option in {"_self_", ""}:
+            return None
+        config_dir = self.config_dir.relative_to(self.root).as_posix()
+        prefix = "" if config_dir == "." else f"{config_dir}/"
+        if key is None:  # `- exp_1` (this group) or `- /experiment/exp_1`
+            name = option.removeprefix("optional ").strip()
+            base = prefix.rstrip("/") if name.startswith("/") else here
+            target = posixpath.normpath(posixpath.join(base, name.lstrip("/")))
+        else:  # `experiment: exp_1`, `override /experiment: exp_1`
+            group = str(key).removeprefix("override ").removeprefix("optional ").strip()
+            group = group.split("@")[0]
+            if not group.startswith("/"):
+                group = posixpath.join(here[len(prefix) :], group)
+            target = posixpath.normpath(f"{prefix}{group.lstrip('/')}/{option}")
+        target += ".yaml"
+        inside = target.startswith(f"{self.directory}/")
+        return target if inside and (self.root / target).is_file() else None
 
     def _start(self) -> Any:
         try:
@@ -355,22 +445,83 @@ class HydraComposer:
                 ) from None
         return hydra.compose, OmegaConf
 
-    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
-        compose, omegaconf = self._start()
-        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
-        first: Exception | None = None
-        for override in (f"{self.group}={option}", f"+{self.group}={option}"):
+    def _compose_choosing(self, override: str) -> tuple[Any, tuple[str, ...]]:
+        """`_compose`, with the groups the primary config leaves to the launch (`- logger:
+        ???`) left out, and their names."""
+        unchosen: list[str] = []
+        for _ in range(MAX_STAND_INS):
             try:
-                overrides = [*HYDRA_PLUGINS_OFF, override]
-                composed = compose(config_name=self.config_name, overrides=overrides)
-                data = omegaconf.to_container(composed, resolve=False)
-                return dataclasses.replace(file, composed=data, package=self.package(file))
-            except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
-                if first is None or "No match in the defaults list" in str(first):
-                    first = exc
-        reason = str(first).strip().splitlines()[0] if first and str(first).strip() else "?"
-        message = f"Hydra cannot compose this experiment: {reason}"
-        return dataclasses.replace(file, composition_error=message)
+                return self._compose([override, *(f"~{g}" for g in unchosen)]), tuple(unchosen)
+            except Exception as exc:
+                found = re.match(r"You must specify '([^']+)'", str(exc))
+                if found is None or found.group(1) in unchosen:
+                    raise
+                unchosen.append(found.group(1))
+        return self._compose([override, *(f"~{g}" for g in unchosen)]), tuple(unchosen)
+
+    def _compose(self, overrides: list[str]) -> Any:
+        """The config Hydra composes with `override`; a plugin option that is not installed
+        here is stood in for by an empty config (see PLUGIN_GROUPS)."""
+        compose, _ = self._start()
+        from hydra.core.config_store import ConfigStore
+        from hydra.errors import MissingConfigException
+
+        for _ in range(MAX_STAND_INS):
+            try:
+                return compose(
+                    config_name=self.config_name, overrides=overrides, return_hydra_config=True
+                )
+            except MissingConfigException as exc:
+                missing = exc.missing_cfg_file or ""
+                group, _, option = missing.rpartition("/")
+                if not missing.startswith(PLUGIN_GROUPS) or not option:
+                    raise
+                ConfigStore.instance().store(
+                    group=group, name=option, node={}, provider="claudio-ci stand-in"
+                )
+        return compose(config_name=self.config_name, overrides=overrides, return_hydra_config=True)
+
+    def compose(self, file: exp.ExperimentFile) -> exp.ExperimentFile:
+        _, omegaconf = self._start()
+        option = posixpath.splitext(file.path[len(self.directory) + 1 :])[0]
+        try:
+            try:
+                composed, unchosen = self._compose_choosing(f"{self.group}={option}")
+            except Exception as exc:
+                # No `experiment:` entry in the primary defaults list: `+experiment=NAME`.
+                if f"Could not override '{self.group}'" not in str(exc):
+                    raise
+                composed, unchosen = self._compose_choosing(f"+{self.group}={option}")
+            sources = self.sources(composed.hydra.runtime.choices)
+            data = omegaconf.to_container(composed, resolve=False)
+            data.pop("hydra", None)  # Hydra's own node: not the experiment's to answer for
+        except Exception as exc:  # Hydra's and OmegaConf's errors: reported, not raised
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            message = f"Hydra cannot compose this experiment: {reason or type(exc).__name__}"
+            return dataclasses.replace(file, composition_error=message)
+        return dataclasses.replace(
+            file,
+            composed=data,
+            package=self.package(file),
+            by_hydra=True,
+            unchosen=unchosen,
+            sources=sources,
+        )
+
+    def sources(self, choices: Any) -> dict[tuple[str, ...], str]:
+        """The file each chosen group option came from, by the group's path (`model` ->
+        configs/model/mnist.yaml), and the primary config's at (): where a value the
+        experiment does not write was written."""
+        config_dir = self.config_dir.relative_to(self.root).as_posix()
+        prefix = "" if config_dir == "." else f"{config_dir}/"
+        found = {(): f"{prefix}{self.config_name}.yaml"}
+        for group, option in choices.items():
+            if option is None or group == self.group or group.startswith(PLUGIN_GROUPS):
+                continue
+            path = f"{prefix}{group}/{option}.yaml"
+            if (self.root / path).is_file():
+                found[tuple(group.split("/"))] = path
+        return found
 
     def package(self, file: exp.ExperimentFile) -> tuple[str, ...]:
         """Where Hydra puts the file's keys: its `# @package` header, else its group."""

@@ -112,7 +112,8 @@ def _plain_run(text: str, i: int, stops: str) -> int:
     return j
 
 
-def _lex(text: str) -> list[_Token]:
+def _lex(text: str) -> list[_Token]:  # noqa: C901, PLR0912, PLR0915
+    # One state machine over OmegaConf's lexer modes: split, its branches would read apart.
     tokens: list[_Token] = []
     modes = ["top"]
     i, n = 0, len(text)
@@ -343,13 +344,7 @@ class _Parser:
                 self.sequence(out)
             self.take(BRACKET_CLOSE)
         elif kind == BRACE_OPEN:
-            self.take(BRACE_OPEN)
-            if self.peek() != BRACE_CLOSE:
-                self.pair(out)
-                while self.peek() == COMMA:
-                    self.take(COMMA)
-                    self.pair(out)
-            self.take(BRACE_CLOSE)
+            self.mapping(out)
         elif kind in {ATOM, ID, COLON, INTER_OPEN}:
             while (kind := self.peek()) in {ATOM, ID, COLON, INTER_OPEN}:
                 if kind == INTER_OPEN:
@@ -358,6 +353,15 @@ class _Parser:
                     self.take(kind)
         elif not optional:
             self.take(ATOM)  # raises
+
+    def mapping(self, out: list[_Ref]) -> None:
+        self.take(BRACE_OPEN)
+        if self.peek() != BRACE_CLOSE:
+            self.pair(out)
+            while self.peek() == COMMA:
+                self.take(COMMA)
+                self.pair(out)
+        self.take(BRACE_CLOSE)
 
     def pair(self, out: list[_Ref]) -> None:
         self.take(ATOM, ID)
@@ -446,6 +450,46 @@ def split_key(key: str) -> list[str]:
     if key[stop] == "[" and not tokens[-1]:
         tokens.pop()
     return tokens + [dot or bracket for dot, bracket in _KEY_OTHER.findall(key[stop:])]
+
+
+def _plain_arguments(text: str) -> list[str] | None:
+    """A resolver's arguments when they are plain words (`${oc.dict.keys:model}`), else
+    None; `[]` for none at all (`${oc.env:}`)."""
+    body = text[text.index(":") + 1 : -1]
+    if any(c in body for c in "$'\"\\[]{}"):
+        return None
+    return [part.strip() for part in body.split(",")] if body.strip() else []
+
+
+def _relative_base(key: str, text: str, parent: PathKey) -> tuple[PathKey, str]:
+    """`.x` starts at the parent, each further dot one level up; `x` at the top."""
+    if not key.startswith("."):
+        return (), key
+    base, key = parent, key[1:]
+    while key.startswith("."):
+        if not base:
+            raise _Failure(UNKNOWN, f"{text} goes above the top of the file")
+        base, key = base[:-1], key[1:]
+    return base, key
+
+
+def _unescape(piece: tuple[str, str], following: _Piece | None) -> str:
+    """An escape token's text as OmegaConf writes it into the string."""
+    kind, raw = piece
+    if kind == ESC_INTER:
+        return raw[-(len(raw) // 2 + 1) :]
+    if kind == ESC or (kind == TOP_ESC and isinstance(following, _NodeRef | _ResolverRef)):
+        return raw[1::2]
+    return raw
+
+
+def _not_scalar(piece: _Ref, value: Any) -> _Failure | None:
+    if not isinstance(value, dict | list):
+        return None
+    kind = "a mapping" if isinstance(value, dict) else "a list"
+    return _Failure(
+        NOT_SCALAR, f"{piece.text} is {kind}; OmegaConf writes its raw text into the string"
+    )
 
 
 def _as_int(token: str) -> int | None:
@@ -561,16 +605,8 @@ class _Resolver:
             if isinstance(piece, str):
                 out.append(piece)
             elif isinstance(piece, tuple):
-                kind, raw = piece
                 following = pieces[index + 1] if index + 1 < len(pieces) else None
-                if kind == ESC_INTER:
-                    out.append(raw[-(len(raw) // 2 + 1) :])
-                elif kind == ESC or (
-                    kind == TOP_ESC and isinstance(following, _NodeRef | _ResolverRef)
-                ):
-                    out.append(raw[1::2])
-                else:
-                    out.append(raw)
+                out.append(_unescape(piece, following))
             else:
                 # A resolver or a failed reference must not hide the references after it.
                 try:
@@ -581,13 +617,7 @@ class _Resolver:
                     continue
                 if isinstance(value, _Found):
                     value = self.node(value.path)
-                    if isinstance(value, dict | list) and not_scalar is None:
-                        kind = "a mapping" if isinstance(value, dict) else "a list"
-                        not_scalar = _Failure(
-                            NOT_SCALAR,
-                            f"{piece.text} is {kind}; OmegaConf writes its raw text into "
-                            "the string",
-                        )
+                    not_scalar = not_scalar or _not_scalar(piece, value)
                 out.append(_as_text(value))
         if not_scalar is not None:
             raise not_scalar
@@ -598,7 +628,7 @@ class _Resolver:
     def _reference(self, ref: _Ref, here: PathKey) -> Any:
         if isinstance(ref, _ResolverRef):
             return self._resolver(ref, here)
-        key = "".join(p if isinstance(p, str) else self._key_piece(p, here) for p in ref.pieces)
+        key = self._key(ref, here)
         if key in self.variables:
             return self.variables[key]
         return self._select(key, ref.text, here)
@@ -622,7 +652,74 @@ class _Resolver:
         dependency = next((e for e in failed if not isinstance(e, _Opaque)), None)
         if dependency is not None:
             raise dependency
+        if not failed:
+            self._builtin(".".join(name), ref, here)
         raise _Opaque(f"{ref.text} uses the resolver '{'.'.join(name)}'; its value is not checked")
+
+    def _key(self, ref: _NodeRef, here: PathKey) -> str:
+        """The dotted key of a node reference, its nested references resolved.
+
+        A resolver inside the key (`${d.${now:%Y}}`) leaves it unknown, but does not hide
+        what fails whatever it returns: another nested reference that fails, or the
+        complete keys before it (`${nope.${oc.env:USER}}`)."""
+        parts: list[str] = []
+        opaque: _Opaque | None = None
+        prefix = ""
+        for piece in ref.pieces:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            try:
+                parts.append(self._key_piece(piece, here))
+            except _Opaque as exc:
+                if opaque is None:
+                    opaque, prefix = exc, "".join(parts)
+                parts.append("?")
+        if opaque is None:
+            return "".join(parts)
+        cut = max(prefix.rfind("."), prefix.rfind("["))
+        if prefix[:cut].lstrip("."):
+            found = self._select(prefix[:cut], ref.text, here)
+            node = self.node(found.path) if isinstance(found, _Found) else found
+            if not isinstance(node, dict | list):
+                raise _Failure(UNKNOWN, f"{ref.text}: {prefix[:cut]} is not a mapping or list")
+        raise opaque
+
+    def _builtin(self, name: str, ref: _ResolverRef, here: PathKey) -> None:
+        """What OmegaConf's own `oc.*` resolvers refuse whatever the machine: no argument,
+        a key that does not exist (`oc.dict.keys`, `oc.dict.values`, `oc.deprecated`), a
+        key that is not a mapping (`oc.dict.*`), an empty key (`oc.select`)."""
+        if not name.startswith("oc."):
+            return
+        arguments = _plain_arguments(ref.text)
+        if arguments == []:
+            raise _Failure(INVALID, f"{ref.text}: the resolver '{name}' needs an argument")
+        if not arguments:
+            return  # quoted, nested or structured arguments: not read here
+        key = arguments[0]
+        if name == "oc.select":
+            self._oc_select(key, ref.text, here)
+            return
+        if name not in {"oc.dict.keys", "oc.dict.values", "oc.deprecated"} or not key.strip("."):
+            return  # `.`, `..`: an enclosing node, which exists
+        try:
+            found = self._select(key, ref.text, here)
+        except _Failure as failure:
+            if failure.kind == CYCLE:
+                return  # listing an enclosing mapping's keys reads no value: no cycle
+            raise
+        node = self.node(found.path) if isinstance(found, _Found) else found
+        if name != "oc.deprecated" and not isinstance(node, dict):
+            raise _Failure(INVALID, f"{ref.text}: {key} is {type(node).__name__}, not a mapping")
+
+    def _oc_select(self, key: str, text: str, here: PathKey) -> None:
+        if not key:
+            raise _Failure(INVALID, f"{text}: oc.select needs a key")
+        try:  # a key that is not there gives the default; a cycle fails
+            self._select(key, text, here)
+        except _Failure as failure:
+            if failure.kind not in {UNKNOWN, MISSING}:
+                raise
 
     def _key_piece(self, ref: _Ref, here: PathKey) -> str:
         value = self._reference(ref, here)
@@ -639,31 +736,12 @@ class _Resolver:
     def _select(self, key: str, text: str, here: PathKey) -> Any:
         """OmegaConf's `_resolve_key_and_root` and `_select_impl`."""
         parent = here[:-1]
-        base: PathKey = ()
-        if key.startswith("."):
-            base, key = parent, key[1:]
-            while key.startswith("."):
-                if not base:
-                    raise _Failure(UNKNOWN, f"{text} goes above the top of the file")
-                base, key = base[:-1], key[1:]
+        base, key = _relative_base(key, text, parent)
         path = base
         tokens = split_key(key)
         for position, token in enumerate(tokens):
-            container = self.node(path)
             last = position == len(tokens) - 1
-            if isinstance(container, list):
-                index = _as_int(token)
-                if index is None:
-                    raise _Failure(UNKNOWN, f"{text}: '{token}' is not a list index")
-                if not 0 <= index < len(container):
-                    raise _Failure(UNKNOWN, f"{text}: list index {index} is out of range")
-                path = (*path, index)
-            elif token in container:
-                path = (*path, token)
-            else:
-                raise _Failure(
-                    UNKNOWN, f"{text} refers to a key that does not exist", self._suggest(key, base)
-                )
+            path = self._child(path, token, text, key, base)
             value = self.node(path)
             if value == MISSING_VALUE:
                 raise _Failure(
@@ -691,6 +769,22 @@ class _Resolver:
                 CYCLE, f"circular reference: {text} contains the value that refers to it"
             )
         return _Found(path)
+
+    def _child(self, path: PathKey, token: str, text: str, key: str, base: PathKey) -> PathKey:
+        """The path one step below `path`, as `_select_impl` takes it."""
+        container = self.node(path)
+        if isinstance(container, list):
+            index = _as_int(token)
+            if index is None:
+                raise _Failure(UNKNOWN, f"{text}: '{token}' is not a list index")
+            if not 0 <= index < len(container):
+                raise _Failure(UNKNOWN, f"{text}: list index {index} is out of range")
+            return (*path, index)
+        if token in container:
+            return (*path, token)
+        raise _Failure(
+            UNKNOWN, f"{text} refers to a key that does not exist", self._suggest(key, base)
+        )
 
     def _suggest(self, key: str, base: PathKey) -> str | None:
         known = [*self.variables, *(_dotted(p) for p, _ in _walk(self.root) if p)]

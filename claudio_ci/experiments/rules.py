@@ -151,6 +151,22 @@ class ExperimentFile:
     package: tuple[str, ...] = ()  # where Hydra put the file's keys: () for `_global_`
     hydra_shaped: bool = False
     composition_error: str | None = None
+    by_hydra: bool = False  # `composed` is Hydra's (not detectron2's `_BASE_` merge)
+    unchosen: tuple[str, ...] = ()  # groups the primary config leaves to the launch (`???`)
+    sources: dict[tuple[str, ...], str] = field(default_factory=dict)  # Hydra: group -> file
+
+    def written_in(self, path: PathKey) -> str | None:
+        """Hydra mode: the config that wrote `path`, when this file does not."""
+        if (
+            not self.sources
+            or self.document is None
+            or self.own_path(path) in (self.document.value_marks)
+        ):
+            return None
+        for size in range(len(path), -1, -1):
+            if path[:size] in self.sources:
+                return self.sources[path[:size]]
+        return None
 
     def own_path(self, path: PathKey) -> PathKey:
         """A path of the composed config as this file writes it (its package removed)."""
@@ -311,7 +327,9 @@ def _analyse(file: ExperimentFile, rules: Rules) -> _Analysis:
             doc.data, {EXPERIMENT_NAME_VARIABLE: name}, doc.omegaconf_values
         )
     else:  # OmegaConf typed the composed values already
-        resolution = interpolation.resolve(file.composed, {EXPERIMENT_NAME_VARIABLE: name})
+        # Nothing defines `${experiment_name}` under Hydra: the composition is all there is.
+        variables = {} if file.by_hydra else {EXPERIMENT_NAME_VARIABLE: name}
+        resolution = interpolation.resolve(file.composed, variables)
         # What the other files of the composition leave to run time (`${hydra:...}`) is
         # theirs to answer for; what fails, or what this file writes, is reported.
         resolution.problems = [
@@ -344,6 +362,7 @@ def summarize(file: ExperimentFile, rules: Rules, schemas: Sequence[Schema]) -> 
     naming = _naming(analysis, rules)
     name_reported = any(f.code in {NAME_MISSING, NAME_MISMATCH} for f in naming)
     findings = [
+        *_unchosen(file),
         *naming,
         *_references(analysis),
         *_schema(analysis, schemas, rules.name_key if name_reported else None),
@@ -410,6 +429,22 @@ def _not_composed(file: ExperimentFile) -> Finding:
             "`python train.py experiment=NAME --cfg job` shows the same error"
         )
     return Finding(file.path, NOT_COMPOSED, file.composition_error, line, col, hint=hint)
+
+
+def _unchosen(file: ExperimentFile) -> list[Finding]:
+    """`- logger: ???` in the primary defaults list: chosen at launch, checked without."""
+    return [
+        Finding(
+            file.path,
+            NOT_COMPOSED,
+            f"the primary config leaves '{group}' to be chosen at launch ({group}: ???); "
+            "this experiment was composed without it",
+            severity=Severity.NOTICE,
+            hint=f"choose one in the experiment (`- override /{group}: NAME`) or pass "
+            f"{group}=NAME when launching",
+        )
+        for group in file.unchosen
+    ]
 
 
 def _not_a_mapping(file: ExperimentFile) -> Finding:
@@ -511,19 +546,27 @@ def _references(analysis: _Analysis) -> list[Finding]:
         line, col = doc.position(analysis.file.own_path(problem.path))
         code = _REFERENCE_CODES[problem.kind]
         severity = _REFERENCE_SEVERITY.get(code, Severity.ERROR)
-        hint = _reference_hint(code, problem.suggestion)
-        if analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
+        hint = _reference_hint(code, problem.suggestion, hydra=analysis.file.by_hydra)
+        unchosen = [
+            g for g in analysis.file.unchosen if "${" + g.replace("/", ".") in problem.message
+        ]
+        if unchosen and code in _COMPOSED:
+            severity = Severity.NOTICE
+            hint = f"'{unchosen[0]}' is chosen at launch; this reference is checked then"
+        elif analysis.file.hydra_shaped and analysis.file.composed is None and code in _COMPOSED:
             # The key may come from a config Hydra merges in: only the composition knows.
             severity = Severity.NOTICE
             hint = (
                 "Hydra may merge this key in from the defaults list; set experiments.hydra "
                 "(config_dir, config_name) to check the composed config"
             )
+        elsewhere = analysis.file.written_in(problem.path)
+        where = f" (written in {elsewhere})" if elsewhere else ""
         findings.append(
             Finding(
                 analysis.file.path,
                 code,
-                f"{json_path(problem.path)}: {problem.message}",
+                f"{json_path(problem.path)}: {problem.message}{where}",
                 line,
                 col,
                 severity,
@@ -533,15 +576,18 @@ def _references(analysis: _Analysis) -> list[Finding]:
     return findings
 
 
-def _reference_hint(code: str, suggestion: str | None) -> str:
+def _reference_hint(code: str, suggestion: str | None, hydra: bool = False) -> str:
     if suggestion:
         return f"did you mean {suggestion}?"
+    if code == UNKNOWN_REFERENCE and hydra:  # no `${experiment_name}` in a Hydra config
+        return "refer to a key of the composed config (`python train.py experiment=NAME --cfg job`)"
     return {
         UNKNOWN_REFERENCE: "refer to an existing key (`${model.name}`, `${.sibling}`) "
         "or to ${experiment_name}",
         MALFORMED_REFERENCE: "write references as ${dotted.key}; escape a literal one as \\${",
         MISSING_REFERENCE: "set the value in the file, or pass it when launching (key=value)",
-        INVALID_REFERENCE: "a key built from a reference must come from a string value",
+        INVALID_REFERENCE: "a key built from a reference must come from a string value; "
+        "an oc.* resolver needs the arguments it takes",
         CIRCULAR_REFERENCE: "make one of these values a literal",
         NOT_SCALAR_REFERENCE: "refer to a single value inside it, e.g. ${model.name}",
         RESOLVER: "the value is only known when the experiment runs; nothing to do",
@@ -848,6 +894,25 @@ def edit_name(text: str, key: Sequence[str], name: str) -> str:
         ) from None
     except yaml.YAMLError as exc:
         raise FixRefused(f"the file cannot be parsed: {exc}") from None
+    node = _written_scalar(node, key)
+    start, end = node.start_mark.index, node.end_mark.index
+    properties = _PROPERTIES.match(text, start, end)
+    if properties is not None:
+        start = properties.end()
+    expected = copy.deepcopy(before)
+    _get(expected, key[:-1])[key[-1]] = name
+    for replacement in _scalar_spellings(name, node.style):
+        edited = text[:start] + replacement + text[end:]
+        try:
+            if parse_yaml(edited).data == expected:
+                return edited
+        except YamlError:
+            continue
+    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
+
+
+def _written_scalar(node: yaml.Node, key: Sequence[str]) -> yaml.ScalarNode:
+    """The plain or quoted scalar written at `key`; FixRefused when it is not one."""
     where = dotted([str(k) for k in key])
     key_end = 0
     for part in key:
@@ -868,20 +933,7 @@ def edit_name(text: str, key: Sequence[str], name: str) -> str:
         raise FixRefused("the value comes from an alias (*name) of a value written elsewhere")
     if node.style in {"|", ">"}:
         raise FixRefused("the value is a block scalar (| or >)")
-    start, end = node.start_mark.index, node.end_mark.index
-    properties = _PROPERTIES.match(text, start, end)
-    if properties is not None:
-        start = properties.end()
-    expected = copy.deepcopy(before)
-    _get(expected, key[:-1])[key[-1]] = name
-    for replacement in _scalar_spellings(name, node.style):
-        edited = text[:start] + replacement + text[end:]
-        try:
-            if parse_yaml(edited).data == expected:
-                return edited
-        except YamlError:
-            continue
-    raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
+    return node
 
 
 def _scalar_spellings(name: str, style: str | None) -> list[str]:

@@ -55,7 +55,7 @@ TOO_LARGE = "NB009"
 # A text file counts as a notebook's twin only if jupytext wrote it (header) or it has cells;
 # a helper module or a README beside the notebooks is not an orphaned twin.
 _LOOKS_LIKE_NOTEBOOK = re.compile(r"^(?:\W{0,3} ?%%|```+ ?\{|.*\bjupytext:)", re.MULTILINE)
-_MAX_CONVERGENCE_PASSES = 3
+_MAX_CONVERGENCE_PASSES = 4
 BOM = "\ufeff"
 _BOM_MESSAGE = (
     "the file starts with a UTF-8 byte order mark (BOM), which jupytext reads as text: "
@@ -205,22 +205,23 @@ def check_pair(
                 _plan_fix(result, pair, files, settings, history)
         except (ImportError, ConfigError):  # the installation or the settings, not the files
             raise
-        except YamlError as exc:  # an alias bomb in a YAML header, before it was expanded
-            anchor = next((f for f in present if f is not notebook), present[0])
-            failure = Finding(
-                anchor.path,
-                UNREADABLE,
-                exc.message,
-                hint="a jupytext header holds a few lines of plain metadata: remove the aliases",
-            )
-            return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
-        except Exception as exc:  # jupytext on input it cannot handle: a finding, no traceback
-            anchor = next((f for f in present if f is not notebook), present[0])
-            message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
-            hint = f"jupytext --sync {shlex.quote(anchor.path)} shows jupytext's own error"
-            failure = Finding(anchor.path, UNREADABLE, message.strip(), hint=hint)
-            return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
+        except Exception as exc:  # a YAML bomb in a header, or input jupytext cannot handle
+            return _jupytext_failure(files, settings, exc)
     return result
+
+
+def _jupytext_failure(files: Sequence[FileState], settings: Settings, exc: Exception) -> PairResult:
+    """A pair jupytext could not read, as a finding on its text member: never a traceback."""
+    present = [f for f in files if f.exists]
+    anchor = next((f for f in present if f is not files[0]), present[0])
+    if isinstance(exc, YamlError):  # an alias bomb in a YAML header, before it was expanded
+        hint = "a jupytext header holds a few lines of plain metadata: remove the aliases"
+        failure = Finding(anchor.path, UNREADABLE, exc.message, hint=hint)
+    else:
+        message = f"jupytext cannot read this pair: {type(exc).__name__}: {exc}"
+        hint = f"jupytext --sync {shlex.quote(anchor.path)} shows jupytext's own error"
+        failure = Finding(anchor.path, UNREADABLE, message.strip(), hint=hint)
+    return _unreadable_pair(PairResult(_presence_findings(files, settings)), [failure])
 
 
 def _unreadable_pair(result: PairResult, problems: list[Finding]) -> PairResult:
@@ -484,9 +485,9 @@ class Planner:
 
     A file that holds content not in the last commit (staged, unstaged or new) is an edit;
     --fix only ever overwrites a file that holds none (its content stays in git). Two edited
-    files that sync to different results are ambiguous (NB005) and left alone; a pair whose
-    two files are both new is one `jupytext --set-formats` just wrote from the notebook, so
-    the notebook is the source, unless the text holds cells or metadata the notebook lacks.
+    files that sync to different results are ambiguous (NB005) and left alone, unless one is
+    byte for byte what jupytext writes from the other (a pair `jupytext --set-formats` just
+    wrote from the notebook, a notebook `jupytext --sync` just wrote from the text).
     """
 
     def __init__(
@@ -546,13 +547,37 @@ class Planner:
             return Direction(existing[0])
         if not edited:
             return self._by_commit_time()
-        texts = existing[1:]
-        if all(self.change(m).new and self.pair.adds_nothing(m) for m in texts):
-            return Direction(existing[0], "the text is new and holds nothing the notebook lacks")
+        derived = self._derived() or self._new_pair()
+        if derived is not None:
+            return derived
         names = " and ".join(m.path for m in edited)
         return Direction(
             None, f"--fix cannot choose: {names} both hold changes, differently", ambiguous=True
         )
+
+    def _derived(self) -> Direction | None:
+        """Both files changed, but one is byte for byte what jupytext writes from the other:
+        `jupytext --set-formats` just wrote the text from the notebook (a new pair), or
+        `jupytext --sync` the notebook from an edited text. Overwriting it loses nothing."""
+        for source in self.existing:
+            outcome = self.outcome(source)
+            others = [m for m in self.existing if m != source]
+            if all(outcome[m.path] == self.pair.files[m.path] for m in others):
+                written = " and ".join(m.path for m in others)
+                return Direction(source, f"{written} is exactly what jupytext writes from it")
+        return None
+
+    def _new_pair(self, *, committed: bool = False) -> Direction | None:
+        """The text holds nothing the notebook lacks (cells, their metadata, the notebook's
+        metadata, in any key order), and is new (or committed with the notebook): a pair
+        `jupytext --set-formats` wrote from the notebook, which is the source."""
+        notebook, texts = self.existing[0], self.existing[1:]
+        if not committed and not all(self.change(m).new for m in self.existing):
+            return None
+        if all(self.pair.adds_nothing(m) for m in texts):
+            kind = "committed together" if committed else "a new pair"
+            return Direction(notebook, f"{kind}: the text holds nothing the notebook lacks")
+        return None
 
     def _untracked_notebook(self) -> Direction:
         """The text is the source of truth, but the local notebook (not in git) may hold an
@@ -562,8 +587,9 @@ class Planner:
             return Direction(text, "the text is the source of truth")
         if not self.change(text).edited:
             return Direction(notebook, "the notebook holds the only change; it is not in git")
-        if self.change(text).new and self.pair.adds_nothing(text):
-            return Direction(notebook, "the text is new and holds nothing the notebook lacks")
+        derived = self._derived()
+        if derived is not None:
+            return derived
         return Direction(
             None,
             f"--fix cannot choose: {notebook.path} holds edits of its own (it is in sync with "
@@ -590,6 +616,9 @@ class Planner:
         latest = [m for m in self.existing if times[m] == newest]
         if len(latest) == 1:
             return Direction(latest[0], "committed later")
+        derived = self._derived() or self._new_pair(committed=True)
+        if derived is not None:
+            return derived
         names = " and ".join(m.path for m in latest)
         return Direction(None, f"--fix cannot choose: {names} were committed together, out of sync")
 
@@ -633,13 +662,13 @@ def _fixed_texts(planner: Planner, files: Sequence[FileState]) -> dict[str, str]
         current = _reread(pair, texts)
         if current.problem is not None:
             raise Refusal(f"jupytext wrote a notebook it cannot read back: {current.problem}")
-        if not current.stale():
+        source = current.rewriting_source()
+        if source is None:
             return {path: t for path, t in texts.items() if pair.files.get(path) != t}
+        # Every file now holds the source's content: the passes only reach jupytext's own
+        # fixed point (which `jupytext --sync` may need two runs for, in both directions).
         texts = current.synced(
-            current.texts[0],
-            settings.pairing,
-            planner.targets,
-            strip_outputs=settings.strip_outputs,
+            source, settings.pairing, planner.targets, strip_outputs=settings.strip_outputs
         )
     raise Refusal("jupytext does not round-trip this notebook to a stable text")
 

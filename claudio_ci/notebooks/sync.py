@@ -344,7 +344,7 @@ class PairNotebooks:
         import jupytext
 
         if member == self.notebook:
-            return copy.deepcopy(self._notebook)
+            return _copy_notebook(self._notebook)
         text = io.StringIO(self.files[member.path])
         return jupytext.read(text, fmt=self.fmt(member), config=self.config)
 
@@ -382,18 +382,51 @@ class PairNotebooks:
             return None
         return PairingFormats(tuple(Format.from_jupytext(f) for f in formats))
 
-    def stale(self) -> list[str]:
-        """The existing files `jupytext --sync` would rewrite, whichever file is newest: a
-        text file (read with the notebook's outputs combined in), or the notebook itself."""
-        stale: dict[str, None] = {}
-        sources = [self.from_text(member) for member in self.texts]
-        if self.notebook is not None:
-            sources.append(self.read(self.notebook))
-        for notebook in sources:
-            for other in self._existing():
-                if self.write(notebook, self.fmt(other)) != self.files[other.path]:
-                    stale[other.path] = None
-        return list(stale)
+    def stale(self) -> bool:
+        """Whether `jupytext --sync` would rewrite a file, whichever file is newest."""
+        return self.rewriting_source() is not None
+
+    def rewriting_source(self) -> Member | None:
+        """A file from which `jupytext --sync` (that file newest) rewrites another; None when
+        the pair is in sync. From a text file, read with the notebook's outputs combined in,
+        every file is written again; from the notebook, the text files. Both are needed: a
+        MyST header keeps the key order of the notebook it is written from, which the ipynb
+        (keys sorted) never shows, so a text read back can agree with the notebook and still
+        be rewritten from it (a Julia kernelspec written `name` first, for one).
+        """
+        existing = self._existing()
+        same_order = True
+        for member in self.texts:
+            notebook = self.from_text(member)
+            if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in existing):
+                return member
+            same_order = same_order and self._same_key_order(notebook)
+        if self.notebook is None or same_order:
+            # Written from the notebook, each text would be the one just written from the
+            # text: the notebook file is that notebook (ipynb written alike), keys in order.
+            return None
+        notebook = self.read(self.notebook)
+        if any(self.write(notebook, self.fmt(m)) != self.files[m.path] for m in self.texts):
+            return self.notebook
+        return None
+
+    def _same_key_order(self, combined: Any) -> bool:
+        """Whether a notebook read from a text has the notebook's metadata keys in the same
+        order (`text_representation` aside: writing a text sets it, writing an ipynb drops it)."""
+        assert self._notebook is not None
+        ours = self._notebook
+        if len(ours.cells) != len(combined.cells):
+            return False
+        metadata = dict(combined.metadata)
+        if "jupytext" in metadata:
+            jupytext = {k: v for k, v in metadata["jupytext"].items() if k != "text_representation"}
+            metadata["jupytext"] = jupytext
+            if not jupytext:
+                del metadata["jupytext"]
+        return _same_order(metadata, ours.metadata) and all(
+            _same_order(a.metadata, b.metadata)
+            for a, b in zip(combined.cells, ours.cells, strict=True)
+        )
 
     def difference(self, member: Member) -> tuple[str, int]:
         """How `member` (a text file) differs from the notebook, and the first line that does."""
@@ -414,7 +447,8 @@ class PairNotebooks:
 
     def adds_nothing(self, member: Member) -> bool:
         """Whether text `member` holds no cell, cell metadata or notebook metadata (jupytext's
-        own aside) that the notebook lacks: what `jupytext --set-formats` writes."""
+        own aside) that the notebook lacks, in any order: what `jupytext --set-formats`
+        writes (from the notebook's keys in file order, while it saves the notebook sorted)."""
         assert self.notebook is not None
         return _content(self.from_text(member)) == _content(self.read(self.notebook))
 
@@ -449,6 +483,26 @@ class PairNotebooks:
 
     def _existing(self) -> list[Member]:
         return [m for m in self.members if m.path in self.files]
+
+
+def _same_order(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same_order(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_order, a, b))
+    return True
+
+
+def _copy_notebook(notebook: Any) -> Any:
+    """A copy to hand to jupytext, which changes metadata and cells in place but never the
+    outputs (only ever replaced whole): these are shared, as copying them is most of the
+    cost of a deep copy."""
+    from nbformat import NotebookNode
+
+    cells = [
+        NotebookNode({**cell, "metadata": copy.deepcopy(cell.metadata)}) for cell in notebook.cells
+    ]
+    return NotebookNode({**notebook, "metadata": copy.deepcopy(notebook.metadata), "cells": cells})
 
 
 def _content(notebook: Any) -> tuple[Any, ...]:

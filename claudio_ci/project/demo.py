@@ -16,9 +16,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from claudio_ci.adapters.git import Repository, init_repository, scrubbed_environ
+from claudio_ci.adapters.git import scrubbed_environ
 from claudio_ci.core.resources import example_project_dir
+
+if TYPE_CHECKING:
+    from claudio_ci.adapters.repo_builder import RepoBuilder
 
 NOTEBOOK_TWIN = "notebooks/exploration/data_eda.py"
 ATTENTION_CELL = """
@@ -81,8 +85,8 @@ class StepResult:
 class Demo:
     root: Path
     write: Callable[[str], object] = print
-    main: Repository | None = None
-    worktrees: dict[str, Repository] = field(default_factory=dict)
+    main: RepoBuilder | None = None
+    worktrees: dict[str, RepoBuilder] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
 
     # --- building the scenario ----------------------------------------------------------
@@ -96,7 +100,11 @@ class Demo:
         )
         with (self.root / ".gitignore").open("a", encoding="utf-8") as handle:
             handle.write(".claudio/\n/data/\n")
-        self.main = init_repository(self.root)
+        from claudio_ci.adapters.repo_builder import (
+            RepoBuilder,  # GitPython: only when the demo runs
+        )
+
+        self.main = RepoBuilder.init(self.root)
         self.main.commit_all("Example ML project")
         self.claudio("init", "Add claudio-ci to the project", where=self.main, expected="0")
         self.share_data()
@@ -112,7 +120,7 @@ class Demo:
             self.worktrees[name] = self.main.add_worktree(path, branch)  # runs post-checkout
         self.heading("Three agents, three worktrees")
         for name, repo in self.worktrees.items():
-            self.write(f"  {repo.current_branch():<28} {self.rel(repo.root)}   ({name})")
+            self.write(f"  {repo.reader().current_branch():<28} {self.rel(repo.root)}   ({name})")
         self.make_parallel_edits()
 
     def share_data(self) -> None:
@@ -152,7 +160,7 @@ class Demo:
 
     # --- running claudio-ci ---------------------------------------------------------------
 
-    def claudio(self, args: str, title: str, *, where: Repository, expected: str) -> StepResult:
+    def claudio(self, args: str, title: str, *, where: RepoBuilder, expected: str) -> StepResult:
         """Run `claudio-ci ARGS` in a worktree as a user would, and report it."""
         proc = subprocess.run(
             [sys.executable, "-m", "claudio_ci", *args.split()],

@@ -31,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if any(item.action is Action.SKIP for item in planned):
         print("Some files were kept as they are; compare them with `claudio-ci init --dry-run`.")
     if not args.dry_run and any(i.action is Action.CREATE for i in planned):
-        print(NEXT_STEPS)
+        if all(item.relative != "experiments/template.yaml" for item in planned):
+            print(NEXT_STEPS.replace(" experiments/template.yaml", ""))
+        else:
+            print(NEXT_STEPS)
     return 0

@@ -36,6 +36,11 @@ def template_files(template_root: Path) -> Iterator[tuple[str, bytes]]:
 
 
 CONFIG_DIRS = ("configs", "config", "conf")
+TUTORIAL_TEMPLATE = "experiments/template.yaml"
+HOOK_LINE = b"      - id: experiment-config\n"
+HYDRA_DEPENDENCY = (
+    b"        additional_dependencies: [hydra-core] # Hydra mode composes each experiment\n"
+)
 PRIMARY_NAMES = ("train", "config", "main", "default")
 
 
@@ -46,6 +51,11 @@ class HydraLayout:
     config_dir: str  # "configs"
     config_name: str | None  # "train"; None: no primary config found, no Hydra mode
     experiment_dir: str  # "configs/experiment"
+    hydra_shaped: bool = True  # False: plain configs in configs/experiments/, no Hydra
+
+    @property
+    def is_hydra(self) -> bool:
+        return self.config_name is not None or self.hydra_shaped
 
 
 def detect_hydra(root: Path) -> HydraLayout | None:
@@ -61,8 +71,20 @@ def detect_hydra(root: Path) -> HydraLayout | None:
             continue
         ranked = sorted(primaries, key=lambda p: (p.stem not in PRIMARY_NAMES, p.name))
         experiment_dir = f"{name}/{group or 'experiment'}"
-        return HydraLayout(name, ranked[0].stem if ranked else None, experiment_dir)
+        shaped = bool(primaries) or any(
+            _is_hydra_file(p) for p in sorted((directory / (group or "")).rglob("*.yaml"))[:200]
+        )
+        return HydraLayout(name, ranked[0].stem if ranked else None, experiment_dir, shaped)
     return None
+
+
+def _is_hydra_file(path: Path) -> bool:
+    """A `defaults:` list or a `# @package` header: a config Hydra composes."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(re.search(r"^(#\s*@package\b|defaults\s*:)", text, re.MULTILINE))
 
 
 def _has_defaults_list(path: Path) -> bool:
@@ -78,6 +100,9 @@ def fit_config(text: str, layout: HydraLayout | None) -> str:
     the tutorial layout keeps the defaults; a Hydra project gets Hydra mode."""
     if layout is None:
         return text
+    if not layout.is_hydra:  # plain configs elsewhere: only the directory differs
+        values = {"dir": f"{layout.experiment_dir}/ # where this project keeps them"}
+        return _set_experiments(text, values)
     values = {
         "dir": f"{layout.experiment_dir}/ # Hydra's experiment config group",
         "name_pattern": '"^[A-Za-z0-9][A-Za-z0-9_.-]*$" # experiment names (path below dir)',
@@ -91,6 +116,10 @@ def fit_config(text: str, layout: HydraLayout | None) -> str:
     }
     if layout.config_name is None:
         values["hydra"] = "null # no primary config with a defaults list was found"
+    return _set_experiments(text, values)
+
+
+def _set_experiments(text: str, values: dict[str, str]) -> str:
     head, marker, section = text.partition("\nexperiments:\n")
     if not marker:
         return text
@@ -104,9 +133,13 @@ def plan(template_root: Path, destination: Path, force: bool) -> list[PlannedFil
     planned = []
     layout = detect_hydra(destination)
     for relative, template in template_files(template_root):
+        if relative == TUTORIAL_TEMPLATE and layout is not None and layout.is_hydra:
+            continue  # a tutorial-layout experiment: it fits no Hydra experiment group
         content = template
         if relative == ".claudio.yaml":
             content = fit_config(template.decode("utf-8"), layout).encode("utf-8")
+        elif relative == ".pre-commit-config.yaml" and layout and layout.config_name:
+            content = template.replace(HOOK_LINE, HOOK_LINE + HYDRA_DEPENDENCY)
         target = destination / relative
         if not target.exists():
             action = Action.CREATE

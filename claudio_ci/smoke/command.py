@@ -92,9 +92,22 @@ def run(args: argparse.Namespace) -> int:
     results = [_run_one(job, settings, live) for job in jobs]
     findings += [f for result in results for f in result.findings]
     code = fmt.exit_code(findings)
+    _show(chosen, results, findings, notes, passed=code == 0)
+    return code
+
+
+def _show(
+    chosen: str,
+    results: list[ExperimentResult],
+    findings: list[Finding],
+    notes: list[str],
+    *,
+    passed: bool,
+) -> None:
+    """The report on stdout in the chosen format; on GitHub also the step summary."""
     markdown = report.render_markdown(results, findings, notes)
     if chosen == "json":
-        sys.stdout.write(report.render_json(results, findings, notes, passed=code == 0))
+        sys.stdout.write(report.render_json(results, findings, notes, passed=passed))
     elif chosen == "markdown":
         sys.stdout.write(markdown)
     else:
@@ -105,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(fmt.render(findings, chosen))
     if chosen == "github":
         fmt.write_step_summary(markdown)
-    return code
 
 
 def _run_one(job: plan.Job, settings: plan.Settings, live: report.LiveLog) -> ExperimentResult:

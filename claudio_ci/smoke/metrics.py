@@ -11,6 +11,8 @@ minGPT, nanoGPT and pytorch/examples print `loss 4.21`. Every reader gives plain
 from __future__ import annotations
 
 import csv
+import fnmatch
+import glob
 import io
 import json
 import os
@@ -32,6 +34,7 @@ DETECTED = (
     "events.out.tfevents.*",  # TensorBoard (torch SummaryWriter, Lightning, HF)
 )
 _SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "env", "wandb"}
+MAX_BYTES = 256 * 2**20  # a metrics file larger than this is not one (images in TensorBoard)
 WALK_LIMIT = 50_000  # directory entries looked at when detecting: a data dir must not stall us
 NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"
 
@@ -51,8 +54,6 @@ def walk(root: Path, names: Sequence[str]) -> dict[str, Signature]:
     """Files under `root` whose name matches one of `names` (fnmatch), repo-relative, with
     their signatures. Hidden and environment directories are skipped, and the walk stops
     after WALK_LIMIT entries."""
-    import fnmatch
-
     found: dict[str, Signature] = {}
     seen = 0
     for directory, dirs, files in os.walk(root):
@@ -70,14 +71,20 @@ def walk(root: Path, names: Sequence[str]) -> dict[str, Signature]:
 
 
 def expand(root: Path, patterns: Sequence[str]) -> dict[str, Signature]:
-    """The files `patterns` (repo-relative paths or globs) name now, with their signatures."""
+    """The files `patterns` (paths or globs, relative to `root` or absolute) name now, with
+    their signatures; keyed repo-relative where they are inside `root`."""
     found: dict[str, Signature] = {}
     for pattern in patterns:
-        paths = root.glob(pattern) if set("*?[") & set(pattern) else [root / pattern]
-        for path in paths:
+        if not set("*?[") & set(pattern):
+            names = [pattern]
+        else:  # relative to root_dir, so that brackets in the root's own path are no pattern
+            names = glob.glob(pattern, root_dir=root, recursive=True)
+        for name in names:
+            path = root / name  # an absolute name stays as it is
             sig = signature(path) if path.is_file() else None
             if sig is not None:
-                found[path.relative_to(root).as_posix()] = sig
+                inside = path.is_relative_to(root)
+                found[path.relative_to(root).as_posix() if inside else str(path)] = sig
     return found
 
 
@@ -232,9 +239,23 @@ def read_tfevents(data: bytes) -> list[dict[str, Any]]:
 
 def read(path: Path, appended_from: int | None = None) -> Any:
     """The metrics in `path`, by its name; ValueError (or OSError) when it cannot be read."""
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"{size / 2**20:.0f} MiB, over the {MAX_BYTES // 2**20} MiB read")
+    try:
+        if path.name.startswith("events.out.tfevents"):
+            return read_tfevents(path.read_bytes())
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".csv":
+            return read_csv(text)
+        return read_json(text, appended_from)
+    except (csv.Error, struct.error, IndexError) as exc:
+        raise ValueError(f"not {_format(path)}: {exc}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _format(path: Path) -> str:
     if path.name.startswith("events.out.tfevents"):
-        return read_tfevents(path.read_bytes())
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        return read_csv(text)
-    return read_json(text, appended_from)
+        return "a TensorBoard event file"
+    return "CSV" if path.suffix.lower() == ".csv" else "JSON"

@@ -51,6 +51,7 @@ class Settings:
     loss_pattern: str = "loss[=: ]"
     trusted_checkpoints: bool = False
     import_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    import_config: str | None = None
 
     @property
     def loss_regex(self) -> re.Pattern[str]:
@@ -84,6 +85,7 @@ class Settings:
             loss_pattern=_pattern(section["loss_pattern"], config),
             trusted_checkpoints=section["trusted_checkpoints"],
             import_kwargs=dict(section["import_kwargs"]),
+            import_config=section["import_config"],
         )
 
     def environment(self, base: Mapping[str, str] = os.environ) -> dict[str, str]:

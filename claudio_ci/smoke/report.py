@@ -141,6 +141,8 @@ def row(result: ExperimentResult, marks: dict[str, str]) -> list[str]:
         detail = _detail(result, check) if status != "skip" else ""
         if check == "loss" and any(f.code == LOSS_NOT_FOUND for f in result.findings):
             detail = "no loss found"
+        elif check == "loss" and status == "skip" and result.loss_count == 1:
+            detail = "one value, no trend"
         cells.append(f"{marks[status]} {detail}".strip())
     return cells
 

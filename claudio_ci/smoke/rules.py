@@ -21,11 +21,12 @@ Codes (stable):
     SMK203 the checkpoint holds NaN or infinite weights
     SMK301 the import check (`module:Class`, imported and instantiated) failed
 
-Loss rule (SMK104): with n >= 2 losses logged (`steps[].loss`, else `epochs[].loss`, else
-the records' `loss`), compare the mean of the first k = max(1, n // 4) with the mean of the
-last k. The run fails when `last - first > loss_tolerance * |first|`. Means over quarters
-smooth out the step-to-step noise of tiny batches; the tolerance keeps a flat loss (a run
-too short to learn) from failing on noise, while a diverging one still fails.
+Loss rule (SMK104): with n >= 2 losses logged (the records are `steps`, else `epochs`, else
+`log_history`, else the list itself; the loss is the first of `loss_key` they hold),
+compare the mean of the first k = max(1, n // 4) with the mean of the last k. The run fails
+when `last - first > loss_tolerance * |first|`. Means over quarters smooth out the
+step-to-step noise of tiny batches; the tolerance keeps a flat loss (a run too short to
+learn) from failing on noise, while a diverging one still fails.
 """
 
 from __future__ import annotations
@@ -69,7 +70,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "checkpoint": (CHECKPOINT_MISSING,),
     "loads": (CHECKPOINT_UNLOADABLE, CHECKPOINT_NOT_FINITE),
 }
-LOSS_KEYS = ("loss", "train_loss", "train/loss", "train_loss_step", "train_loss_epoch")
+# Training losses first: a validation loss is read only when none is logged.
+LOSS_KEYS = (
+    "loss",
+    "train_loss",
+    "train/loss",
+    "train_loss_step",
+    "train_loss_epoch",
+    "val_loss",
+    "val/loss",
+    "eval_loss",
+)
 _NON_FINITE_WORDS = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -327,7 +338,21 @@ def check_metrics(
     name, config = experiment.name, experiment.config
     if state != "written":
         missing = _file_finding(experiment, METRICS_MISSING, "metrics file", path, state, looked)
-        return [missing] if expect.metrics else []
+        if expect.metrics:
+            return [missing]
+        if not expect.loss_not_increasing:
+            return []
+        return [
+            Finding(
+                config,
+                LOSS_NOT_FOUND,
+                f"{missing.message}: the loss trend is not checked",
+                0,
+                0,
+                Severity.NOTICE,
+                hint=missing.hint,
+            )
+        ]
     if parse_error is not None or not isinstance(metrics, dict | list):
         if not expect.metrics:
             return []
@@ -420,7 +445,8 @@ def check_checkpoint(
                 0,
                 0,
                 hint="torch checkpoints load with torch.load(weights_only=True): save tensors "
-                "and plain containers (state_dict(), numbers, strings), not whole objects",
+                "and plain containers (state_dict(), numbers, strings), not whole objects; "
+                "or, for your own checkpoints only, set smoke_test.trusted_checkpoints: true",
             )
         ]
     if loaded.get("nonfinite"):

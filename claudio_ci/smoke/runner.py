@@ -174,6 +174,52 @@ def run_process(
     )
 
 
+class Waiting:
+    """A command started ahead of need that prepares, then waits for its input on stdin: the
+    checkpoint probe imports torch while the training runs, off the training's process tree
+    (so off its memory limit), and costs no wall time when it is ready before the training.
+    """
+
+    def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+        try:
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError:
+            self.proc = None  # the caller runs the command the usual way
+
+    def finish(self, data: bytes, timeout_seconds: float) -> RunResult | None:
+        """Hand it its input and wait for it to exit; None when it was never started."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        start = time.perf_counter()
+        timed_out = False
+        try:
+            out, _ = proc.communicate(data, timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            timed_out = True
+        lines = out.decode("utf-8", "replace").splitlines()[-TAIL_LINES:]
+        return RunResult(
+            exit_code=proc.returncode,
+            wall_seconds=time.perf_counter() - start,
+            peak_rss_mb=0.0,
+            timed_out=timed_out,
+            tail=lines,
+        )
+
+    def cancel(self) -> None:
+        """Not needed after all: an empty input ends it (a kill if it does not)."""
+        self.finish(b"", GRACE_SECONDS)
+
+
 def _watch(
     leader: int, done: threading.Event, start: float, limits: Limits
 ) -> tuple[int, bool, bool]:

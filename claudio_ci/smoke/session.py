@@ -14,7 +14,7 @@ from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.smoke import metrics as metrics_io
 from claudio_ci.smoke import rules as smoke
 from claudio_ci.smoke.plan import Job, Settings
-from claudio_ci.smoke.runner import Limits, RunResult, run_process
+from claudio_ci.smoke.runner import Limits, RunResult, Waiting, run_process
 from claudio_ci.smoke.tracebacks import last_traceback
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -31,6 +31,7 @@ class ExperimentResult:
     loss_trend: tuple[int, float, float] | None = None
     checkpoint_arrays: int | None = None
     metrics_source: str | None = None  # where the metrics were read from
+    loss_count: int = 0  # losses found in them
 
     @property
     def passed(self) -> bool:
@@ -64,17 +65,25 @@ def _run_facts(run: RunResult, settings: Settings) -> smoke.RunFacts:
     )
 
 
-def _probe(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
-    """Ask the project's interpreter to load a checkpoint and/or import a class.
+def _probe(
+    settings: Settings, request: dict[str, Any], warm: Waiting | None = None
+) -> dict[str, Any]:
+    """Ask the project's interpreter to load a checkpoint and/or import a class (the `warm`
+    one, started with the training, when there is one).
 
     Every part asked for gets an answer: a crash or a kill of the probe is one too.
     """
     with tempfile.TemporaryDirectory(prefix="claudio-smoke-") as tmp:
         answer = Path(tmp) / "answer.json"
-        argv = [settings.python, str(PROBE), json.dumps(request), str(answer)]
-        run = run_process(
-            argv, cwd=settings.root, env=settings.environment(), limits=settings.limits
-        )
+        text = json.dumps({**request, "answer": str(answer)})
+        run = warm.finish(text.encode(), settings.limits.timeout_seconds) if warm else None
+        if run is None:
+            run = run_process(
+                [settings.python, str(PROBE), text],
+                cwd=settings.root,
+                env=settings.environment(),
+                limits=settings.limits,
+            )
         result = json.loads(answer.read_text(encoding="utf-8")) if answer.exists() else {}
     if run.timed_out:
         why = f"did not finish in {settings.limits.timeout_seconds:g} s"
@@ -91,7 +100,11 @@ def _probe(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
 
 def import_check(settings: Settings, spec: str, configured_at: tuple[str, int]) -> list[Finding]:
     """The project-wide `import_check`, run once before the experiments."""
-    request = {"import_check": spec, "import_kwargs": dict(settings.import_kwargs)}
+    request = {
+        "import_check": spec,
+        "import_kwargs": dict(settings.import_kwargs),
+        "import_config": settings.import_config,
+    }
     answer = _probe(settings, request)["import_check"]
     traceback = last_traceback(str(answer.get("error", "")).splitlines())
     site = traceback.project_frame(_roots(settings.root)) if traceback else None
@@ -121,21 +134,29 @@ def run_experiment(
 ) -> ExperimentResult:
     """Run the job, then check its metrics and checkpoint unless the run itself failed."""
     before = _Before.take(job, settings)
-    run = run_process(
-        job.argv,
-        cwd=settings.root,
-        env=settings.environment(),
-        limits=settings.limits,
-        echo=echo,
-        keep=settings.loss_regex,
-    )
-    killed = run.timed_out or run.memory_exceeded  # then its exit code says nothing
-    checked = {"time", "memory"} if killed else {"exit", "time", "memory"}
-    result = ExperimentResult(job, run, settings.limits, checked=checked)
-    result.findings = smoke.check_run(job.experiment, _run_facts(run, settings))
-    if result.passed:
-        _check_metrics(result, settings, before)
-        _check_checkpoint(result, settings, before.checkpoints)
+    warm = None
+    if settings.expect.checkpoint_loads:
+        argv = [settings.python, str(PROBE), "-"]
+        warm = Waiting(argv, cwd=settings.root, env=settings.environment())
+    try:
+        run = run_process(
+            job.argv,
+            cwd=settings.root,
+            env=settings.environment(),
+            limits=settings.limits,
+            echo=echo,
+            keep=settings.loss_regex,
+        )
+        killed = run.timed_out or run.memory_exceeded  # then its exit code says nothing
+        checked = {"time", "memory"} if killed else {"exit", "time", "memory"}
+        result = ExperimentResult(job, run, settings.limits, checked=checked)
+        result.findings = smoke.check_run(job.experiment, _run_facts(run, settings))
+        if result.passed:
+            _check_metrics(result, settings, before)
+            _check_checkpoint(result, settings, before.checkpoints, warm)
+    finally:
+        if warm is not None:
+            warm.cancel()
     return result
 
 
@@ -192,15 +213,27 @@ def _check_metrics(result: ExperimentResult, settings: Settings, before: _Before
     if not isinstance(metrics, dict | list):
         return
     result.final_loss = smoke.final_loss(metrics, expect.loss_keys)
-    result.loss_trend = smoke.loss_trend(smoke.loss_series(metrics, expect.loss_keys))
+    losses = smoke.loss_series(metrics, expect.loss_keys)
+    result.loss_count = len(losses)
+    result.loss_trend = smoke.loss_trend(losses)
     if expect.finite:
         result.checked.add("finite")
     if expect.loss_not_increasing and result.loss_trend is not None:
         result.checked.add("loss")
 
 
+def _script_dirs(job: Job) -> list[str]:
+    """Where the training found its modules: the project root and the directory of a
+    `python dir/train.py` script, so that a trusted load finds the classes it pickled."""
+    scripts = [word for word in job.argv[1:2] if word.endswith(".py")]
+    return ["."] + [str(Path(script).parent) for script in scripts if Path(script).parent.parts]
+
+
 def _check_checkpoint(
-    result: ExperimentResult, settings: Settings, before: dict[str, metrics_io.Signature]
+    result: ExperimentResult,
+    settings: Settings,
+    before: dict[str, metrics_io.Signature],
+    warm: Waiting | None = None,
 ) -> None:
     job, expect = result.job, settings.expect
     after = metrics_io.expand(settings.root, [job.checkpoint_path])
@@ -208,8 +241,12 @@ def _check_checkpoint(
     state: smoke.FileState = "written" if path else "stale" if matched else "missing"
     loaded = None
     if expect.checkpoint_loads and path:
-        request = {"checkpoint": path, "trusted": settings.trusted_checkpoints}
-        loaded = _probe(settings, request)["checkpoint"]
+        request = {
+            "checkpoint": path,
+            "trusted": settings.trusted_checkpoints,
+            "sys_path": _script_dirs(job),
+        }
+        loaded = _probe(settings, request, warm)["checkpoint"]
         result.checked.add("loads")
         result.checkpoint_arrays = loaded.get("arrays")
     result.findings += smoke.check_checkpoint(

@@ -121,6 +121,12 @@ def test_readme_severities_agree_with_the_registry() -> None:
     assert not disagree, "\n".join(disagree)
 
 
+def test_each_family_names_a_readme_section_that_exists() -> None:
+    headings = [line for line in README.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
+    for family, (_, section) in FAMILIES.items():
+        assert any(section in heading for heading in headings), f"{family}: no README {section!r}"
+
+
 def generated_blocks(text: str) -> dict[str, str]:
     return dict(re.findall(r"<!-- codes:(\w+):start -->\n(.*?)<!-- codes:\1:end -->", text, re.S))
 

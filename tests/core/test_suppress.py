@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claudio_ci.core.findings import Finding
+from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.suppress import Suppressions, filter_findings
 
 TEXT = """\
@@ -50,3 +50,35 @@ def test_config_codes_and_prefixes_and_per_file_globs() -> None:
 def test_a_file_wide_comment() -> None:
     text = "# claudio-ci: ignore-file[EXP301]\n"
     assert _codes(FINDINGS[3:5], Suppressions(), text) == ["y.yaml:1:EXP301"]
+
+
+def test_a_malformed_marker_silences_nothing_and_is_a_notice() -> None:
+    findings = [Finding("x.yaml", "EXP301", "m", n) for n in (1, 2, 3, 4)]
+    text = (
+        "a: 1  # claudio-ci: ignore[EXP301\n"
+        "b: 2  # claudio-ci: ignore[exp301]\n"
+        "c: 3  # claudio-ci: ignor\n"
+        "d: 4  # claudio-ci: ignore[EXP301] # why: legacy\n"
+    )
+    kept = filter_findings(findings, Suppressions(), lambda path: text)
+    assert [(f.line, f.code) for f in kept] == [
+        (1, "EXP301"),
+        (2, "EXP301"),
+        (3, "EXP301"),
+        (1, "CFG005"),
+        (2, "CFG005"),
+        (3, "CFG005"),
+    ]
+    assert {f.severity for f in kept if f.code == "CFG005"} == {Severity.NOTICE}
+    assert "ignore[EXP301" in kept[3].message
+
+
+def test_a_marker_inside_a_quoted_value_is_not_a_comment() -> None:
+    findings = [Finding("x.yaml", "EXP301", "m", n) for n in (1, 2, 3)]
+    text = (
+        "a: 'x # claudio-ci: ignore'\n"
+        'b: "y # claudio-ci: ignore[EXP301]"\n'
+        "c: it's # claudio-ci: ignore[EXP3]\n"
+    )
+    kept = filter_findings(findings, Suppressions(), lambda path: text)
+    assert [(f.line, f.code) for f in kept] == [(1, "EXP301"), (2, "EXP301")]

@@ -279,6 +279,38 @@ RESOLVER_STRINGS = [
     "${stub:a}}",
     "${stub:a}${stub:b}",
     "${stub:${stub:${missing_key}}}",
+    # a resolver inside a key hides nothing that fails whatever it returns
+    "${presets.${now:%Y}.${missing_key}}",
+    "${missing_key.${oc.env:USER}}",
+    "${missing_key[${now:%Y}]}",
+    "${model.name.${now:%Y}}",
+    # OmegaConf's own resolvers, checked where their verdict does not depend on the machine
+    "${oc.dict.keys:presets}",
+    "${oc.dict.keys:presets.small}",
+    "${oc.dict.keys:missing_key}",
+    "${oc.dict.keys:model.name}",
+    "${oc.dict.values:presets.large}",
+    "${oc.dict.values:missing_key}",
+    "${oc.dict.values:items}",
+    "${oc.dict.keys:.}",
+    "${oc.deprecated:model.name}",
+    "${oc.deprecated:missing_key}",
+    "${oc.deprecated:model.name,'use model.name'}",
+    "${oc.select:}",
+    "${oc.select:,x}",
+    "${oc.select:missing_key,}",
+    "${oc.select:out.dir,1}",
+    "${oc.select:.dir,1}",
+    "${oc.select:.sibling,1}",
+    "${oc.select:model.mandatory,1}",
+    "${oc.select:model.via,1}",
+    "${oc.env:}",
+    "${oc.env:,fallback}",
+    "${oc.decode:}",
+    "${oc.decode:'[1, 2]'}",
+    "${oc.decode:'not: [valid'}",
+    "${oc.env:${model.name}}",
+    "${oc.create:}",
 ]
 
 BACKSLASH_STRINGS = [
@@ -411,6 +443,8 @@ DELIBERATE: dict[str, str] = {
     "out/${a:b}/x": UNREGISTERED,
     "${presets.${oc.env:USER}}": "the key comes from $USER, only known where it runs",
     "out/${presets.${oc.env:USER}}/x": "the key comes from $USER, only known where it runs",
+    "${oc.env:${model.name}}": "the variable 'resnet' may be set where it runs",
+    "${oc.decode:'not: [valid'}": "oc.decode's text is not parsed here: its value is a notice",
 }
 
 

@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from claudio_ci.adapters.git import discover
 from claudio_ci.cli import main
@@ -23,7 +24,7 @@ from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.yamlfile import YamlError, parse_yaml
 from claudio_ci.experiments import rules as exp
 from claudio_ci.experiments.command import builtin_schema
-from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git
+from tests.gitutil import EXAMPLE_PROJECT, add_worktree, commit_all, git, run_pre_commit
 
 RULES = exp.Rules(re.compile("^[a-z][a-z0-9_]*$"), reserved_names=frozenset({"latest"}))
 SCHEMAS = [builtin_schema()]
@@ -1229,3 +1230,155 @@ def test_hydra_mode_places_findings_of_an_experiment_in_its_group_package(
         "configs/experiment/grouped.yaml:2:11: EXP301 $.experiment.run_name: "
         "${experiment.missing} refers to a key that does not exist"
     )
+
+
+def test_hydra_mode_a_changed_group_config_checks_the_experiments_composing_it(
+    hydra_repo: Path, cli
+) -> None:
+    """pre-commit passes `configs/model/mnist.yaml` alone: the experiments composed with it
+    are checked again."""
+    pytest.importorskip("hydra")
+    model = hydra_repo / "configs" / "model" / "mnist.yaml"
+    assert cli(hydra_repo, "configs/model/mnist.yaml") == (0, "")
+    model.write_text(
+        model.read_text(encoding="utf-8").replace("patience: 10", "patience: ${nope.p}")
+    )
+    code, out = cli(hydra_repo, "configs/model/mnist.yaml")
+    assert code == 1
+    assert "EXP301" in out and "configs/experiment/exp_01_mnist.yaml" in out
+    assert (  # the file that wrote the reference is named
+        "EXP301 $.model.scheduler.patience: ${nope.p} refers to a key that does not exist "
+        "(written in configs/model/mnist.yaml)" in out
+    )
+    (hydra_repo / ".claudio.yaml").write_text(HYDRA_CONFIG)  # no Hydra mode: nothing composed
+    assert cli(hydra_repo, "configs/model/mnist.yaml") == (0, "")
+
+
+@pytest.mark.slow
+def test_pre_commit_hook_in_a_hydra_layout_checks_a_staged_group_config(
+    hydra_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    """The real pre-commit, with the hook as `claudio-ci init` lists it, on a Hydra project:
+    a commit that only changes configs/model/mnist.yaml fails when it breaks an experiment."""
+    snapshot, sha = hook_repo
+    (hydra_repo / ".claudio.yaml").unlink()
+    assert main(["init", str(hydra_repo)]) == 0
+    written = yaml.safe_load((hydra_repo / ".pre-commit-config.yaml").read_text("utf-8"))
+    (hook,) = [h for r in written["repos"] for h in r["hooks"] if h["id"] == "experiment-config"]
+    assert hook == {"id": "experiment-config", "additional_dependencies": ["hydra-core"]}
+    ours = {"repos": [{"repo": str(snapshot), "rev": sha, "hooks": [hook]}]}
+    (hydra_repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(ours))
+    model = hydra_repo / "configs" / "model" / "mnist.yaml"
+    model.write_text(
+        model.read_text(encoding="utf-8").replace("patience: 10", "patience: ${nope.p}")
+    )
+    git(hydra_repo, "add", "-A")
+    proc = run_pre_commit(
+        hydra_repo, "run", "--files", "configs/model/mnist.yaml", home=pre_commit_home
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(r"experiment configs \(names, schema, output dirs\)\.+Failed", proc.stdout)
+    assert "configs/experiment/exp_01_mnist.yaml" in proc.stdout
+    assert "EXP301" in proc.stdout
+
+
+def test_hydra_mode_experiment_name_is_not_a_variable(hydra_repo: Path, cli) -> None:
+    """Under Hydra nothing defines `${experiment_name}`: Hydra itself fails on it."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "run_name: ${experiment_name}\n")
+    code, out = cli(hydra_repo, "configs/experiment/exp_01_mnist.yaml")
+    assert code == 1
+    assert "EXP301 $.run_name: ${experiment_name} refers to a key that does not exist" in out
+    assert "or to ${experiment_name}" not in out
+    from hydra import compose, initialize_config_dir  # the judge agrees
+    from omegaconf.errors import InterpolationKeyError
+
+    with initialize_config_dir(str(hydra_repo / "configs"), version_base=None):
+        cfg = compose("train", overrides=["experiment=exp_01_mnist"])
+    with pytest.raises(InterpolationKeyError):
+        _ = cfg.run_name
+
+
+def test_hydra_mode_plugins_the_project_sets_are_not_forced_away(hydra_repo: Path, cli) -> None:
+    """A Submitit launcher and the Optuna sweeper with their own keys, not installed here:
+    no experiment fails to compose; a real error in the `hydra` node names its key."""
+    pytest.importorskip("hydra")
+    hydra_config = hydra_repo / "configs" / "hydra" / "default.yaml"
+    hydra_config.write_text(
+        "defaults:\n  - override launcher: submitit_slurm\n  - override job_logging: colorlog\n"
+        + hydra_config.read_text(encoding="utf-8")
+        + "launcher:\n  timeout_min: 60\n  partition: gpu\n"
+    )
+    search = hydra_repo / "configs" / "experiment" / "exp_05_mnist.yaml"
+    search.write_text(
+        search.read_text(encoding="utf-8").replace(
+            "defaults:\n", "defaults:\n  - override /hydra/sweeper: optuna\n"
+        )
+        + "hydra:\n  sweeper:\n    n_trials: 20\n    direction: maximize\n"
+    )
+    assert cli(hydra_repo) == (0, "")
+    broken = hydra_repo / "configs" / "experiment" / "exp_07_mnist.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8") + "hydra:\n  job:\n    chdirr: true\n")
+    code, out = cli(hydra_repo)
+    assert code == 1
+    assert out.count("EXP308") == 1
+    assert "configs/experiment/exp_07_mnist.yaml:1:1: EXP308 Hydra cannot compose" in out
+    assert "chdirr" in out.splitlines()[0]
+
+
+def test_hydra_mode_cache_sees_an_experiment_another_builds_on(hydra_repo: Path, cli) -> None:
+    """`defaults: [exp_01_mnist, _self_]`: editing exp_01 changes what child composes."""
+    pytest.importorskip("hydra")
+    base = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    child = hydra_repo / "configs" / "experiment" / "child.yaml"
+    child.write_text("# @package _global_\ndefaults:\n  - exp_01_mnist\n  - _self_\nseed: 1\n")
+    grandchild = hydra_repo / "configs" / "experiment" / "sub" / "grandchild.yaml"
+    grandchild.parent.mkdir()
+    grandchild.write_text("# @package _global_\ndefaults:\n  - /experiment/child\n  - _self_\n")
+    both = ["configs/experiment/child.yaml", "configs/experiment/sub/grandchild.yaml"]
+    assert cli(hydra_repo, *both) == (0, "")
+    base.write_text(base.read_text(encoding="utf-8").replace("${tags}", "${tagz}"))
+    code, out = cli(hydra_repo, *both)
+    assert code == 1, out
+    assert "configs/experiment/child.yaml" in out and "${tagz}" in out
+    assert "configs/experiment/sub/grandchild.yaml" in out
+
+
+def test_hydra_mode_reports_the_composition_error_of_the_experiment_itself(
+    hydra_repo: Path, cli
+) -> None:
+    """An override of a group the primary config lacks: Hydra's own reason, not the one
+    from retrying with `+experiment=`."""
+    pytest.importorskip("hydra")
+    path = hydra_repo / "configs" / "experiment" / "exp_01_mnist.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("defaults:\n", "defaults:\n  - override /optimizer: adam\n"))
+    code, out = cli(hydra_repo, "configs/experiment/exp_01_mnist.yaml")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert "EXP308" in first and "'optimizer'" in first, first
+    assert "+experiment" not in out and "append" not in out
+
+
+def test_hydra_mode_a_group_left_to_the_launch_is_a_notice(hydra_repo: Path, cli) -> None:
+    """`- logger: ???` in the primary defaults list: Hydra wants `logger=NAME` at launch."""
+    pytest.importorskip("hydra")
+    train = hydra_repo / "configs" / "train.yaml"
+    train.write_text(train.read_text(encoding="utf-8").replace("logger: null", "logger: ???"))
+    plain = hydra_repo / "configs" / "experiment" / "plain.yaml"
+    plain.write_text("# @package _global_\nseed: 3\nrun: ${logger.csv.name}\n")
+    code, out = cli(hydra_repo)
+    assert code == 0, out
+    assert "configs/experiment/plain.yaml:1:1: EXP308 [notice] the primary config leaves " in out
+    assert "EXP301 [notice] $.run: ${logger.csv.name}" in out
+    assert out.count("plain.yaml") == 2 and "exp_01" not in out  # the others choose one
+
+
+def test_hydra_mode_a_missing_primary_config_is_one_line_exit_2(hydra_repo: Path, cli) -> None:
+    (hydra_repo / ".claudio.yaml").write_text(
+        HYDRA_CONFIG + "  hydra:\n    config_dir: configs\n    config_name: trian\n"
+    )
+    code, out = cli(hydra_repo)
+    assert code == 2
+    assert out.count("\n") == 1 and "config_name 'trian'" in out and "configs/trian.yaml" in out

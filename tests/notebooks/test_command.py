@@ -795,3 +795,59 @@ def test_a_byte_order_mark_is_named(git_repo: Path, cli) -> None:
         ],
     )
     assert files_of(git_repo) == before
+
+
+KERNELS = {
+    "julia": (
+        {"name": "julia-1.9", "display_name": "Julia 1.9.3", "language": "julia"},
+        {"file_extension": ".jl", "mimetype": "application/julia", "name": "julia"},
+    ),
+    "R": (
+        {"name": "ir", "display_name": "R", "language": "R"},
+        {"name": "R", "pygments_lexer": "r", "codemirror_mode": "r", "version": "4.3.1"},
+    ),
+}
+
+
+def sync_rewrites_when_newest(folder: Path, newest: str) -> bool:
+    """Whether the real `jupytext --sync` rewrites a file of the pair when `newest` is the
+    newer file; the files are put back as they were."""
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    for path in before:
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    os.utime(folder / newest, (1_700_000_100, 1_700_000_100))
+    jupytext_cli(["--sync", "--quiet", str(folder / "nb.ipynb")])
+    changed = any(p.read_bytes() != data for p, data in before.items())
+    for path, data in before.items():
+        path.write_bytes(data)
+    return changed
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_myst_pairs_of_julia_and_r_notebooks_agree_with_jupytext(
+    git_repo: Path, cli, kernel: str
+) -> None:
+    """A MyST header keeps the key order of the notebook it is written from: IJulia writes
+    the kernelspec `name` first, `jupytext --set-formats` writes the .md in that order and
+    saves the notebook with its keys sorted, so `jupytext --sync` with the notebook newest
+    rewrites the .md (and for R, with a lexer, the notebook too). The check sees it, and
+    --fix reaches the pair that no direction of `jupytext --sync` rewrites."""
+    kernelspec, language_info = KERNELS[kernel]
+    folder = git_repo / "notebooks"
+    notebook = old_notebook(folder / "nb.ipynb", ids=False, kernel=kernelspec, minor=2)
+    data = json.loads(notebook.read_text("utf-8"))
+    data["metadata"] = {"kernelspec": kernelspec, "language_info": language_info}  # unsorted
+    notebook.write_text(json.dumps(data, indent=1) + "\n", "utf-8")
+    assert jupytext_cli(["--quiet", "--set-formats", "ipynb,md:myst", str(notebook)]) == 0
+    commit_all(git_repo, "pair")  # as jupytext left it, both files in one commit
+    flag = "--set=notebooks.formats=ipynb,md:myst"
+    rewrites = sync_rewrites_when_newest(folder, "nb.ipynb") or sync_rewrites_when_newest(
+        folder, "nb.md"
+    )
+    code, out = cli(git_repo, flag)
+    assert rewrites  # the case this test is about
+    assert (code, "NB004 out of sync" in out) == (int(rewrites), rewrites)
+    cli(git_repo, flag, "--fix")
+    assert cli(git_repo, flag) == (0, "")
+    assert not sync_rewrites_when_newest(folder, "nb.ipynb")
+    assert not sync_rewrites_when_newest(folder, "nb.md")

@@ -153,7 +153,8 @@ def test_a_fresh_pair_first_commit_syncs_from_the_notebook(git_repo: Path, cli) 
     assert code == 1
     assert "NB005" not in out and "NB006" not in out
     assert (
-        "--fix syncs from notebooks/nb.ipynb (the text is new and holds nothing the notebook lacks)"
+        "--fix syncs from notebooks/nb.ipynb (notebooks/nb.md is exactly what jupytext writes "
+        "from it)"
     ) in out
     assert cli(git_repo, flag, "--fix")[0] == 1
     assert cli(git_repo, flag) == (0, "")
@@ -210,7 +211,7 @@ def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
             rev: {sha}
             hooks:
               - id: jupytext-pairing
-                args: [--fix]
+                args: [--fix, --]
         """
     (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
     commit_all(git_repo, "pre-commit config")
@@ -220,3 +221,124 @@ def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
     assert marker(NB, "unstaged") in worktree_text(git_repo, NB)
     assert marker(PY, "staged") in worktree_text(git_repo, PY)
     assert "jupytext-pairing" in proc.stdout
+
+
+@pytest.mark.parametrize("text_format", ["py:percent", "md:myst"])
+def test_a_twin_edit_synced_by_jupytext_is_not_ambiguous(
+    git_repo: Path, cli, text_format: str
+) -> None:
+    """As jupytext's docs say: add a cell to the text, run `jupytext --sync`. Both files then
+    changed, but the notebook is exactly what jupytext wrote from the text: no NB005, and
+    --fix (if jupytext's sync left anything to do) syncs from the text."""
+    folder = git_repo / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+        },
+    )
+    nbformat.write(notebook, folder / "nb.ipynb")
+    pairing = ["--quiet", "--set-formats", f"ipynb,{text_format}", str(folder / "nb.ipynb")]
+    assert jupytext_cli(pairing) == 0
+    flag = f"--set=notebooks.formats=ipynb,{text_format}"
+    cli(git_repo, flag, "--fix")
+    commit_all(git_repo, "pair")
+    assert cli(git_repo, flag) == (0, "")
+    (twin,) = [p for p in folder.iterdir() if p.suffix != ".ipynb"]
+    cell = (
+        "\n```{code-cell}\nadded = 1\n```\n" if text_format == "md:myst" else "\n# %%\nadded = 1\n"
+    )
+    with twin.open("a", encoding="utf-8") as handle:
+        handle.write(cell)
+    assert jupytext_cli(["--quiet", "--sync", str(twin)]) == 0
+    assert "added = 1" in (folder / "nb.ipynb").read_text("utf-8")
+    assert "NB005" not in cli(git_repo, flag, "--fix")[1]
+    assert cli(git_repo, flag) == (0, "")
+    synced = {p.name: p.read_bytes() for p in folder.iterdir()}
+    jupytext_cli(["--quiet", "--sync", str(folder / "nb.ipynb")])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == synced
+
+
+# --- notebooks as found in the wild, through both kinds of hook --------------------------------
+
+
+def wild_pair(repo: Path, text_format: str) -> Path:
+    """An nbformat 4.4 notebook with cell ids and a language_info (as JupyterLab leaves
+    them), paired by `jupytext --set-formats`: both files new."""
+    folder = repo / "notebooks"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")],
+        metadata={
+            "kernelspec": {"name": "ir", "display_name": "R", "language": "R"},
+            "language_info": {"name": "R", "pygments_lexer": "r", "version": "4.3.1"},
+        },
+    )
+    notebook.nbformat_minor = 4
+    path = folder / "nb.ipynb"
+    path.write_text(nbformat.writes(notebook, version=nbformat.NO_CONVERT), "utf-8")
+    assert jupytext_cli(["--quiet", "--set-formats", f"ipynb,{text_format}", str(path)]) == 0
+    return path
+
+
+def test_the_plain_git_hook_on_wild_notebooks(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
+    monkeypatch.chdir(git_repo)
+    assert main(["install-hooks", "--hook", "pre-commit"]) == 0
+    capsys.readouterr()
+    notebook = wild_pair(git_repo, "md:myst")
+    assert cli_fix(git_repo, monkeypatch, capsys) == 1  # jupytext's own pairing is not final
+    git(git_repo, "add", "-A")
+    proc = run_git(git_repo, "commit", "-q", "-m", "pair")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # 4.4 with ids: valid
+    twin = notebook.with_suffix(".md")
+    twin.write_bytes(b"\xef\xbb\xbf" + twin.read_bytes())
+    git(git_repo, "add", "-A")
+    proc = run_git(git_repo, "commit", "-q", "-m", "bom")
+    assert proc.returncode == 1
+    assert (
+        "notebooks/nb.md:1:1: NB006 the file starts with a UTF-8 byte order mark"
+        in proc.stderr + proc.stdout
+    )
+
+
+def cli_fix(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> int:
+    monkeypatch.chdir(repo)
+    code = main(["check", "notebooks", "--fix"])
+    capsys.readouterr()
+    return code
+
+
+def test_the_pre_commit_framework_on_a_fresh_wild_pair(
+    git_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    snapshot, sha = hook_repo
+    config = f"""\
+        repos:
+          - repo: {snapshot}
+            rev: {sha}
+            hooks:
+              - id: jupytext-pairing
+                args: [--fix, --]
+        """
+    (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
+    (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
+    commit_all(git_repo, "pre-commit config")
+    notebook = wild_pair(git_repo, "md:myst")
+    git(git_repo, "add", "-A")
+    first = run_pre_commit(git_repo, "run", home=pre_commit_home)
+    output = first.stdout + first.stderr
+    assert first.returncode == 1, output  # the hook synced the pair: files modified
+    assert "NB005" not in output and "NB006" not in output
+    assert "fixed: wrote notebooks/nb.ipynb" in output
+    git(git_repo, "add", "-A")
+    second = run_pre_commit(git_repo, "run", home=pre_commit_home)
+    assert second.returncode == 0, second.stdout + second.stderr
+    synced = notebook.parent / "nb.md", notebook
+    before = [p.read_bytes() for p in synced]
+    jupytext_cli(["--quiet", "--sync", str(notebook)])
+    assert [p.read_bytes() for p in synced] == before

@@ -202,3 +202,38 @@ def test_init_keeps_the_tutorial_layout_where_there_is_no_hydra(git_repo: Path) 
     assert main(["init", str(git_repo)]) == 0
     written = (git_repo / ".claudio.yaml").read_bytes()
     assert written == (repo_templates_dir() / ".claudio.yaml").read_bytes()
+
+
+def test_init_on_plain_configs_in_configs_experiments_keeps_every_check(git_repo: Path) -> None:
+    """configs/experiments/ with no `defaults:` list anywhere is not Hydra: only the
+    directory changes; name, output and schema checks stay on."""
+    plain = git_repo / "configs" / "experiments"
+    plain.mkdir(parents=True)
+    (plain / "baseline.yaml").write_text("model:\n  name: baseline\n")
+    assert main(["init", str(git_repo)]) == 0
+    config = load_config(git_repo)
+    defaults = load_config(REPO_ROOT / "templates" / "repo")
+    assert config.get("experiments.dir") == "configs/experiments/"
+    assert config.get("experiments.hydra") is None
+    for key in ("name_key", "output_key", "schema_mode", "identity"):
+        assert config.get(f"experiments.{key}") == defaults.get(f"experiments.{key}"), key
+
+
+def test_init_on_a_hydra_project_writes_no_tutorial_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.experiments.test_rules import HYDRA_FILES
+    from tests.gitutil import git
+
+    repo = tmp_path / "hydra-project"
+    (repo / "configs" / "experiment").mkdir(parents=True)
+    (repo / "configs" / "train.yaml").write_text(HYDRA_FILES["configs/train.yaml"])
+    git(repo, "init", "-q", "-b", "main")
+    assert main(["init", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert not (repo / "experiments").exists()
+    assert "experiments/template.yaml" not in out
+    assert load_config(repo).get("experiments.hydra") == {
+        "config_dir": "configs",
+        "config_name": "train",
+    }

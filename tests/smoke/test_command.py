@@ -382,6 +382,56 @@ def test_the_import_check_runs_once_before_training(project: Project, smoke: Smo
     assert "| `test` | passed |" in out
 
 
+MODELS = """\
+from dataclasses import dataclass
+
+
+@dataclass
+class GPTConfig:
+    n_layer: int = 12
+    vocab_size: int = 50304
+
+
+class GPT:
+    def __init__(self, config):
+        assert config.n_layer == 2, config
+
+
+class MLP:
+    def __init__(self, hidden, layers=1):
+        assert (hidden, layers) == (8, 3)
+"""
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "  import_check: models:GPT\n  import_config: models:GPTConfig\n"
+        "  import_kwargs: {n_layer: 2}\n",
+        "  import_check: models:MLP\n  import_kwargs: {hidden: 8, layers: 3}\n",
+    ],
+    ids=["config-object", "kwargs"],
+)
+def test_the_import_check_builds_models_that_need_arguments(
+    project: Project, smoke: Smoke, settings: str
+) -> None:
+    repo = project(SETTINGS + settings)
+    (repo / "models.py").write_text(MODELS, encoding="utf-8")
+    code, out, _ = smoke(repo, "--format", "markdown")
+    assert code == 0, out
+    assert "`: passed." in out
+
+    (repo / ".claudio.yaml").write_text(
+        SETTINGS + settings.replace(": 2}", ": 4}").replace("layers: 3", "layers: 1"),
+        encoding="utf-8",
+    )
+    code, out, _ = smoke(repo, "--format", "json")
+    assert code == 1
+    [finding] = _findings(out)
+    assert (finding["code"], finding["path"]) == ("SMK301", "models.py")
+    assert "AssertionError" in finding["message"]
+
+
 # --- selection, matrix and errors -----------------------------------------------------------
 
 
@@ -499,3 +549,10 @@ def test_changed_only_without_the_base_names_the_base_option(
     assert code == 2
     assert err.splitlines()[-1].startswith("claudio-ci: error: --changed-only: cannot compare")
     assert err.splitlines()[-1].endswith("name the branch to compare with with --base")
+
+
+def test_a_loss_without_a_trend_says_so_in_the_table(project: Project, smoke: Smoke) -> None:
+    code, out, _ = smoke(project(LOSSES="[1.0]"))
+    assert code == 0
+    [row] = [line for line in out.splitlines() if line.startswith("test ")]
+    assert "- one value, no trend" in row

@@ -5,8 +5,9 @@ way one framework does: a Lightning-like run (CSVLogger `metrics.csv`, a `.ckpt`
 `state_dict` is the model and whose callback state holds `kth_value = inf`), a Hugging
 Face Trainer-like run (`checkpoint-N/trainer_state.json` + `model.safetensors`), a print-only
 loop like nanoGPT's and minGPT's (losses only in the log, `out/ckpt.pt` with the weights under
-`model`), and a JSON Lines logger with `train_loss`, appended across runs, saving the whole
-model. Each passes when healthy and fails with the right code when broken.
+`model`), a JSON Lines logger with `train_loss`, appended across runs, saving the whole
+model, a TensorBoard writer (tensorboardX, detected), and Hydra-like dated run directories.
+Each passes when healthy and fails with the right code when broken.
 """
 
 from __future__ import annotations
@@ -135,6 +136,27 @@ with log.open("a") as handle:
 save_checkpoint("runs/model.pt", model)  # the whole module: a trusted load
 """
 
+TENSORBOARD = """\
+from tensorboardX import SummaryWriter
+writer = SummaryWriter("runs/tiny")
+for step, loss, grad_norm in train():
+    writer.add_scalar("train/loss", loss, step)
+    writer.add_scalar("train/grad_norm", grad_norm, step)
+writer.close()
+save_checkpoint("runs/tiny/model.pt", {"model_state_dict": model.state_dict(), "step": step})
+"""
+
+HYDRA = """\
+import time
+now = time.time_ns()  # Hydra's outputs/DATE/TIME, one directory per run
+run = pathlib.Path("outputs", time.strftime("%Y-%m-%d"), f"{time.strftime('%H-%M-%S')}-{now}")
+run.mkdir(parents=True)
+with (run / "metrics.jsonl").open("w") as handle:
+    for step, loss, _ in train():
+        handle.write(json.dumps({"step": step, "train/loss": loss}) + "\\n")
+save_checkpoint(run / "model.pt", model.state_dict())
+"""
+
 FRAMEWORKS = {
     "lightning": (
         LIGHTNING,
@@ -151,6 +173,11 @@ FRAMEWORKS = {
         "  loss_key: train_loss\n"
         "  checkpoint_path: runs/model.pt\n"
         "  trusted_checkpoints: true\n",
+    ),
+    "tensorboard": (TENSORBOARD, "  checkpoint_path: runs/*/model.pt\n"),
+    "hydra": (
+        HYDRA,
+        "  metrics_path: outputs/*/*/metrics.jsonl\n  checkpoint_path: outputs/**/model.pt\n",
     ),
 }
 
@@ -170,16 +197,20 @@ def run_framework(
         again: bool = False,
         body: str | None = None,
         settings: str | None = None,
+        script: str | None = None,
     ) -> tuple[int, dict]:
-        """`again`: in the same repository, after the previous run."""
+        """`again`: in the same repository, after the previous run. `script`: the whole
+        training script, instead of CORE and the framework's part."""
         default_body, default_settings = FRAMEWORKS[framework]
         body, settings = body or default_body, default_settings if settings is None else settings
         repo = tmp_path / framework
         if not again:
             (repo / "experiments").mkdir(parents=True)
             (repo / "experiments" / "tiny.yaml").write_text("model: {name: tiny}\n")
-            (repo / "train.py").write_text(CORE + "\n" + body, encoding="utf-8")
-            (repo / ".gitignore").write_text("lightning_logs/\nout/\nruns/\n", encoding="utf-8")
+            (repo / "train.py").write_text(script or CORE + "\n" + body, encoding="utf-8")
+            (repo / ".gitignore").write_text(
+                "lightning_logs/\nout/\nruns/\noutputs/\n", encoding="utf-8"
+            )
             git(repo, "init", "-q", "-b", "main")
         (repo / ".claudio.yaml").write_text(
             "smoke_test:\n"
@@ -250,6 +281,13 @@ def test_the_newest_lightning_version_counts(run_framework: Run, tmp_path: Path)
     assert (tmp_path / "lightning/lightning_logs/version_1/metrics.csv").is_file()
 
 
+def test_the_newest_hydra_run_directory_counts(run_framework: Run) -> None:
+    code, _ = run_framework("hydra", "nan_weights")
+    assert code == 1
+    code, report = run_framework("hydra", again=True)
+    assert code == 0, report["findings"]
+
+
 def test_only_the_records_this_run_appended_count(run_framework: Run, tmp_path: Path) -> None:
     code, _ = run_framework("jsonl", "rising")
     assert code == 1
@@ -302,3 +340,148 @@ def test_a_metrics_file_without_a_loss_is_a_notice(run_framework: Run) -> None:
     assert finding["code"] == "SMK105"
     assert finding["severity"] == "notice"
     assert "runs/log.jsonl" in finding["message"] and "val_loss" in finding["message"]
+
+
+# --- the real frameworks, where they install -------------------------------------------------
+
+REAL_LIGHTNING = """\
+import os
+import torch
+import lightning as L
+from lightning.pytorch.loggers import CSVLogger
+
+MODE = os.environ.get("SMOKE_MODE", "healthy")
+
+
+class Model(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        if MODE == "nan" and batch_idx >= 8:
+            x = x * float("nan")
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return -loss if MODE == "rising" else loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+x = torch.randn(64, 4)
+data = torch.utils.data.TensorDataset(x, x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]))
+trainer = L.Trainer(
+    max_epochs=1, accelerator="cpu", logger=CSVLogger("."), log_every_n_steps=1,
+    enable_progress_bar=False, enable_model_summary=False,
+)
+trainer.fit(Model(), torch.utils.data.DataLoader(data, batch_size=4))
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"), [("healthy", None), ("nan", "SMK103"), ("rising", "SMK104")]
+)
+def test_real_lightning_with_its_csv_logger_and_checkpoint(
+    mode: str, code: str | None, run_framework: Run
+) -> None:
+    """Metrics detected (`lightning_logs/version_0/metrics.csv`), no `metrics_path` set."""
+    pytest.importorskip("lightning")
+    exit_code, report = run_framework("lightning", mode, script=REAL_LIGHTNING)
+    [result] = report["experiments"]
+    if code is None:
+        assert exit_code == 0, report["findings"]
+        assert result["metrics_source"] == "lightning_logs/version_0/metrics.csv"
+        assert result["checks"]["loads"] == "pass"
+    else:
+        assert exit_code == 1
+        assert code in _codes(report), report["findings"]
+
+
+def test_a_trusted_load_finds_the_scripts_own_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pytorch/examples' word_language_model: `torch.save(model)` of a class in model.py next
+    to main.py, run as `python word_language_model/main.py`."""
+    repo = tmp_path / "examples"
+    (repo / "word_language_model").mkdir(parents=True)
+    (repo / "word_language_model" / "model.py").write_text(
+        "import torch\n\nclass RNNModel(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.decoder = torch.nn.Linear(2, 2)\n",
+        encoding="utf-8",
+    )
+    (repo / "word_language_model" / "main.py").write_text(
+        "import torch\nfrom model import RNNModel\n"
+        "for step, loss in enumerate([2.0, 1.5, 1.0]):\n"
+        "    print(f'| batch {step} | loss {loss:5.2f}')\n"
+        "torch.save(RNNModel(), 'model.pt')\n",
+        encoding="utf-8",
+    )
+    (repo / "experiments").mkdir()
+    (repo / "experiments" / "tiny.yaml").write_text("a: 1\n", encoding="utf-8")
+    (repo / ".claudio.yaml").write_text(
+        "smoke_test:\n  command: python word_language_model/main.py\n"
+        "  configs: [experiments/tiny.yaml]\n  checkpoint_path: model.pt\n"
+        "  trusted_checkpoints: true\n",
+        encoding="utf-8",
+    )
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "examples")
+    monkeypatch.chdir(repo)
+    code = main(["smoke-test", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["findings"]
+    assert report["experiments"][0]["checks"]["loads"] == "pass"
+
+
+REAL_HUGGING_FACE = """\
+import os
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
+
+MODE = os.environ.get("SMOKE_MODE", "healthy")
+torch.manual_seed(0)
+torch.set_num_threads(1)
+
+
+class Smoke(Trainer):
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+        loss = super().compute_loss(model, inputs, return_outputs, **kwargs)
+        if MODE == "nan" and self.state.global_step >= 10:
+            loss = loss * float("nan")
+        return loss
+
+
+config = GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=64, n_positions=32)
+data = [{"input_ids": (torch.arange(16) + i) % 64} for i in range(64)]
+for row in data:
+    row["labels"] = row["input_ids"]
+args = TrainingArguments(
+    output_dir="out", max_steps=20, logging_steps=2, save_steps=20,
+    per_device_train_batch_size=8, learning_rate=5e-3, use_cpu=True, report_to=[],
+)
+Smoke(model=GPT2LMHeadModel(config), args=args, train_dataset=data).train()
+"""
+
+
+@pytest.mark.parametrize(("mode", "code"), [("healthy", None), ("nan", "SMK103")])
+def test_real_hugging_face_trainer_state_and_safetensors(
+    mode: str, code: str | None, run_framework: Run
+) -> None:
+    """Metrics detected (`out/checkpoint-20/trainer_state.json`). The Trainer logs a NaN
+    loss as 0 (`logging_nan_inf_filter`), but its `grad_norm` is NaN."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    exit_code, report = run_framework("hugging_face", mode, script=REAL_HUGGING_FACE)
+    [result] = report["experiments"]
+    assert result["metrics_source"] == "out/checkpoint-20/trainer_state.json"
+    if code is None:
+        assert exit_code == 0, report["findings"]
+        assert result["checks"]["loads"] == "pass"
+    else:
+        assert exit_code == 1
+        assert code in _codes(report), report["findings"]

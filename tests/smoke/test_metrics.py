@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import struct
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claudio_ci.smoke import metrics
 from claudio_ci.smoke.rules import loss_series
@@ -137,3 +142,48 @@ def test_detection_skips_hidden_and_environment_directories(tmp_path: Path) -> N
         "out/checkpoint-8/trainer_state.json",
         "runs/Dec04/events.out.tfevents.1.host",
     ]
+
+
+def test_paths_and_globs_relative_or_absolute(tmp_path: Path) -> None:
+    (tmp_path / "outputs/2026-12-04/10-00").mkdir(parents=True)
+    (tmp_path / "outputs/2026-12-04/10-00/model.pt").write_text("x")
+    (tmp_path / "model.pt").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.pt"
+    outside.write_text("x")
+    assert sorted(metrics.expand(tmp_path, ["outputs/**/*.pt", "model.pt", str(outside)])) == [
+        str(outside),
+        "model.pt",
+        "outputs/2026-12-04/10-00/model.pt",
+    ]
+    assert metrics.expand(tmp_path, ["missing.pt", "nothing/*.pt"]) == {}
+
+
+def test_a_root_with_brackets_in_its_path(tmp_path: Path) -> None:
+    root = tmp_path / "runs[1]"
+    (root / "out").mkdir(parents=True)
+    (root / "out" / "model.pt").write_text("x")
+    assert list(metrics.expand(root, ["out/*.pt"])) == ["out/model.pt"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_any_bytes_as_an_event_file_are_records_or_a_value_error(data: bytes) -> None:
+    path = Path(tempfile.mkdtemp()) / "events.out.tfevents.1.host"
+    # a framed record around the bytes, so that the protocol buffer decoder sees them
+    path.write_bytes(struct.pack("<Q", len(data)) + b"\0" * 4 + data + b"\0" * 4)
+    with contextlib.suppress(ValueError):
+        assert isinstance(metrics.read(path), list)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("metrics.csv", "a,b\n1," + "x" * 200_000 + "\n"),  # over csv's field size limit
+        ("metrics.json", "[" * 100_000 + "]" * 100_000),
+        ("metrics.jsonl", '{"loss": 1}\n{"loss": \n'),
+    ],
+)
+def test_broken_metrics_are_a_value_error(tmp_path: Path, name: str, content: str) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError):
+        metrics.read(tmp_path / name)

@@ -169,8 +169,14 @@ def test_missing_stale_and_unreadable_metrics() -> None:
     )
     [shape] = smoke.check_metrics(EXPERIMENT, METRICS, "written", 3, Expectations())
     assert shape.message.endswith("expected a JSON object or a list of records")
-    off = Expectations(metrics=False)
+    off = Expectations(metrics=False, loss_not_increasing=False)
     assert smoke.check_metrics(EXPERIMENT, METRICS, "missing", None, off) == []
+    optional = Expectations(metrics=False)
+    [notice] = smoke.check_metrics(EXPERIMENT, METRICS, "missing", None, optional, looked="nor X")
+    assert (notice.code, notice.severity) == ("SMK105", Severity.NOTICE)
+    assert notice.message == (
+        "test: no metrics file at outputs/test/metrics.json, nor X: the loss trend is not checked"
+    )
 
 
 # --- checkpoint and import ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.adapters import procfs
-from claudio_ci.smoke.runner import Limits, StartError, run_process
+from claudio_ci.smoke.runner import Limits, StartError, Waiting, run_process
 
 pytestmark = pytest.mark.skipif(not procfs.available(), reason="needs /proc (Linux)")
 
@@ -178,3 +178,37 @@ def test_forked_workers_sharing_their_parents_pages_count_them_once(tmp_path: Pa
     assert not result.memory_exceeded
     assert result.exit_code == 0
     assert 150 <= result.peak_rss_mb < 500
+
+
+READS_ITS_INPUT = (
+    "import sys, time; text = sys.stdin.read(); print('got', repr(text)); "
+    "time.sleep(float(text or 0))"
+)
+
+
+def test_a_command_started_ahead_gets_its_input_later(tmp_path: Path) -> None:
+    waiting = Waiting([sys.executable, "-c", READS_ITS_INPUT], cwd=tmp_path, env=os.environ)
+    result = waiting.finish(b"0", 60)
+    assert result is not None
+    assert (result.exit_code, result.tail, result.timed_out) == (0, ["got '0'"], False)
+    assert waiting.finish(b"0", 60) is None  # once only
+
+
+def test_a_command_started_ahead_is_stopped_past_its_timeout(tmp_path: Path) -> None:
+    waiting = Waiting([sys.executable, "-c", READS_ITS_INPUT], cwd=tmp_path, env=os.environ)
+    result = waiting.finish(b"300", 1)
+    assert result is not None
+    assert result.timed_out
+    assert result.exit_code == -signal.SIGKILL
+
+
+def test_a_command_started_ahead_and_not_needed_ends(tmp_path: Path) -> None:
+    waiting = Waiting([sys.executable, "-c", READS_ITS_INPUT], cwd=tmp_path, env=os.environ)
+    proc = waiting.proc
+    waiting.cancel()
+    assert proc is not None and proc.returncode == 0
+
+
+def test_a_command_that_cannot_start_ahead_is_run_the_usual_way(tmp_path: Path) -> None:
+    waiting = Waiting([str(tmp_path / "missing")], cwd=tmp_path, env=os.environ)
+    assert waiting.finish(b"", 1) is None
