@@ -569,14 +569,23 @@ class Planner:
 
     def _new_pair(self, *, committed: bool = False) -> Direction | None:
         """The text holds nothing the notebook lacks (cells, their metadata, the notebook's
-        metadata, in any key order), and is new (or committed with the notebook): a pair
-        `jupytext --set-formats` wrote from the notebook, which is the source."""
+        metadata, in any key order), or reads back as the text jupytext writes from the
+        notebook does, and is new (or committed with the notebook): a pair `jupytext
+        --set-formats` wrote from the notebook, which is the source. A twin the user typed
+        into reads back differently, and stays an edit (NB005)."""
         notebook, texts = self.existing[0], self.existing[1:]
         if not committed and not all(self.change(m).new for m in self.existing):
             return None
+        kind = "committed together" if committed else "a new pair"
         if all(self.pair.adds_nothing(m) for m in texts):
-            kind = "committed together" if committed else "a new pair"
             return Direction(notebook, f"{kind}: the text holds nothing the notebook lacks")
+        if all(self.pair.reads_as_written(m) for m in texts):
+            # Jupytext's round trip of the format changes the notebook's cells (MyST drops a
+            # markdown cell's trailing blank lines), but the text is the one jupytext wrote.
+            names = " and ".join(m.path for m in texts)
+            return Direction(
+                notebook, f"{kind}: {names} reads back as what jupytext writes from the notebook"
+            )
         return None
 
     def _untracked_notebook(self) -> Direction:

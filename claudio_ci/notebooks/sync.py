@@ -452,6 +452,19 @@ class PairNotebooks:
         assert self.notebook is not None
         return _content(self.from_text(member)) == _content(self.read(self.notebook))
 
+    def reads_as_written(self, member: Member) -> bool:
+        """Whether text `member` reads back as the notebook does once jupytext writes it in
+        that format: it holds nothing but what jupytext writes from the notebook, up to what
+        jupytext's own reader normalises (a MyST markdown cell's trailing blank lines, which
+        MyST drops; a header's key order, kept from the notebook `--set-formats` read before
+        it saved the notebook with keys sorted)."""
+        import jupytext
+
+        assert self.notebook is not None
+        written = self.write(self.read(self.notebook), self.fmt(member))
+        normalised = jupytext.reads(written, fmt=self.fmt(member), config=self.config)
+        return _content(self.read(member)) == _content(normalised)
+
     def cells_with_outputs(self) -> int:
         if self._notebook is None:
             return 0

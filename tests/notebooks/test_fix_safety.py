@@ -5,6 +5,7 @@ hooks), through the plain git hook and through the real pre-commit framework."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -161,6 +162,72 @@ def test_a_fresh_pair_first_commit_syncs_from_the_notebook(git_repo: Path, cli) 
     synced = {p.name: p.read_bytes() for p in folder.iterdir()}
     jupytext_cli(["--quiet", "--sync", str(folder / "nb.ipynb")])
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == synced
+
+
+def julia_pair(repo: Path) -> Path:
+    """A Julia notebook as IJulia saves it (metadata keys unsorted, `name` first; a markdown
+    cell ending in a blank line), paired by `jupytext --set-formats ipynb,md:myst`: jupytext
+    writes the header in the notebook's key order but saves the notebook sorted, and MyST
+    drops the blank line, so the twin is neither what jupytext writes from the saved
+    notebook nor does it read back as that notebook."""
+    folder = repo / "notebooks"
+    folder.mkdir()
+    code = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Julia\n"]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["Hello\n", "\n"]},
+            {**code, "source": ["x = 1"]},
+        ],
+        "metadata": {
+            "language_info": {"name": "julia", "file_extension": ".jl", "version": "1.0.3"},
+            "kernelspec": {"name": "julia-1.0", "display_name": "Julia 1.0.3", "language": "julia"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 2,
+    }
+    path = folder / "nb.ipynb"
+    path.write_text(json.dumps(notebook, indent=1), "utf-8")
+    assert jupytext_cli(["--quiet", "--set-formats", "ipynb,md:myst", str(path)]) == 0
+    return path
+
+
+MYST = "--set=notebooks.formats=ipynb,md:myst"
+
+
+def test_a_fresh_myst_pair_that_jupytext_round_trips_differently_syncs(git_repo: Path, cli) -> None:
+    notebook = julia_pair(git_repo)
+    git(git_repo, "add", "notebooks")
+    code, out = cli(git_repo, MYST)
+    assert code == 1
+    assert "NB005" not in out
+    assert (
+        "--fix syncs from notebooks/nb.ipynb (a new pair: notebooks/nb.md reads back as what "
+        "jupytext writes from the notebook)"
+    ) in out
+    assert cli(git_repo, MYST, "--fix")[0] == 1
+    assert cli(git_repo, MYST) == (0, "")
+    folder = notebook.parent
+    synced = {p.name: p.read_bytes() for p in folder.iterdir()}
+    jupytext_cli(["--quiet", "--sync", str(notebook)])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == synced
+    assert "Hello" in worktree_text(git_repo, "notebooks/nb.md")
+
+
+@pytest.mark.parametrize("staged", [True, False])
+def test_a_fresh_myst_pair_whose_twin_got_an_edit_refuses(
+    git_repo: Path, cli, staged: bool
+) -> None:
+    julia_pair(git_repo)
+    git(git_repo, "add", "notebooks")
+    twin = git_repo / "notebooks" / "nb.md"
+    twin.write_text(twin.read_text("utf-8").replace("Hello", "Hello, typed in the twin"), "utf-8")
+    if staged:
+        git(git_repo, "add", "notebooks")
+    before = {p.name: p.read_bytes() for p in twin.parent.iterdir()}
+    code, out = cli(git_repo, MYST, "--fix")
+    assert (code, "NB005" in out, "fixed" in out) == (1, True, False)
+    assert {p.name: p.read_bytes() for p in twin.parent.iterdir()} == before
 
 
 def test_a_new_twin_with_an_edit_of_its_own_is_not_overwritten(git_repo: Path, cli) -> None:
