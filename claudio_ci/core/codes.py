@@ -217,7 +217,7 @@ SMK005 error   a smoke_test.configs glob matches no file
 SMK101 error   metrics missing anywhere it looked, or left by an earlier run
        hint:   save them at smoke_test.metrics_path, or point that setting at where they land
 SMK102 error   the metrics are not readable (damaged JSON/CSV/event file, too deep, too large)
-       hint:   the message names the file and the reason; write JSON, JSONL, CSV or event files
+       hint:   the message names the file and the reason (event files: the tensorboard extra)
 SMK103 error   NaN or infinity in the metrics
        hint:   the loss diverged: lower the learning rate, clip gradients, look for NaN inputs
 SMK104 error   the loss rose

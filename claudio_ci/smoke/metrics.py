@@ -2,8 +2,8 @@
 
 JSON documents (the example project's `{"steps": [...]}`, Hugging Face's `trainer_state.json`
 with `log_history`), JSON Lines records (only the lines this run appended), CSV (Lightning's
-`CSVLogger` `metrics.csv`), TensorBoard event files (decoded here: a TFRecord of `Event`
-protocol buffers, no TensorFlow or tensorboard import), and the training log itself, where
+`CSVLogger` `metrics.csv`), TensorBoard event files (by TensorBoard's own loader, the
+`tensorboard` extra, imported only to read one), and the training log itself, where
 minGPT, nanoGPT and pytorch/examples print `loss 4.21`. Every reader gives plain data that
 `claudio_ci.smoke.rules` checks.
 """
@@ -17,8 +17,7 @@ import io
 import json
 import os
 import re
-import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,91 +148,40 @@ def loss_lines(lines: Sequence[str], pattern: str) -> list[dict[str, Any]]:
 
 # --- TensorBoard event files --------------------------------------------------------------
 
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
+TENSORBOARD_MISSING = (
+    "reading a TensorBoard event file needs the tensorboard package: "
+    "pip install 'claudio-ci[tensorboard]'"
+)
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a protocol buffer message."""
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-        elif wire == 1:
-            value, pos = data[pos : pos + 8], pos + 8
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            value, pos = data[pos : pos + size], pos + size
-        elif wire == 5:
-            value, pos = data[pos : pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protocol buffer wire type {wire}")
-        yield number, wire, value
-
-
-def _tensor_scalar(tensor: bytes) -> float | None:
-    """A float or double scalar `TensorProto` (TF2-style summaries)."""
-    dtype, values = 0, []
-    for number, wire, value in _fields(tensor):
-        if number == 1 and wire == 0:
-            dtype = value
-        elif number == 5:  # float_val, packed or not
-            values += [x for (x,) in struct.iter_unpack("<f", value)]
-        elif number == 6:  # double_val
-            values += [x for (x,) in struct.iter_unpack("<d", value)]
-        elif number == 4 and dtype in (1, 2):  # tensor_content
-            values += [x for (x,) in struct.iter_unpack("<f" if dtype == 1 else "<d", value)]
-    return values[0] if len(values) == 1 else None
-
-
-def _summary_value(value: bytes) -> tuple[str, float | None]:
-    tag, number_value = "", None
-    for number, wire, field in _fields(value):
-        if number == 1 and wire == 2:
-            tag = field.decode("utf-8", "replace")
-        elif number == 2 and wire == 5:  # simple_value
-            number_value = struct.unpack("<f", field)[0]
-        elif number == 8 and wire == 2:  # tensor
-            number_value = _tensor_scalar(field)
-    return tag, number_value
-
-
-def read_tfevents(data: bytes) -> list[dict[str, Any]]:
+def read_tfevents(path: Path) -> list[dict[str, Any]]:
     """One record per event with scalars: `{"step": n, tag: value, ...}`.
 
-    TFRecord framing: length (uint64), its CRC, the `Event` bytes, their CRC. The CRCs are
-    not checked; a record cut short (the writer was killed mid-write) ends the file.
+    TensorBoard's own loader reads the file (imported here, not at start-up: it costs a few
+    tenths of a second); it stops at a record cut short or failing its CRC (a writer killed
+    mid-write) and turns `simple_value` scalars into tensors: every scalar is a 1-element one.
     """
+    try:
+        from google.protobuf.message import DecodeError
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+        from tensorboard.util.tensor_util import make_ndarray
+    except ImportError:
+        raise ValueError(TENSORBOARD_MISSING) from None
     records = []
-    pos = 0
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack_from("<Q", data, pos)
-        event = data[pos + 12 : pos + 12 + length]
-        if len(event) < length:
-            break
-        pos += 12 + length + 4
-        step, scalars = 0, {}
-        for number, wire, field in _fields(event):
-            if number == 2 and wire == 0:
-                step = field
-            elif number == 5 and wire == 2:  # summary
-                for inner, inner_wire, value in _fields(field):
-                    if inner == 1 and inner_wire == 2:
-                        tag, scalar = _summary_value(value)
-                        if tag and scalar is not None:
-                            scalars[tag] = scalar
-        if scalars:
-            records.append({"step": step, **scalars})
+    try:
+        for event in EventFileLoader(str(path)).Load():
+            scalars = {}
+            for value in event.summary.value:
+                try:
+                    array = make_ndarray(value.tensor)
+                except (TypeError, ValueError):  # no tensor, or not one numpy reads: no scalar
+                    continue
+                if value.tag and array.size == 1 and array.dtype.kind in "fiu":
+                    scalars[value.tag] = float(array.item())
+            if scalars:
+                records.append({"step": event.step, **scalars})
+    except DecodeError as exc:
+        raise ValueError(f"not a TensorBoard event file: {exc}") from None
     return records
 
 
@@ -244,18 +192,12 @@ def read(path: Path, appended_from: int | None = None) -> Any:
         raise ValueError(f"{size / 2**20:.0f} MiB, over the {MAX_BYTES // 2**20} MiB read")
     try:
         if path.name.startswith("events.out.tfevents"):
-            return read_tfevents(path.read_bytes())
+            return read_tfevents(path)
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".csv":
             return read_csv(text)
         return read_json(text, appended_from)
-    except (csv.Error, struct.error, IndexError) as exc:
-        raise ValueError(f"not {_format(path)}: {exc}") from None
+    except csv.Error as exc:
+        raise ValueError(f"not CSV: {exc}") from None
     except RecursionError:
         raise ValueError("nested too deeply") from None
-
-
-def _format(path: Path) -> str:
-    if path.name.startswith("events.out.tfevents"):
-        return "a TensorBoard event file"
-    return "CSV" if path.suffix.lower() == ".csv" else "JSON"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import struct
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +23,8 @@ def test_tensorboard_scalars_written_by_a_real_summary_writer(tmp_path: Path) ->
     for step, loss in enumerate([2.0, 1.5, float("nan")]):
         writer.add_scalar("train/loss", loss, step)
         writer.add_scalar("lr", 0.1, step)
+    writer.add_text("note", "not a metric", 0)  # string and histogram tensors: not scalars
+    writer.add_histogram("weights", [1.0, 2.0, 3.0], 0)
     writer.close()
     [events] = tmp_path.glob("events.out.tfevents.*")
 
@@ -49,7 +51,8 @@ def test_tensorboard_tensor_summaries_and_a_cut_off_last_record(tmp_path: Path) 
         ]
     ):
         value = summary_pb2.Summary.Value(tag="loss", tensor=tensor)
-        event = event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[value]))
+        empty = summary_pb2.Summary.Value(tag="note")  # no value at all: skipped
+        event = event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[value, empty]))
         writer.write(event.SerializeToString())
     writer.close()
     data = path.read_bytes()
@@ -166,13 +169,46 @@ def test_a_root_with_brackets_in_its_path(tmp_path: Path) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=200))
-def test_any_bytes_as_an_event_file_are_records_or_a_value_error(data: bytes) -> None:
+@given(data=st.binary(max_size=200), framed=st.booleans())
+def test_any_bytes_as_an_event_file_are_records_or_a_value_error(data: bytes, framed: bool) -> None:
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.record_writer import RecordWriter
+
     path = Path(tempfile.mkdtemp()) / "events.out.tfevents.1.host"
-    # a framed record around the bytes, so that the protocol buffer decoder sees them
-    path.write_bytes(struct.pack("<Q", len(data)) + b"\0" * 4 + data + b"\0" * 4)
+    if framed:  # a record with valid CRCs around the bytes: the protocol buffer decoder sees them
+        writer = RecordWriter(str(path))
+        writer.write(data)
+        writer.close()
+    else:
+        path.write_bytes(data)
     with contextlib.suppress(ValueError):
         assert isinstance(metrics.read(path), list)
+
+
+def test_a_damaged_event_is_a_value_error(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.record_writer import RecordWriter
+
+    path = tmp_path / "events.out.tfevents.1.host"
+    writer = RecordWriter(str(path))
+    writer.write(b"\x0a\xff")  # field 1 (wall_time) as a length of 127 bytes that are not there
+    writer.close()
+    with pytest.raises(ValueError, match="not a TensorBoard event file"):
+        metrics.read(path)
+
+
+def test_without_tensorboard_an_event_file_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.out.tfevents.1.host"
+    path.write_bytes(b"")
+    for name in [m for m in sys.modules if m == "tensorboard" or m.startswith("tensorboard.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # None: its import raises ImportError
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(ValueError) as caught:
+        metrics.read(path)
+    assert str(caught.value) == metrics.TENSORBOARD_MISSING
+    assert "pip install 'claudio-ci[tensorboard]'" in str(caught.value)
 
 
 @pytest.mark.parametrize(
