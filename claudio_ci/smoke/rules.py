@@ -12,7 +12,7 @@ Codes (stable):
     SMK004 it left processes running after it exited (warning)
     SMK005 a `smoke_test.configs` glob matches no file
     SMK101 no metrics file, or one left by an earlier run
-    SMK102 the metrics file is not JSON (or JSON Lines) records
+    SMK102 the metrics file cannot be read (damaged JSON/CSV/event file, or a reader missing)
     SMK103 a metric is NaN or infinite
     SMK104 the loss rose across the logged steps
     SMK105 no loss found in the metrics, so the loss trend was not checked (notice)
@@ -324,6 +324,12 @@ def _file_finding(
     )
 
 
+def _unreadable_hint(reason: str) -> str:
+    if "pip install" in reason:  # a reader that is not installed: the reason says which
+        return "install what the message names, or point smoke_test.metrics_path elsewhere"
+    return "write JSON, JSON Lines, CSV or TensorBoard event files with the losses logged"
+
+
 def check_metrics(
     experiment: Experiment,
     path: str,
@@ -364,7 +370,7 @@ def check_metrics(
                 f"{name}: {path} is not readable metrics: {reason}",
                 0,
                 0,
-                hint="write one JSON object (or JSON Lines records) with the losses logged",
+                hint=_unreadable_hint(reason),
             )
         ]
     findings = []
