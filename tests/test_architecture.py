@@ -43,6 +43,7 @@ LAYERS = {
     "notebooks.formats": RULES,  # jupytext formats and pairing
     "notebooks.sync": RULES,
     "notebooks.cache": RULES,
+    "notebooks.jupytext_compat": RULES,  # the one home of jupytext internals
     "conflicts.rules": RULES,
     "experiments.rules": RULES,
     "experiments.interpolation": RULES,  # `${...}` as OmegaConf resolves it

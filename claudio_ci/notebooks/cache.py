@@ -15,6 +15,7 @@ from pathlib import Path
 
 from claudio_ci import __version__
 from claudio_ci.core.cache import JsonCache, cache_key, fingerprint
+from claudio_ci.notebooks import jupytext_compat
 
 CACHE_NAME = "notebooks-cache.json"
 _FORMAT = "1"
@@ -33,7 +34,6 @@ JUPYTEXT_CONFIG_FILES = (
     ".jupytext.py",
 )
 _PYPROJECT = "pyproject.toml"
-_VERSION_FILES = (("jupytext", "version.py"), ("nbformat", "_version.py"))
 
 
 def _read(path: Path) -> bytes | None:
@@ -46,7 +46,7 @@ def _read(path: Path) -> bytes | None:
 def _library_version_files() -> list[Path]:
     """The version files of jupytext and nbformat, found without importing either."""
     files = []
-    for package, filename in _VERSION_FILES:
+    for package, filename in jupytext_compat.VERSION_FILES:
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:
             files.append(Path(spec.origin).parent / filename)

@@ -18,6 +18,7 @@ from claudio_ci.adapters.git import Repository
 from claudio_ci.check import CheckContext, run_check_command
 from claudio_ci.core.fileio import read_regular, write_atomic
 from claudio_ci.core.findings import Finding
+from claudio_ci.notebooks import jupytext_compat
 from claudio_ci.notebooks.cache import VerdictCache
 from claudio_ci.notebooks.formats import Member
 from claudio_ci.notebooks.rules import Change, FileState, PairResult, Settings, check_pair
@@ -96,7 +97,7 @@ def check_all(checker: PairChecker, jobs: list[Job]) -> list[PairResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    import jupytext  # noqa: F401  imported once, before the workers fork
+    jupytext_compat.require()  # jupytext imported and its version checked before the fork
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claudio_ci.notebooks import jupytext_compat
+
 NOTEBOOK_EXTENSION = ".ipynb"
 # jupytext's `long_form_one_format` accepts these names for a format.
 _ALIASES = {
@@ -162,14 +164,11 @@ class PairingFormats:
         yield from (f for f in self.formats if not f.is_notebook)
 
     def _members_by_jupytext(self, path: str, root: Path) -> tuple[Member, ...] | None:
-        from jupytext.paired_paths import InconsistentPath, paired_paths
-
         long_forms = [f.to_jupytext() for f in self.formats]
         absolute = str(root / path)
         for fmt in long_forms:
-            try:
-                pairs = paired_paths(absolute, fmt, long_forms)
-            except InconsistentPath:
+            pairs = jupytext_compat.paired_paths(absolute, fmt, long_forms)
+            if pairs is None:
                 continue
             try:
                 members = [

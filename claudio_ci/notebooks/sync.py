@@ -22,6 +22,7 @@ from typing import Any
 
 from claudio_ci.core.errors import ConfigError
 from claudio_ci.core.yamlfile import json_path
+from claudio_ci.notebooks import jupytext_compat
 from claudio_ci.notebooks.formats import Format, Member, PairingFormats
 
 _MAX_MESSAGE = 200
@@ -111,22 +112,8 @@ def session() -> Iterator[None]:
     jupytext parses each YAML header twice with PyYAML's pure-Python loader; libyaml's
     loader gives the same data (and the pure one still reads what libyaml rejects).
     """
-    import nbformat
-    import yaml
-    from nbformat.v4 import nbbase
-
-    saved = nbformat.validate, nbbase.validate, yaml.safe_load, yaml.safe_load_all
-    nbformat.validate = nbbase.validate = _accept
-    yaml.safe_load, yaml.safe_load_all = bounded_safe_load, _bounded_safe_load_all
-    try:
-        with _quiet():
-            yield
-    finally:
-        nbformat.validate, nbbase.validate, yaml.safe_load, yaml.safe_load_all = saved
-
-
-def _accept(node: Any, ref: str | None = None) -> None:
-    del node, ref
+    with jupytext_compat.patched(bounded_safe_load, _bounded_safe_load_all), _quiet():
+        yield
 
 
 def bounded_safe_load(stream: Any) -> Any:
@@ -260,23 +247,20 @@ class Jupytext:
         return PairNotebooks(root, members, files, self._configs[notebook_path.parent])
 
     def _check_pairing(self) -> None:
-        from jupytext.formats import JupytextFormatError, get_format_implementation
-
+        jupytext_compat.require()
         for fmt in self.pairing.formats:
-            try:
-                if not fmt.is_notebook:
-                    get_format_implementation(fmt.extension, fmt.format_name)
-            except JupytextFormatError as exc:
-                raise ConfigError(f"notebooks.formats: {fmt.short}: {exc}") from None
+            if fmt.is_notebook:
+                continue
+            error = jupytext_compat.format_error(fmt.extension, fmt.format_name)
+            if error is not None:
+                raise ConfigError(f"notebooks.formats: {fmt.short}: {error}")
 
 
 def _jupytext_config(root: Path, notebook_path: Path) -> Any:
     """jupytext's configuration for a notebook, found as `load_jupytext_config` finds it; a
     Python one (`.jupytext.py`) inside the repository is never run: a check runs no code
     that a branch brings (the user's own, outside the repository, is theirs to run)."""
-    from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
-
-    found = find_jupytext_configuration_file(str(notebook_path))
+    found = jupytext_compat.find_config_file(str(notebook_path))
     if found is None:
         return None
     config_file = Path(found)
@@ -286,7 +270,7 @@ def _jupytext_config(root: Path, notebook_path: Path) -> Any:
             f"{name}: a Python jupytext configuration is not run: claudio-ci never executes "
             "repository code in a check; write it as jupytext.toml"
         )
-    return load_jupytext_configuration_file(found)
+    return jupytext_compat.load_config_file(found)
 
 
 class PairNotebooks:
@@ -316,7 +300,6 @@ class PairNotebooks:
     def _parse_notebook(self) -> Any:
         """The notebook as `jupytext.read` returns it, parsed and validated once."""
         import nbformat
-        from jupytext.formats import rearrange_jupytext_metadata
 
         assert self.notebook is not None
         try:
@@ -328,7 +311,7 @@ class PairNotebooks:
             message = getattr(exc, "message", str(exc))
             self.problem = Problem(f"invalid notebook: {where}{_shorten(message)}")
             return None
-        rearrange_jupytext_metadata(notebook.metadata)
+        jupytext_compat.rearrange_metadata(notebook.metadata)
         return notebook
 
     # --- reading and writing as jupytext's command line does -------------------------------
@@ -356,27 +339,23 @@ class PairNotebooks:
 
     def from_text(self, member: Member) -> Any:
         """The notebook `jupytext --sync` builds when `member` is the newest file."""
-        from jupytext.combine import combine_inputs_with_outputs
-        from jupytext.formats import check_file_version
-
         notebook = self.read(member)
         if self.notebook is None:
             return notebook
-        check_file_version(notebook, member.path, self.notebook.path)
         outputs = self.read(self.notebook)
-        return combine_inputs_with_outputs(notebook, outputs, fmt=self.fmt(member))
+        return jupytext_compat.combine(
+            notebook, outputs, self.fmt(member), member.path, self.notebook.path
+        )
 
     # --- what the check asks --------------------------------------------------------------
 
     def _declared_formats(self) -> PairingFormats | None:
-        from jupytext.config import notebook_formats
-
         source = self.notebook or (self.texts[0] if self.texts else None)
         if source is None:
             return None
         notebook = self._notebook if source == self.notebook else self.read(source)
-        formats = notebook_formats(
-            notebook, self.config, str(self.root / source.path), fallback_on_current_fmt=False
+        formats = jupytext_compat.notebook_formats(
+            notebook, self.config, str(self.root / source.path)
         )
         if not formats:
             return None
