@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import Repository, discover
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config, load_config
@@ -139,11 +140,12 @@ def report(
     fail_on: Severity | None = Severity.ERROR,
 ) -> int:
     """Print findings in the requested format, add the step summary in CI, return the code."""
-    chosen = output_format or fmt.default_format()
+    env = ActionsEnv()
+    chosen = output_format or env.default_format
     if chosen == "markdown":
         sys.stdout.write(fmt.render_markdown(results, title))
     else:
         sys.stdout.write(fmt.render(results, chosen))
     if chosen == "github" and results:
-        fmt.write_step_summary(fmt.render_markdown(results, title))
+        env.append_summary(fmt.render_markdown(results, title))
     return fmt.exit_code(results, fail_on)

@@ -98,10 +98,6 @@ KNOWN_UPWARD = {
 KNOWN_OUTSIDE = {
     # TODO: core/fileio._umask reads /proc/self/status; move that read into adapters/procfs.py.
     ("core.fileio", "reads /proc"),
-    # TODO(next session): read these through adapters.actions_env.ActionsEnv (its docstring
-    # lists the call sites); findings.py is core, so the commands pass it the summary target.
-    ("core.findings", "reads GITHUB_*/INPUT_* variables"),
-    ("smoke.command", "reads GITHUB_*/INPUT_* variables"),
 }
 ACTIONS_VARIABLE = re.compile(r"(GITHUB|INPUT)_[A-Z_]+")
 

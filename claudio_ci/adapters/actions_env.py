@@ -9,12 +9,12 @@ for the job summary. Outputs use the runner's file-command format: `name=value` 
 
 `github.Environment.from_environ` (the pull request event of `--event PATH` or this step;
 `reviewers/command.py`, `conflicts/command.py` and `gpu comment` use it) builds on this
-class. Still reading these variables directly, to switch here in a later session (their modules
-were being edited in parallel when this adapter landed): `findings.default_format` and
-`findings.write_step_summary`, and `smoke/command.py` (`_emit_matrix`,
-`GITHUB_BASE_REF`). The token is the `token` input however an action passes it: gpu-cost
-maps its input to `GITHUB_TOKEN`, assign-reviewers to `INPUT_TOKEN` (composite actions set no
-`INPUT_*` themselves). Annotations stay with the renderers (`findings.render_github`).
+class. Every command reads these variables here: the default `--format` (`default_format`),
+the step summary (`append_summary`), outputs (`set_output`, the smoke-test matrix) and the
+PR's base branch (`base_ref`); core stays free of the environment. The token is the `token`
+input however an action passes it: gpu-cost maps its input to `GITHUB_TOKEN`, assign-reviewers
+to `INPUT_TOKEN` (composite actions set no `INPUT_*` themselves). Annotations stay with the
+renderers (`findings.render_github`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ class ActionsEnv:
     def active(self) -> bool:
         """True inside a GitHub Actions step."""
         return self.environ.get("GITHUB_ACTIONS") == "true"
+
+    @property
+    def default_format(self) -> str:
+        """The `--format` a command uses when none is given: `github` in a step, else `text`."""
+        return "github" if self.active else "text"
 
     @property
     def token(self) -> str | None:

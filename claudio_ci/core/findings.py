@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 FORMATS = ("text", "github", "json", "markdown")
@@ -114,10 +112,6 @@ def exit_code(findings: Iterable[Finding], fail_on: Severity | None = Severity.E
     if fail_on is None:
         return 0
     return int(any(f.severity >= fail_on for f in findings))
-
-
-def default_format(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
-    return "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
 
 
 # --- text -------------------------------------------------------------------------------
@@ -346,15 +340,3 @@ RENDERERS = {
 
 def render(findings: Sequence[Finding], fmt: str) -> str:
     return RENDERERS[fmt](findings)
-
-
-def write_step_summary(
-    markdown: str, environ: os._Environ[str] | dict[str, str] = os.environ
-) -> bool:
-    """Append to `$GITHUB_STEP_SUMMARY` when GitHub Actions set it; False otherwise."""
-    target = environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return False
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
-    return True

@@ -235,7 +235,7 @@ def comment(args: argparse.Namespace) -> int:
         print(f"claudio-ci gpu: {done}")
         if created_as and created_as.lower() != author.lower():
             findings.append(_other_bot(number, author, created_as))
-    fmt.write_step_summary(sticky.visible_part(body))
+    env.append_summary(sticky.visible_part(body))
     if env.active:
         sys.stdout.write(fmt.render_github(findings))
     else:

@@ -40,6 +40,18 @@ from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.yamlfile import YamlError, decode_yaml_bytes
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import (
+    CODE_FILE_CAP,
+    CODE_HAND_WRITTEN,
+    CODE_NO_RULES,
+    CODE_OTHER_ORG,
+    CODE_READ_ONLY,
+    CODE_REFUSED,
+    CODE_REQUESTED,
+    CODE_SKIPPED,
+    CODE_STALE,
+    CODE_TEAM_TOKEN,
+    CODE_UNKNOWN,
+    CODE_UNVERIFIED,
     DEFAULT_RULE,
     SECTION,
     Decision,
@@ -61,19 +73,6 @@ from claudio_ci.reviewers.rules import (
 
 if TYPE_CHECKING:
     from claudio_ci.adapters.github import GitHub, PullRequest, ReviewOutcome
-
-CODE_FILE_CAP = "REV003"
-CODE_REFUSED = "REV004"
-CODE_READ_ONLY = "REV005"
-CODE_SKIPPED = "REV006"
-CODE_OTHER_ORG = "REV007"
-CODE_REQUESTED = "REV008"
-CODE_NO_RULES = "REV009"
-CODE_TEAM_TOKEN = "REV011"
-CODE_UNKNOWN = "REV103"
-CODE_UNVERIFIED = "REV105"
-CODE_STALE = "REV203"
-CODE_HAND_WRITTEN = "REV204"
 
 TITLE = "claudio-ci: reviewers"
 SHOWN_FILES = 3
@@ -162,7 +161,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         write_atomic(target, text)
         lines = text.count("\n")
         status = f"{args.output}: written ({lines} lines)"
-    if (args.format or fmt.default_format()) == "text":
+    if (args.format or ActionsEnv().default_format) == "text":
         print(fmt.github_safe_line(status))
     return report(findings, args.format, title=f"{TITLE} codeowners")
 
@@ -173,7 +172,7 @@ def validate(args: argparse.Namespace) -> int:
     ruleset, findings, locate = _local_rules(repo, config)
     findings = [*config.warnings, *findings, *lint(ruleset, repo.tracked_files(), locate)]
     checked = _check_names_on_github(ruleset, args.repo, locate, findings)
-    if (args.format or fmt.default_format()) == "text" and not findings:
+    if (args.format or ActionsEnv().default_format) == "text" and not findings:
         names = "" if checked else " (users and teams not checked: no token or repository)"
         source = f" ({ruleset.source})" if ruleset.source else ""
         line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
@@ -567,12 +566,12 @@ def _emit(result: Report, output_format: str | None) -> int:
         sys.stdout.write(markdown)
     else:
         sys.stdout.write(fmt.github_safe(_text(result)) + fmt.render(result.findings, chosen))
-    fmt.write_step_summary(markdown)
+    ActionsEnv().append_summary(markdown)
     return fmt.exit_code(result.findings)
 
 
 def _format(output_format: str | None) -> str:
-    return output_format or fmt.default_format()
+    return output_format or ActionsEnv().default_format
 
 
 def _one(value: str) -> str:

@@ -32,14 +32,28 @@ from typing import Any
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.reviewers import codeowners as co
 
+# The whole REV family, spelled here only (command.py imports what it reports); the
+# severities, summaries and hints live in the registry, core/codes.py.
 CODE_PATTERN = "REV001"
 CODE_REVIEWER = "REV002"
+CODE_FILE_CAP = "REV003"
+CODE_REFUSED = "REV004"
+CODE_READ_ONLY = "REV005"
+CODE_SKIPPED = "REV006"
+CODE_OTHER_ORG = "REV007"
+CODE_REQUESTED = "REV008"
+CODE_NO_RULES = "REV009"
+CODE_CODEOWNERS_LINE = "REV010"
+CODE_TEAM_TOKEN = "REV011"
 CODE_UNMATCHED = "REV101"
 CODE_SHADOWED = "REV102"
+CODE_UNKNOWN = "REV103"
 CODE_UNUSED_GROUP = "REV104"
+CODE_UNVERIFIED = "REV105"
 CODE_BARE_NAME = "REV201"
 CODE_NOT_EXPRESSIBLE = "REV202"
-CODE_CODEOWNERS_LINE = "REV010"
+CODE_STALE = "REV203"
+CODE_HAND_WRITTEN = "REV204"
 
 SYNTAXES = ("codeowners", "gitignore")
 

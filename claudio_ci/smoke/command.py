@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-from pathlib import Path
 
+from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import discover
 from claudio_ci.check import command_config
 from claudio_ci.core import findings as fmt
@@ -25,9 +24,9 @@ from claudio_ci.smoke.runner import StartError
 from claudio_ci.smoke.session import ExperimentResult, import_check, run_experiment
 
 
-def default_base(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+def default_base(env: ActionsEnv) -> str:
     """The PR's base branch on GitHub (`origin/<base>`), else `main`."""
-    base = environ.get("GITHUB_BASE_REF")
+    base = env.base_ref
     return f"origin/{base}" if base else "main"
 
 
@@ -37,13 +36,11 @@ def _configured_at(config: Config, key: str) -> tuple[str, int]:
     return (match[1], int(match[2])) if match else (origin, 0)
 
 
-def _emit_matrix(jobs: list[plan.Job]) -> int:
+def _emit_matrix(jobs: list[plan.Job], env: ActionsEnv) -> int:
     text = json.dumps(plan.matrix(jobs), separators=(",", ":"))
     print(text)
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        with Path(target).open("a", encoding="utf-8") as handle:
-            handle.write(f"matrix={text}\ncount={len(jobs)}\n")
+    env.set_output("matrix", text)
+    env.set_output("count", str(len(jobs)))
     return 0
 
 
@@ -56,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         flag_values={"smoke_test.timeout_seconds": args.timeout},
     )
     settings = plan.Settings.from_config(config, repo.root)
-    base = args.base or default_base()
+    env = ActionsEnv()
+    base = args.base or default_base(env)
     configs = plan.select_configs(
         repo,
         config,
@@ -68,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     )
     jobs = [settings.job(path) for path in configs]
     if args.matrix:
-        return _emit_matrix(jobs)
-    chosen = args.format or fmt.default_format()
+        return _emit_matrix(jobs, env)
+    chosen = args.format or env.default_format
     findings: list[Finding] = list(config.warnings)
     if not args.experiment:
         where = _configured_at(config, "smoke_test.configs")
@@ -92,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     results = [_run_one(job, settings, live) for job in jobs]
     findings += [f for result in results for f in result.findings]
     code = fmt.exit_code(findings)
-    _show(chosen, results, findings, notes, passed=code == 0)
+    _show(chosen, results, findings, notes, passed=code == 0, env=env)
     return code
 
 
@@ -103,6 +101,7 @@ def _show(
     notes: list[str],
     *,
     passed: bool,
+    env: ActionsEnv,
 ) -> None:
     """The report on stdout in the chosen format; on GitHub also the step summary."""
     markdown = report.render_markdown(results, findings, notes)
@@ -117,7 +116,7 @@ def _show(
         sys.stdout.write(report.inert(shown) if chosen == "github" else shown)
         sys.stdout.write(fmt.render(findings, chosen))
     if chosen == "github":
-        fmt.write_step_summary(markdown)
+        env.append_summary(markdown)
 
 
 def _run_one(job: plan.Job, settings: plan.Settings, live: report.LiveLog) -> ExperimentResult:

@@ -191,3 +191,48 @@ def test_no_event_outside_actions() -> None:
 def test_the_default_snapshot_is_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "from-the-process")
     assert ActionsEnv().token == "from-the-process"
+
+
+# --- step summary and default format (moved here from core/findings.py) -----------------
+
+
+def test_the_step_summary_keeps_what_earlier_steps_wrote(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    env = ActionsEnv({"GITHUB_STEP_SUMMARY": str(summary)})
+    assert env.append_summary("### one") is True
+    assert env.append_summary("### two\n") is True
+    assert summary.read_text(encoding="utf-8") == "earlier step\n### one\n### two\n"
+
+
+@pytest.mark.parametrize("environ", [{}, {"GITHUB_STEP_SUMMARY": ""}])
+def test_the_step_summary_is_skipped_outside_github(
+    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert ActionsEnv(environ).append_summary("### nothing") is False
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"GITHUB_ACTIONS": "true"}, "github"),
+        ({"GITHUB_ACTIONS": "false"}, "text"),
+        ({"GITHUB_ACTIONS": ""}, "text"),
+        ({}, "text"),
+    ],
+)
+def test_the_default_format_is_github_under_github_actions(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert ActionsEnv(environ).default_format == expected
+
+
+def test_the_default_format_reads_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert ActionsEnv().default_format == "text"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert ActionsEnv().default_format == "github"

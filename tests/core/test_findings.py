@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,6 @@ from claudio_ci.core.findings import (
     Finding,
     Fix,
     Severity,
-    default_format,
     escape_data,
     escape_property,
     exit_code,
@@ -23,7 +21,6 @@ from claudio_ci.core.findings import (
     render_text,
     sort_findings,
     summary_line,
-    write_step_summary,
 )
 
 ERROR = Finding("src/b.py", "NB001", "notebook has no twin", 3, 5, hint="run with --fix")
@@ -252,25 +249,7 @@ def test_render_dispatches_on_every_format() -> None:
         assert render([ERROR], fmt) == output
 
 
-# --- GitHub step summary, exit code, default format -------------------------------------
-
-
-def test_step_summary_appends_when_github_sets_the_file(tmp_path: Path) -> None:
-    summary = tmp_path / "summary.md"
-    summary.write_text("earlier step\n", encoding="utf-8")
-    environ = {"GITHUB_STEP_SUMMARY": str(summary)}
-    assert write_step_summary("### one", environ) is True
-    assert write_step_summary("### two\n", environ) is True
-    assert summary.read_text(encoding="utf-8") == "earlier step\n### one\n### two\n"
-
-
-@pytest.mark.parametrize("environ", [{}, {"GITHUB_STEP_SUMMARY": ""}])
-def test_step_summary_is_skipped_outside_github(
-    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert write_step_summary("### nothing", environ) is False
-    assert list(tmp_path.iterdir()) == []
+# --- exit code ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -295,24 +274,3 @@ def test_exit_code_follows_the_threshold(
 def test_exit_code_fails_on_errors_by_default() -> None:
     assert exit_code([ERROR]) == 1
     assert exit_code([WARNING]) == 0
-
-
-@pytest.mark.parametrize(
-    ("environ", "expected"),
-    [
-        ({"GITHUB_ACTIONS": "true"}, "github"),
-        ({"GITHUB_ACTIONS": "false"}, "text"),
-        ({"GITHUB_ACTIONS": ""}, "text"),
-        ({}, "text"),
-    ],
-)
-def test_default_format_is_github_under_github_actions(
-    environ: dict[str, str], expected: str
-) -> None:
-    assert default_format(environ) == expected
-
-
-def test_default_format_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert default_format() == "text"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert default_format() == "github"

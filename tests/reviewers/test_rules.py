@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pathspec
 import pytest
 
+from claudio_ci.core.codes import CODES
 from claudio_ci.core.findings import Severity
 from claudio_ci.reviewers import codeowners as co
+from claudio_ci.reviewers import rules as rules_module
 from claudio_ci.reviewers.rules import (
     CODE_BARE_NAME,
     CODE_NOT_EXPRESSIBLE,
@@ -517,3 +521,21 @@ def test_a_name_written_with_a_wildcard_says_which_other_files_it_matches(
         assert finding.code == CODE_NOT_EXPRESSIBLE
         assert finding.severity is Severity.WARNING
         assert "'docs/#1.md'" in finding.message and "'docs/x1.md'" in finding.message
+
+
+# --- the REV family is spelled in one place ---------------------------------------------
+
+
+def test_rules_spells_the_whole_rev_family_and_nothing_else_does() -> None:
+    """Every registered REV code has its constant in rules.py; no other module spells one."""
+    names = vars(rules_module)
+    constants = {value for name, value in names.items() if re.fullmatch(r"CODE_[A-Z_]+", name)}
+    assert constants == {code for code in CODES if code.startswith("REV")}
+    package = Path(rules_module.__file__).parent.parent
+    literal = re.compile(r"""["']REV\d{3}["']""")
+    elsewhere = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if path != Path(rules_module.__file__) and literal.search(path.read_text(encoding="utf-8"))
+    ]
+    assert elsewhere == []
