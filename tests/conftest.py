@@ -48,6 +48,7 @@ SLOW_FILES = {
     "templates/ml-project/tests/test_ml_training.py": "trains the example project for real",
     "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
     "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
+    "tests/gpu/test_run_nvml.py": "runs commands end to end under the fake NVML driver",
 }
 # Single tests over generated corpora, by file and test name (parameters ignored).
 SLOW_TESTS = {
@@ -63,6 +64,14 @@ SLOW_TESTS = {
         "tests/experiments/test_interpolation.py",
         "test_the_corpus_covers_every_class",
     ): "a corpus of interpolations through OmegaConf",
+    (
+        "tests/experiments/test_interpolation.py",
+        "test_verdicts_and_values_are_omegaconfs",
+    ): "a corpus of interpolations through OmegaConf",
+    (
+        "tests/project/test_init.py",
+        "test_init_on_a_hydra_project_writes_a_config_that_fits_it",
+    ): "composes a generated Hydra project with Hydra itself",
     (
         "tests/notebooks/test_fix_safety.py",
         "test_the_plain_git_hook_on_wild_notebooks",
