@@ -77,6 +77,10 @@ SLOW_TESTS = {
         "test_the_plain_git_hook_on_wild_notebooks",
     ): "a corpus of notebooks through jupytext",
     (
+        "tests/notebooks/test_fix_safety.py",
+        "test_every_edit_survives_fix",
+    ): "a corpus of edits through jupytext",
+    (
         "tests/worktree/test_install_hooks.py",
         "test_ten_worktrees_added_in_parallel_get_distinct_ports",
     ): "ten real worktrees added in parallel",
