@@ -37,13 +37,18 @@ SLOW_FIXTURES = {
     "try_repo": "builds real pre-commit hook environments",
     "example_project": "trains the example PyTorch project for real",
     "corpus": "a generated corpus compared with the real tool",
+    "smoke": "runs training commands in subprocesses, some until their timeout",
+    "hydra_repo": "composes a generated Hydra project with Hydra itself",
 }
+# Hypothesis property tests (`@given`) run a hundred examples each: slow tier, wherever they live.
+PROPERTY_TEST_REASON = "a Hypothesis property test"
 # Files (relative to the repository root) whose every test is slow.
 SLOW_FILES = {
     "tests/project/test_demo.py": "runs the whole demo",
     "templates/ml-project/tests/test_ml_training.py": "trains the example project for real",
     "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
     "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
+    "tests/gpu/test_run_nvml.py": "runs commands end to end under the fake NVML driver",
 }
 # Single tests over generated corpora, by file and test name (parameters ignored).
 SLOW_TESTS = {
@@ -55,6 +60,47 @@ SLOW_TESTS = {
         "tests/smoke/test_command.py",
         "test_a_torch_checkpoint_of_a_whole_module_does_not_load",
     ): "imports PyTorch in a subprocess",
+    (
+        "tests/experiments/test_interpolation.py",
+        "test_the_corpus_covers_every_class",
+    ): "a corpus of interpolations through OmegaConf",
+    (
+        "tests/experiments/test_interpolation.py",
+        "test_verdicts_and_values_are_omegaconfs",
+    ): "a corpus of interpolations through OmegaConf",
+    (
+        "tests/project/test_init.py",
+        "test_init_on_a_hydra_project_writes_a_config_that_fits_it",
+    ): "composes a generated Hydra project with Hydra itself",
+    (
+        "tests/notebooks/test_fix_safety.py",
+        "test_the_plain_git_hook_on_wild_notebooks",
+    ): "a corpus of notebooks through jupytext",
+    (
+        "tests/notebooks/test_fix_safety.py",
+        "test_every_edit_survives_fix",
+    ): "a corpus of edits through jupytext",
+    (
+        "tests/worktree/test_install_hooks.py",
+        "test_ten_worktrees_added_in_parallel_get_distinct_ports",
+    ): "ten real worktrees added in parallel",
+    ("tests/test_supply_chain.py", "test_a_tampered_hash_is_refused_by_pip"): "runs the real pip",
+    (
+        "tests/smoke/test_runner.py",
+        "test_a_child_that_ignores_sigterm_gets_sigkill",
+    ): "waits out the grace period before SIGKILL",
+    (
+        "tests/smoke/test_runner.py",
+        "test_forked_workers_sharing_their_parents_pages_count_them_once",
+    ): "forks workers and samples their memory",
+    (
+        "tests/reviewers/test_command.py",
+        "test_files_beyond_githubs_cap_are_a_warning",
+    ): "thousands of files through the local GitHub server",
+    (
+        "tests/adapters/test_github.py",
+        "test_github_lists_at_most_3000_files",
+    ): "thousands of files through the local GitHub server",
 }
 
 
@@ -67,6 +113,8 @@ def slow_reason(item: pytest.Item) -> str | None:
     name = getattr(item, "originalname", item.name)
     if (relative, name) in SLOW_TESTS:
         return SLOW_TESTS[relative, name]
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        return PROPERTY_TEST_REASON
     used = set(getattr(item, "fixturenames", ())) & SLOW_FIXTURES.keys()
     return SLOW_FIXTURES[min(used)] if used else None
 

@@ -7,8 +7,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tests.conftest import SLOW_FILES, SLOW_FIXTURES, SLOW_TESTS, slow_reason
+from tests.conftest import (
+    PROPERTY_TEST_REASON,
+    SLOW_FILES,
+    SLOW_FIXTURES,
+    SLOW_TESTS,
+    slow_reason,
+)
 from tests.gitutil import REPO_ROOT
 
 
@@ -43,3 +51,30 @@ def test_every_slow_test_exists(relative: str, name: str) -> None:
     tree = ast.parse((REPO_ROOT / relative).read_text(encoding="utf-8"))
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert name in defined, f"{relative}::{name} is named in SLOW_TESTS but is gone"
+
+
+def test_a_hypothesis_property_test_is_slow_wherever_it_lives() -> None:
+    @given(st.integers())
+    def test_property(value: int) -> None:
+        assert isinstance(value, int)
+
+    def test_example() -> None:
+        pass
+
+    new_file = REPO_ROOT / "tests" / "test_new.py"
+    item = SimpleNamespace(path=new_file, name="test_property", fixturenames=(), obj=test_property)
+    assert slow_reason(item) == PROPERTY_TEST_REASON
+    item = SimpleNamespace(path=new_file, name="test_example", fixturenames=(), obj=test_example)
+    assert slow_reason(item) is None
+
+
+def test_every_slow_fixture_is_defined() -> None:
+    """A renamed fixture would silently move its tests into the fast tier."""
+    defined = {
+        node.name
+        for path in (REPO_ROOT / "tests").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef)
+    }
+    missing = sorted(SLOW_FIXTURES.keys() - defined)
+    assert not missing, f"named in SLOW_FIXTURES but no test file defines them: {missing}"
