@@ -140,15 +140,21 @@ def total_rss_bytes(tree: list[ProcessInfo]) -> int:
 
 def pss_bytes(pid: int) -> int | None:
     """The process's proportional set size: its private pages plus its share of each
-    shared one, from `/proc/<pid>/smaps_rollup` (Linux 4.14+); None when unreadable."""
+    shared one, from `/proc/<pid>/smaps_rollup` (Linux 4.14+); None where the kernel has no
+    smaps_rollup or it cannot be read. A process that exited between the listing and this
+    read (a DataLoader worker ending) holds no pages: 0, not its last RSS."""
     try:
         with open(f"{PROC}/{pid}/smaps_rollup", "rb") as handle:
             for line in handle:
                 if line.startswith(b"Pss:"):
                     return int(line.split()[1]) * 1024
+    except ProcessLookupError:
+        return 0
+    except FileNotFoundError:
+        return None if os.path.isdir(f"{PROC}/{pid}") else 0
     except (OSError, ValueError, IndexError):
         return None
-    return None
+    return 0  # readable but empty: a zombie, whose pages are already freed
 
 
 def total_memory_bytes(tree: list[ProcessInfo]) -> int:

@@ -5,8 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
-from claudio_ci.adapters.procfs import ProcessTree, is_alive, parent_pid, start_ticks
+import pytest
+
+from claudio_ci.adapters.procfs import (
+    ProcessTree,
+    is_alive,
+    parent_pid,
+    pss_bytes,
+    start_ticks,
+)
+from tests.gpu.fake_driver import unused_pid
 
 SPAWN_GRANDCHILD = (
     "import subprocess, sys; "
@@ -60,3 +71,22 @@ def test_answers_are_kept_only_for_pids_still_listed() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_process_that_exited_holds_no_memory_rather_than_its_last_rss() -> None:
+    """A DataLoader worker ending between the tree's listing and its PSS read counts 0: once
+    its RSS counted instead, the summed tree briefly read 500 MB for 150 MB of shared pages."""
+    if pss_bytes(os.getpid()) is None:
+        pytest.skip("no /proc/<pid>/smaps_rollup")
+    assert pss_bytes(os.getpid()) > 0
+    assert pss_bytes(unused_pid()) == 0
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{zombie.pid}/stat")
+    for _ in range(1000):  # until it has exited, unreaped: state Z
+        if stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    try:
+        assert pss_bytes(zombie.pid) == 0  # exited, not yet reaped: its pages are freed
+    finally:
+        zombie.wait()
