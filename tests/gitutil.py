@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from claudio_ci.adapters.git import scrubbed_environ
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PROJECT = REPO_ROOT / "templates" / "ml-project"
 GIT_IDENTITY = {
@@ -29,6 +31,18 @@ def run_git(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def fast_import(repo: Path, stream: bytes, env: dict[str, str]) -> None:
+    """Build history fast: `stream` through `git fast-import`, then check out main."""
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo,
+        input=stream,
+        check=True,
+        env={**scrubbed_environ(), **env},
+    )
+    git(repo, "reset", "-q", "--hard", "main")
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:

@@ -12,7 +12,6 @@ a sibling's uncommitted worktree) must hold exactly the trees of the branches th
 from __future__ import annotations
 
 import random
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.adapters.git import MergePrediction, MergeSandbox, discover, scrubbed_environ
-from tests.gitutil import git
+from tests.gitutil import fast_import, git
 
 SEED = 20250605
 PAIRS = 240
@@ -136,14 +135,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
             for tree in _side(base, rng):
                 stream.append(_fast_import_commit(ref, parent, old, tree, mark))
                 parent, old, mark = f":{mark}", tree, mark + 1
-    subprocess.run(
-        ["git", "fast-import", "--quiet"],
-        cwd=repo,
-        input=b"".join(stream),
-        check=True,
-        env={**scrubbed_environ(), **env},
-    )
-    git(repo, "reset", "-q", "--hard", "main")
+    fast_import(repo, b"".join(stream), env)
     yield Corpus(repo, PAIRS)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import posixpath
 import random
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 from claudio_ci.adapters.git import MergeSandbox, discover, scrubbed_environ
 from claudio_ci.conflicts.command import Side, _shared_paths, file_verdicts
 from claudio_ci.conflicts.rules import Merge, Other
-from tests.gitutil import git
+from tests.gitutil import fast_import, git
 
 SEED = 20261204
 PAIRS = 320
@@ -179,14 +178,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Pair]]:
                 parent, old, mark = f":{mark}", state, mark + 1
                 states.append(state)
         pairs.append(Pair(f"a/{n:03d}", f"b/{n:03d}", tuple(states)))
-    subprocess.run(
-        ["git", "fast-import", "--quiet"],
-        cwd=repo,
-        input=b"".join(stream),
-        check=True,
-        env={**scrubbed_environ(), **env},
-    )
-    git(repo, "reset", "-q", "--hard", "main")
+    fast_import(repo, b"".join(stream), env)
     return repo, pairs
 
 
