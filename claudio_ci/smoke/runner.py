@@ -165,7 +165,7 @@ def run_process(
     return RunResult(
         exit_code=proc.returncode,
         wall_seconds=wall,
-        peak_rss_mb=max(peak_bytes, max_rss * RU_MAXRSS_BYTES) / MB,
+        peak_rss_mb=_peak_bytes(peak_bytes, max_rss) / MB,
         timed_out=timed_out,
         memory_exceeded=memory_exceeded,
         tail=tail.close(),
@@ -218,6 +218,14 @@ class Waiting:
     def cancel(self) -> None:
         """Not needed after all: an empty input ends it (a kill if it does not)."""
         self.finish(b"", GRACE_SECONDS)
+
+
+def _peak_bytes(sampled: int, leader_max_rss_kib: int) -> int:
+    """The tree's peak memory: the sampled sum of PSS. The leader's `ru_maxrss` only stands in
+    when no sample was taken (a command shorter than the interval): Linux starts an exec'd
+    child's maximum at the RSS of the process it was forked from, so beside samples it would
+    report claudio-ci's (or a test runner's) own size as the training's."""
+    return sampled or leader_max_rss_kib * RU_MAXRSS_BYTES
 
 
 def _watch(

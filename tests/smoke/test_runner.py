@@ -180,6 +180,21 @@ def test_forked_workers_sharing_their_parents_pages_count_them_once(tmp_path: Pa
     assert 150 <= result.peak_rss_mb < 500
 
 
+def test_the_runners_own_size_is_not_counted_as_the_commands(tmp_path: Path) -> None:
+    """Linux starts an exec'd child's ru_maxrss at the size of the process it was forked from:
+    a 600 MB runner (a test session with torch imported) must not read as a 600 MB training."""
+    if procfs.pss_bytes(os.getpid()) is None:
+        pytest.skip("no /proc/<pid>/smaps_rollup")
+    ballast = bytearray(600 * 1024 * 1024)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    result = _run(tmp_path, "import time; time.sleep(1)", Limits(60, max_memory_mb=500))
+    del ballast
+    assert not result.memory_exceeded
+    assert result.exit_code == 0
+    assert result.peak_rss_mb < 100
+
+
 READS_ITS_INPUT = (
     "import sys, time; text = sys.stdin.read(); print('got', repr(text)); "
     "time.sleep(float(text or 0))"
