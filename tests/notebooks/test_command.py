@@ -15,7 +15,6 @@ import pytest
 from jupytext.cli import jupytext as jupytext_cli
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from claudio_ci.cli import main
 from tests.gitutil import REPO_ROOT, add_worktree, commit_all, git
 
 EDA = "notebooks/exploration/data_eda"
@@ -23,12 +22,12 @@ KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys):
+def cli(run_cli):
+    """`cli(cwd, *args)`: `claudio-ci check notebooks ARGS` in `cwd`; (exit, all output)."""
+
     def run(cwd: Path, *args: str) -> tuple[int, str]:
-        monkeypatch.chdir(cwd)
-        code = main(["check", "notebooks", *args])
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
+        result = run_cli("check", "notebooks", *args, cwd=cwd)
+        return result.code, result.out + result.err
 
     return run
 

@@ -27,12 +27,12 @@ STATES = ("committed", "staged", "unstaged", "staged+unstaged", "added", "untrac
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys):
+def cli(run_cli):
+    """`cli(cwd, *args)`: `claudio-ci check notebooks ARGS` in `cwd`; (exit, all output)."""
+
     def run(cwd: Path, *args: str) -> tuple[int, str]:
-        monkeypatch.chdir(cwd)
-        code = main(["check", "notebooks", *args])
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
+        result = run_cli("check", "notebooks", *args, cwd=cwd)
+        return result.code, result.out + result.err
 
     return run
 
@@ -268,9 +268,8 @@ def test_the_plain_git_hook_refuses_both_sides_changed(
     assert marker(PY, "staged") in worktree_text(git_repo, PY)
 
 
-def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
-    git_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
-) -> None:
+def use_fix_hook(repo: Path, hook_repo: tuple[Path, str]) -> None:
+    """A `.pre-commit-config.yaml` running this repository's jupytext-pairing with --fix."""
     snapshot, sha = hook_repo
     config = f"""\
         repos:
@@ -280,7 +279,13 @@ def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
               - id: jupytext-pairing
                 args: [--fix, --]
         """
-    (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
+    (repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
+
+
+def test_the_pre_commit_framework_with_fix_keeps_the_unstaged_notebook_edit(
+    git_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    use_fix_hook(git_repo, hook_repo)
     commit_all(git_repo, "pre-commit config")
     issue_case(git_repo)
     proc = run_pre_commit(git_repo, "run", home=pre_commit_home)
@@ -383,16 +388,7 @@ def cli_fix(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> int:
 def test_the_pre_commit_framework_on_a_fresh_wild_pair(
     git_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
 ) -> None:
-    snapshot, sha = hook_repo
-    config = f"""\
-        repos:
-          - repo: {snapshot}
-            rev: {sha}
-            hooks:
-              - id: jupytext-pairing
-                args: [--fix, --]
-        """
-    (git_repo / ".pre-commit-config.yaml").write_text(textwrap.dedent(config), "utf-8")
+    use_fix_hook(git_repo, hook_repo)
     (git_repo / ".claudio.yaml").write_text("notebooks:\n  formats: ipynb,md:myst\n", "utf-8")
     commit_all(git_repo, "pre-commit config")
     notebook = wild_pair(git_repo, "md:myst")
