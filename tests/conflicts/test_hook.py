@@ -16,6 +16,7 @@ import pytest
 
 from claudio_ci.adapters import git as gitlayer
 from claudio_ci.cli import main
+from tests.conftest import CliResult
 from tests.github_server import GitHubServer
 from tests.gitutil import add_worktree, commit_all, git, run_git, run_pre_commit
 
@@ -26,14 +27,12 @@ Check = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture
-def check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Check:
+def check(run_cli: Callable[..., CliResult]) -> Check:
     """`check(cwd, *args)`: run `claudio-ci check conflicts ARGS` in `cwd`; (exit, output)."""
 
     def run(cwd: Path, *args: str) -> tuple[int, str]:
-        monkeypatch.chdir(cwd)
-        code = main(["check", "conflicts", *args])
-        out = capsys.readouterr()
-        return code, out.out + out.err
+        result = run_cli("check", "conflicts", *args, cwd=cwd)
+        return result.code, result.out + result.err
 
     return run
 
