@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from claudio_ci import __version__
+from claudio_ci.core.codes import help_epilog
 from claudio_ci.core.errors import ClaudioError, UsageError
 from claudio_ci.core.findings import FORMATS, github_safe_line, shown_path
 
@@ -103,6 +104,7 @@ def _check_parser(
     description: str,
     handler: Handler,
     *,
+    family: str,
     fixable: bool = True,
     default_files: str = "every file in the repository",
 ) -> argparse.ArgumentParser:
@@ -110,6 +112,7 @@ def _check_parser(
         name,
         help=help_text,
         description=description,
+        epilog=help_epilog(family),
         parents=[_config_options()],
         formatter_class=_Formatter,
     )
@@ -142,8 +145,9 @@ def _add_check_commands(sub: Any) -> None:
         "its text twin in notebooks.formats, declares that pairing, and is in sync with it "
         "(jupytext --sync would change nothing). --fix creates missing twins, sets the pairing "
         "and syncs from the staged or most recently committed file; it refuses when both "
-        "files changed differently. Codes NB001-NB008.",
+        "files changed differently.",
         lazy("claudio_ci.notebooks.command", "run"),
+        family="NB",
     )
     _check_parser(
         checks,
@@ -152,8 +156,9 @@ def _add_check_commands(sub: Any) -> None:
         "Check experiment configs (the `experiment-config` hook): the name key equals the file "
         "name, the config fits the schema, ${...} references resolve, and no two experiments "
         "(here, in a sibling worktree or in experiments.compare_branches) share a name or an "
-        "output directory. --fix sets the name key to the file name. Codes EXP001-EXP503.",
+        "output directory. --fix sets the name key to the file name.",
         lazy("claudio_ci.experiments.command", "run"),
+        family="EXP",
     )
     conflicts = _check_parser(
         checks,
@@ -164,8 +169,9 @@ def _add_check_commands(sub: Any) -> None:
         "plus its uncommitted edits, and the branches in conflicts.compare. Each overlap names "
         "the other worktree and branch, and the outcome `git merge-tree` predicts. Risk comes "
         "from conflicts.high/low/ignore/single_writer globs; conflicts.fail_on decides what "
-        "fails. Codes CR001-CR005, notices CR101-CR104.",
+        "fails.",
         lazy("claudio_ci.conflicts.command", "run"),
+        family="CR",
         fixable=False,
         default_files="the staged files",
     )
@@ -196,7 +202,9 @@ def _add_config_commands(sub: Any) -> None:
     validate = actions.add_parser(
         "validate",
         help="check every configuration source: errors, unknown keys (exit 1 on errors)",
+        epilog=help_epilog("CFG"),
         parents=[_config_options()],
+        formatter_class=_Formatter,
     )
     _format_option(validate)
     validate.set_defaults(handler=lazy("claudio_ci.project.config_command", "validate"))
@@ -275,7 +283,9 @@ def _add_worktree_command(sub: Any) -> None:
     setup = actions.add_parser(
         "setup",
         help="set up this worktree; idempotent, never deletes a file (exit 1: a command failed)",
+        epilog=help_epilog("WT"),
         parents=[_config_options()],
+        formatter_class=_Formatter,
     )
     setup.add_argument(
         "--commands",
@@ -326,6 +336,7 @@ def _add_gpu_command(sub: Any) -> None:
         "it in a ledger shared by every worktree (<git common dir>/claudio/gpu-ledger.sqlite3), "
         "price it, and report it per branch against resources.cost_warning_threshold and "
         "resources.cost_limit.",
+        epilog=help_epilog("GPU"),
         formatter_class=_Formatter,
     )
     actions = gpu.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -405,6 +416,7 @@ def _add_smoke_test_command(sub: Any) -> None:
         "are written and finite, that the loss did not rise, and that the checkpoint loads\n"
         "with the project's interpreter.\n"
         "Exit codes: 0 passed, 1 a check failed, 2 usage or configuration error.",
+        epilog=help_epilog("SMK"),
         parents=[_config_options()],
         formatter_class=_Formatter,
     )
@@ -457,8 +469,8 @@ def _add_reviewers_command(sub: Any) -> None:
         "a changed file. The rules are read from the PR's base commit through the API, never "
         "from its head. Locally, --explain shows which rule routes each file and who would be "
         "asked, without GitHub. On a pull request, --config names a path in the repository, "
-        "read at the base commit. Codes REV001-REV011 (validate: REV101-REV105, codeowners: "
-        "REV201-REV204).",
+        "read at the base commit.",
+        epilog=help_epilog("REV"),
         parents=[_config_options()],
         formatter_class=_Formatter,
     )
@@ -517,11 +529,13 @@ def _add_explain_command(sub: Any) -> None:
         "explain",
         help="what a finding code means and the way out (NB004, CR001, ...)",
         description="Explain a finding code: its default severity, its meaning and the way "
-        "out. Exits 2 for a code that does not exist.",
+        "out (as `ruff rule`). A family prefix (NB, CR, ...) lists that family's codes. Exits 2 "
+        "for a code that does not exist.",
         formatter_class=_Formatter,
     )
     explain.add_argument("code", nargs="?", metavar="CODE", help="a code such as NB004")
-    explain.add_argument("--all", action="store_true", help="list every code")
+    explain.add_argument("--all", "--list", action="store_true", help="list every code")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
     explain.set_defaults(handler=lazy("claudio_ci.project.explain_command", "run"))
 
 

@@ -38,22 +38,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.globs import gitignore_spec
 
 if TYPE_CHECKING:
     from pathspec import PathSpec
 
-HIGH_RISK = "CR001"
-SINGLE_WRITER = "CR002"
-CONFLICT = "CR003"
-OVERLAP = "CR004"
-LOW_RISK = "CR005"
-WORKTREE_GONE = "CR101"
-NOT_COMPARED = "CR102"
-NO_COMMIT_YET = "CR103"
-PULL_REQUESTS_UNAVAILABLE = "CR104"
-UNTRACKED_TOO_BIG = "CR105"
+HIGH_RISK = codes.CR001
+SINGLE_WRITER = codes.CR002
+CONFLICT = codes.CR003
+OVERLAP = codes.CR004
+LOW_RISK = codes.CR005
+WORKTREE_GONE = codes.CR101
+NOT_COMPARED = codes.CR102
+NO_COMMIT_YET = codes.CR103
+PULL_REQUESTS_UNAVAILABLE = codes.CR104
+UNTRACKED_TOO_BIG = codes.CR105
 
 FAIL_ON = ("high", "any", "never")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claudio_ci.core import codes
 from claudio_ci.core.cache import JsonCache, cache_key, fingerprint
 from claudio_ci.core.errors import ConfigError
 from claudio_ci.core.findings import Finding, Severity, sort_findings
@@ -37,10 +38,10 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
 REPO_FILE = ".claudio.yaml"
 ENV_PREFIX = "CLAUDIO_"
 
-CODE_SYNTAX = "CFG001"
-CODE_DUPLICATE = "CFG002"
-CODE_INVALID = "CFG003"
-CODE_UNKNOWN = "CFG004"
+CODE_SYNTAX = codes.CFG001
+CODE_DUPLICATE = codes.CFG002
+CODE_INVALID = codes.CFG003
+CODE_UNKNOWN = codes.CFG004
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.globs import gitignore_spec
 
@@ -26,7 +27,7 @@ MARKER = "claudio-ci:"
 # `ignore` (upper case: `EXP301`, a prefix `EXP4`).
 _COMMENT = re.compile(r"claudio-ci:\s*ignore(?P<file>-file)?(?:\[(?P<codes>[^\]]*)\])?\s*(?:$|#)")
 _CODE = re.compile(r"^[A-Z]+[0-9]*$")
-MALFORMED = "CFG005"
+MALFORMED = codes.CFG005
 
 ALL = frozenset({""})  # the empty prefix: every code
 

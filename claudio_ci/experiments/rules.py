@@ -39,39 +39,40 @@ from typing import Any
 
 import yaml
 
+from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Fix, Severity
 from claudio_ci.core.yamlfile import PathKey, YamlDocument, YamlError, json_path, parse_yaml
 from claudio_ci.experiments import interpolation
 from claudio_ci.experiments.interpolation import Resolution
 
-SYNTAX = "EXP001"
-DUPLICATE_KEY = "EXP002"
-MULTI_DOCUMENT = "EXP003"
-TOO_LARGE = "EXP004"
-ENCODING = "EXP005"
-NOT_A_MAPPING = "EXP006"
-UNREADABLE = "EXP007"
-BAD_NAME = "EXP101"
-RESERVED_NAME = "EXP102"
-NAME_MISSING = "EXP103"
-NAME_MISMATCH = "EXP104"
-DUPLICATE_NAME = "EXP105"
-SCHEMA = "EXP201"
-NUMBER_AS_STRING = "EXP202"
-NOT_FINITE = "EXP203"
-UNKNOWN_REFERENCE = "EXP301"
-MALFORMED_REFERENCE = "EXP302"
-CIRCULAR_REFERENCE = "EXP303"
-NOT_SCALAR_REFERENCE = "EXP304"
-RESOLVER = "EXP305"
-MISSING_REFERENCE = "EXP306"
-INVALID_REFERENCE = "EXP307"
-NOT_COMPOSED = "EXP308"
-OUTPUT_COLLISION = "EXP401"
-OUTPUT_NOT_NAMED = "EXP402"
-SIBLING_NAME = "EXP501"
-SIBLING_OUTPUT = "EXP502"
-SIBLING_UNREADABLE = "EXP503"
+SYNTAX = codes.EXP001
+DUPLICATE_KEY = codes.EXP002
+MULTI_DOCUMENT = codes.EXP003
+TOO_LARGE = codes.EXP004
+ENCODING = codes.EXP005
+NOT_A_MAPPING = codes.EXP006
+UNREADABLE = codes.EXP007
+BAD_NAME = codes.EXP101
+RESERVED_NAME = codes.EXP102
+NAME_MISSING = codes.EXP103
+NAME_MISMATCH = codes.EXP104
+DUPLICATE_NAME = codes.EXP105
+SCHEMA = codes.EXP201
+NUMBER_AS_STRING = codes.EXP202
+NOT_FINITE = codes.EXP203
+UNKNOWN_REFERENCE = codes.EXP301
+MALFORMED_REFERENCE = codes.EXP302
+CIRCULAR_REFERENCE = codes.EXP303
+NOT_SCALAR_REFERENCE = codes.EXP304
+RESOLVER = codes.EXP305
+MISSING_REFERENCE = codes.EXP306
+INVALID_REFERENCE = codes.EXP307
+NOT_COMPOSED = codes.EXP308
+OUTPUT_COLLISION = codes.EXP401
+OUTPUT_NOT_NAMED = codes.EXP402
+SIBLING_NAME = codes.EXP501
+SIBLING_OUTPUT = codes.EXP502
+SIBLING_UNREADABLE = codes.EXP503
 
 # YamlError.code -> (finding code, hint)
 _READ_ERRORS = {
@@ -581,7 +582,7 @@ def _reference_hint(code: str, suggestion: str | None, hydra: bool = False) -> s
         return f"did you mean {suggestion}?"
     if code == UNKNOWN_REFERENCE and hydra:  # no `${experiment_name}` in a Hydra config
         return "refer to a key of the composed config (`python train.py experiment=NAME --cfg job`)"
-    return {
+    hints: dict[str, str] = {
         UNKNOWN_REFERENCE: "refer to an existing key (`${model.name}`, `${.sibling}`) "
         "or to ${experiment_name}",
         MALFORMED_REFERENCE: "write references as ${dotted.key}; escape a literal one as \\${",
@@ -591,7 +592,8 @@ def _reference_hint(code: str, suggestion: str | None, hydra: bool = False) -> s
         CIRCULAR_REFERENCE: "make one of these values a literal",
         NOT_SCALAR_REFERENCE: "refer to a single value inside it, e.g. ${model.name}",
         RESOLVER: "the value is only known when the experiment runs; nothing to do",
-    }[code]
+    }
+    return hints[code]
 
 
 # --- schema ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claudio_ci.adapters.procfs import is_alive
+from claudio_ci.core import codes
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.findings import Finding, Severity, markdown_code, markdown_text, sort_findings
@@ -22,12 +23,12 @@ from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH
 
-CODE_LIMIT = "GPU001"
-CODE_WARNING = "GPU002"
-CODE_UNPRICED = "GPU003"
-CODE_UNMEASURED = "GPU004"
-CODE_INCOMPLETE = "GPU005"
-CODE_OTHER_BOT = "GPU006"  # written by `gpu comment`
+CODE_LIMIT = codes.GPU001
+CODE_WARNING = codes.GPU002
+CODE_UNPRICED = codes.GPU003
+CODE_UNMEASURED = codes.GPU004
+CODE_INCOMPLETE = codes.GPU005
+CODE_OTHER_BOT = codes.GPU006  # written by `gpu comment`
 FORMATS = ("text", "markdown", "json")
 COSTLIEST = 10
 CHART_BARS = 12

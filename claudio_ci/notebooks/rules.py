@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from claudio_ci.core import codes
 from claudio_ci.core.errors import ConfigError
 from claudio_ci.core.findings import Finding, Fix, Severity
 from claudio_ci.core.globs import gitignore_spec
@@ -42,15 +43,15 @@ from claudio_ci.notebooks.sync import (
     unicode_problem,
 )
 
-NO_TWIN = "NB001"
-NO_NOTEBOOK = "NB002"
-PAIRING_METADATA = "NB003"
-OUT_OF_SYNC = "NB004"
-BOTH_CHANGED = "NB005"
-UNREADABLE = "NB006"
-OUTPUTS = "NB007"
-NOTEBOOK_IN_GIT = "NB008"
-TOO_LARGE = "NB009"
+NO_TWIN = codes.NB001
+NO_NOTEBOOK = codes.NB002
+PAIRING_METADATA = codes.NB003
+OUT_OF_SYNC = codes.NB004
+BOTH_CHANGED = codes.NB005
+UNREADABLE = codes.NB006
+OUTPUTS = codes.NB007
+NOTEBOOK_IN_GIT = codes.NB008
+TOO_LARGE = codes.NB009
 
 # A text file counts as a notebook's twin only if jupytext wrote it (header) or it has cells;
 # a helper module or a README beside the notebooks is not an orphaned twin.

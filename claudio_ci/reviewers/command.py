@@ -24,6 +24,20 @@ from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import Repository, discover
 from claudio_ci.check import command_config, relative_paths, report
 from claudio_ci.core import findings as fmt
+from claudio_ci.core.codes import (
+    REV003,
+    REV004,
+    REV005,
+    REV006,
+    REV007,
+    REV008,
+    REV009,
+    REV011,
+    REV103,
+    REV105,
+    REV203,
+    REV204,
+)
 from claudio_ci.core.config import (
     CODE_SYNTAX,
     REPO_FILE,
@@ -40,18 +54,6 @@ from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.yamlfile import YamlError, decode_yaml_bytes
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import (
-    CODE_FILE_CAP,
-    CODE_HAND_WRITTEN,
-    CODE_NO_RULES,
-    CODE_OTHER_ORG,
-    CODE_READ_ONLY,
-    CODE_REFUSED,
-    CODE_REQUESTED,
-    CODE_SKIPPED,
-    CODE_STALE,
-    CODE_TEAM_TOKEN,
-    CODE_UNKNOWN,
-    CODE_UNVERIFIED,
     DEFAULT_RULE,
     SECTION,
     Decision,
@@ -134,7 +136,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         findings.append(
             Finding(
                 args.output,
-                CODE_HAND_WRITTEN,
+                REV204,
                 f"{args.output} was written by hand (no `{co.GENERATED_MARKER}` line): "
                 "not overwritten",
                 0,
@@ -150,7 +152,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         findings.append(
             Finding(
                 args.output,
-                CODE_STALE,
+                REV203,
                 f"{args.output} does not match pr.reviewers",
                 0,
                 0,
@@ -200,7 +202,7 @@ def _pull_request(args: argparse.Namespace) -> Report:
     skipped = skip_reason(ruleset, title=pull.title, draft=pull.draft, closed=closed)
     if skipped:
         message = f"pull request #{pull.number} skipped: {skipped}"
-        result.findings.append(_finding(locate, [], CODE_SKIPPED, message))
+        result.findings.append(_finding(locate, [], REV006, message))
     else:
         _route_pull_request(client, pull, ruleset, locate, result, dry_run=args.dry_run)
     result.api_calls = client.requests
@@ -217,7 +219,7 @@ def _config_at(
     layers = [env_layer(os.environ), override_layer(overrides)]
     if raw is None:
         message = f"no {path} at the base commit {sha[:12]}: no reviewer rules"
-        notice = Finding(path, CODE_NO_RULES, message, 0, 0, Severity.NOTICE)
+        notice = Finding(path, REV009, message, 0, 0, Severity.NOTICE)
         return merge_layers([layer for layer in layers if layer]), [notice]
     try:
         text = decode_yaml_bytes(raw)
@@ -243,7 +245,7 @@ def _route_pull_request(
             f"GitHub lists {len(listed):,} of the {pull.changed_files:,} changed files "
             f"(its limit is {FILES_CAP:,}): the others are not routed"
         )
-        result.findings.append(_finding(locate, [], CODE_FILE_CAP, message, Severity.WARNING))
+        result.findings.append(_finding(locate, [], REV003, message, Severity.WARNING))
     routing = route(ruleset, [path for f in listed for path in f.paths])
     reviewed = client.reviewers(pull.number) if routing.reviewers else set()
     decisions = decide(
@@ -274,7 +276,7 @@ def _route_pull_request(
                 "`pull_request`?): run the action on `pull_request_target`; the summary "
                 f"lists who would be asked. GitHub: {exc.reason}"
             )
-            result.findings.append(_finding(locate, [], CODE_READ_ONLY, message))
+            result.findings.append(_finding(locate, [], REV005, message))
             outcome_status = {
                 d.route.reviewer.key: "not requested (read-only token)" for d in wanted
             }
@@ -298,17 +300,15 @@ def _apply(
         reviewer = decision.route.reviewer
         where = _rule_path(decision.route.rules[0])
         if reviewer.name in outcome.unresolved:
-            statuses[reviewer.key] = f"not requested: token cannot see teams ({CODE_TEAM_TOKEN})"
+            statuses[reviewer.key] = f"not requested: token cannot see teams ({REV011})"
             unresolved.append(reviewer.label)
             continue
         if reviewer.name in outcome.refused:
             reason = outcome.refused[reviewer.name]
-            statuses[reviewer.key] = f"refused ({CODE_REFUSED})"
+            statuses[reviewer.key] = f"refused ({REV004})"
             message = f"GitHub refused to request a review from {reviewer.label}: {reason}"
             hint = "is it a collaborator, or a team of the repository's owner with access?"
-            result.findings.append(
-                _finding(locate, where, CODE_REFUSED, message, Severity.WARNING, hint)
-            )
+            result.findings.append(_finding(locate, where, REV004, message, Severity.WARNING, hint))
             continue
         as_team = reviewer.kind is not Kind.USER and reviewer.name in outcome.teams
         if as_team:
@@ -321,7 +321,7 @@ def _apply(
             else "requested"
         )
         message = f"requested a review from {reviewer.label}: {', '.join(decision.route.rules)}"
-        result.findings.append(_finding(locate, where, CODE_REQUESTED, message))
+        result.findings.append(_finding(locate, where, REV008, message))
     if unresolved:
         result.findings.append(_team_token_warning(locate, unresolved))
     return statuses
@@ -351,7 +351,7 @@ def _team_token_warning(locate: Locate, teams: Sequence[str]) -> Finding:
         "give the action a token that may read the organization's teams (read:org): a GitHub "
         f"App token or a PAT through its `token:` input, e.g.\n{TOKEN_SNIPPET}"
     )
-    return _finding(locate, [], CODE_TEAM_TOKEN, message, Severity.WARNING, hint)
+    return _finding(locate, [], REV011, message, Severity.WARNING, hint)
 
 
 def _collect(result: Report, reviewers: Sequence[Reviewer]) -> None:
@@ -372,7 +372,7 @@ def _add_row(
     if decision.status is Status.OTHER_ORG:
         message = f"{entry.reviewer.label}: GitHub only requests teams of the repository's owner"
         path = _rule_path(entry.rules[0])
-        result.findings.append(_finding(locate, path, CODE_OTHER_ORG, message, Severity.WARNING))
+        result.findings.append(_finding(locate, path, REV007, message, Severity.WARNING))
 
 
 def _write_outputs(result: Report, env: ActionsEnv) -> None:
@@ -442,7 +442,7 @@ def _rules(
     ruleset, findings = load_rules(section, locate, found)
     if candidates and found is None:
         message = f"no CODEOWNERS file {where} ({', '.join(candidates)}): no reviewer rules"
-        findings.append(_finding(locate, ["codeowners"], CODE_NO_RULES, message, Severity.WARNING))
+        findings.append(_finding(locate, ["codeowners"], REV009, message, Severity.WARNING))
     return ruleset, findings, _rule_locator(locate, ruleset)
 
 
@@ -484,12 +484,12 @@ def _check_names_on_github(
                 known = _known(client, reviewer)
             except GitHubError as exc:
                 message = f"cannot check users and teams with this token: {exc}"
-                findings.append(_finding(locate, path, CODE_UNVERIFIED, message))
+                findings.append(_finding(locate, path, REV105, message))
                 return True
             if not known:
                 message = f"{reviewer.label}: GitHub knows no such {reviewer.kind.value} here"
                 hint = f"reviewers must be collaborators or teams of {client.owner} with access"
-                findings.append(_finding(locate, path, CODE_UNKNOWN, message, Severity.ERROR, hint))
+                findings.append(_finding(locate, path, REV103, message, Severity.ERROR, hint))
     return True
 
 
@@ -627,7 +627,7 @@ def _markdown(result: Report) -> str:
     else:
         rows.append("No reviewer: no rule matched and `pr.reviewers.default` is empty.")
     text = "\n".join(rows) + "\n"
-    notes = [f for f in result.findings if f.code != CODE_REQUESTED]  # the table says it
+    notes = [f for f in result.findings if f.code != REV008]  # the table says it
     if notes:
         text += "\n" + fmt.render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
     return text

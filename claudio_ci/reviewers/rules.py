@@ -29,31 +29,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from claudio_ci.core.codes import REV001, REV002, REV010, REV101, REV102, REV104, REV201, REV202
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.reviewers import codeowners as co
-
-# The whole REV family, spelled here only (command.py imports what it reports); the
-# severities, summaries and hints live in the registry, core/codes.py.
-CODE_PATTERN = "REV001"
-CODE_REVIEWER = "REV002"
-CODE_FILE_CAP = "REV003"
-CODE_REFUSED = "REV004"
-CODE_READ_ONLY = "REV005"
-CODE_SKIPPED = "REV006"
-CODE_OTHER_ORG = "REV007"
-CODE_REQUESTED = "REV008"
-CODE_NO_RULES = "REV009"
-CODE_CODEOWNERS_LINE = "REV010"
-CODE_TEAM_TOKEN = "REV011"
-CODE_UNMATCHED = "REV101"
-CODE_SHADOWED = "REV102"
-CODE_UNKNOWN = "REV103"
-CODE_UNUSED_GROUP = "REV104"
-CODE_UNVERIFIED = "REV105"
-CODE_BARE_NAME = "REV201"
-CODE_NOT_EXPRESSIBLE = "REV202"
-CODE_STALE = "REV203"
-CODE_HAND_WRITTEN = "REV204"
 
 SYNTAXES = ("codeowners", "gitignore")
 
@@ -242,7 +220,7 @@ class _Builder:
             nested = [i for i, member in enumerate(members or []) if member in self.raw_groups]
             for index in nested:
                 message = f"group {name!r}: groups do not nest"
-                self.problem(["groups", name, index], CODE_REVIEWER, message)
+                self.problem(["groups", name, index], REV002, message)
             kept = [(i, m) for i, m in enumerate(members or []) if i not in nested]
             self.groups[name] = self._parse(kept, ["groups", name])
 
@@ -271,7 +249,7 @@ class _Builder:
             try:
                 reviewer = parse_reviewer(str(name))
             except ValueError as exc:
-                self.problem([*path, index], CODE_REVIEWER, str(exc))
+                self.problem([*path, index], REV002, str(exc))
                 continue
             found.setdefault(reviewer.key, reviewer)
         return tuple(found.values())
@@ -300,10 +278,7 @@ def codeowners_setting(section: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _codeowners_rules(path: str, text: str) -> tuple[list[Rule], list[Finding]]:
     lines, problems = co.parse(text)
-    findings = [
-        Finding(path, CODE_CODEOWNERS_LINE, p.message, p.number, 1, Severity.ERROR)
-        for p in problems
-    ]
+    findings = [Finding(path, REV010, p.message, p.number, 1, Severity.ERROR) for p in problems]
     rules = []
     for line in lines:
         owners: dict[str, Reviewer] = {}
@@ -340,7 +315,7 @@ def load_rules(
     syntax = str(section.get("syntax") or "codeowners")
     if syntax not in SYNTAXES:
         message = f"syntax {syntax!r}: write one of {', '.join(SYNTAXES)}"
-        builder.problem(["syntax"], CODE_PATTERN, message)
+        builder.problem(["syntax"], REV001, message)
         syntax = "codeowners"
     rules: list[Rule] = []
     source = ""
@@ -351,16 +326,14 @@ def load_rules(
         if section.get("by_path"):
             where, line, col = locate([*SECTION, "by_path"])
             message = f"by_path is not used: the rules are the lines of {source}"
-            builder.findings.append(
-                Finding(where, CODE_PATTERN, message, line, col, Severity.WARNING)
-            )
+            builder.findings.append(Finding(where, REV001, message, line, col, Severity.WARNING))
     else:
         for pattern, names in (section.get("by_path") or {}).items():
             reviewers = builder.reviewers(names or [], ["by_path", pattern])
             try:
                 rules.append(compile_rule(pattern, reviewers, syntax))
             except ValueError as exc:
-                builder.problem(["by_path", pattern], CODE_PATTERN, f"{pattern!r}: {exc}")
+                builder.problem(["by_path", pattern], REV001, f"{pattern!r}: {exc}")
     keywords = tuple(str(k) for k in section.get("skip_title_keywords") or ())
     ruleset = RuleSet(
         default=default,
@@ -559,7 +532,7 @@ def lint(
         if not files:
             warn(
                 rule_location(rule, locate),
-                CODE_UNMATCHED,
+                REV101,
                 f"{rule.name!r} matches no tracked file",
                 "check the spelling and case (they count); a slash inside anchors it at the root",
             )
@@ -570,14 +543,14 @@ def lint(
             if owned.issuperset(own):
                 warn(
                     rule_location(rule, locate),
-                    CODE_SHADOWED,
+                    REV102,
                     f"{rule.name!r} is shadowed by {_names(overlapping)}",
                     "the last matching rule wins: move it below them, or remove it",
                 )
     for group in ruleset.unused_groups:
         warn(
             locate([*SECTION, "groups", group]),
-            CODE_UNUSED_GROUP,
+            REV104,
             f"group {group!r} is never used",
             "name it in default or by_path",
         )
@@ -636,9 +609,7 @@ def codeowners(
         if written is None:
             where, line, col = rule_location(rule, locate)
             message = f"CODEOWNERS cannot express {rule.pattern!r}; its files are listed one by one"
-            findings.append(
-                Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.NOTICE)
-            )
+            findings.append(Finding(where, REV202, message, line, col, Severity.NOTICE))
             continue
         lines.append((written, _owners((*ruleset.default.reviewers, *rule.reviewers))))
     singles = []
@@ -675,7 +646,7 @@ def _wildcard_findings(
         + (f" and {len(others) - 3} more" if len(others) > 3 else "")
     )
     hint = "rename the file, or check those files' owners in the generated CODEOWNERS"
-    return [Finding(where, CODE_NOT_EXPRESSIBLE, message, line, col, Severity.WARNING, hint)]
+    return [Finding(where, REV202, message, line, col, Severity.WARNING, hint)]
 
 
 def _line(pattern: str, owners: Iterable[str]) -> str:
@@ -691,7 +662,7 @@ def _bare_name_findings(ruleset: RuleSet, locate: Locate) -> list[Finding]:
     return [
         Finding(
             where,
-            CODE_BARE_NAME,
+            REV201,
             f"{name!r} is written @{name}, a user, in CODEOWNERS",
             line,
             col,

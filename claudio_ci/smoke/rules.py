@@ -39,23 +39,24 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.yamlfile import json_path
 
-RUN_FAILED = "SMK001"
-TIMED_OUT = "SMK002"
-OVER_MEMORY = "SMK003"
-LEFT_RUNNING = "SMK004"
-CONFIGS_UNMATCHED = "SMK005"
-METRICS_MISSING = "SMK101"
-METRICS_INVALID = "SMK102"
-METRICS_NOT_FINITE = "SMK103"
-LOSS_ROSE = "SMK104"
-LOSS_NOT_FOUND = "SMK105"
-CHECKPOINT_MISSING = "SMK201"
-CHECKPOINT_UNLOADABLE = "SMK202"
-CHECKPOINT_NOT_FINITE = "SMK203"
-IMPORT_FAILED = "SMK301"
+RUN_FAILED = codes.SMK001
+TIMED_OUT = codes.SMK002
+OVER_MEMORY = codes.SMK003
+LEFT_RUNNING = codes.SMK004
+CONFIGS_UNMATCHED = codes.SMK005
+METRICS_MISSING = codes.SMK101
+METRICS_INVALID = codes.SMK102
+METRICS_NOT_FINITE = codes.SMK103
+LOSS_ROSE = codes.SMK104
+LOSS_NOT_FOUND = codes.SMK105
+CHECKPOINT_MISSING = codes.SMK201
+CHECKPOINT_UNLOADABLE = codes.SMK202
+CHECKPOINT_NOT_FINITE = codes.SMK203
+IMPORT_FAILED = codes.SMK301
 
 FileState = Literal["written", "missing", "stale"]
 

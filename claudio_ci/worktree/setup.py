@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claudio_ci.adapters.git import Repository, scrubbed_environ
+from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.worktree import blocks
 from claudio_ci.worktree.registry import (
@@ -36,15 +37,15 @@ from claudio_ci.worktree.registry import (
 from claudio_ci.worktree.settings import WorktreeSettings
 from claudio_ci.worktree.trust import Trust
 
-TARGET_MISSING = "WT001"
-PATH_TAKEN = "WT002"
-NOT_A_DIRECTORY = "WT003"
-NO_FREE_PORT = "WT004"
-FILE_NOT_UPDATED = "WT005"
-COMMAND_FAILED = "WT006"
-COMMAND_TIMED_OUT = "WT007"
-COMMANDS_NOT_APPROVED = "WT008"
-LEADS_OUTSIDE = "WT009"
+TARGET_MISSING = codes.WT001
+PATH_TAKEN = codes.WT002
+NOT_A_DIRECTORY = codes.WT003
+NO_FREE_PORT = codes.WT004
+FILE_NOT_UPDATED = codes.WT005
+COMMAND_FAILED = codes.WT006
+COMMAND_TIMED_OUT = codes.WT007
+COMMANDS_NOT_APPROVED = codes.WT008
+LEADS_OUTSIDE = codes.WT009
 
 PORT_VARIABLE = "JUPYTER_PORT"  # Jupyter Server reads it
 OUTPUT_VARIABLE = "EXPERIMENT_OUTPUT_ROOT"

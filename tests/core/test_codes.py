@@ -1,10 +1,13 @@
 """The code registry (claudio_ci/core/codes.py) is the single source of every finding code.
 
-`python -m tests.core.test_codes` rewrites the README's generated `codes:FAMILY` blocks.
+`python -m claudio_ci.core.codes --update README.md` rewrites the README's generated
+`codes:FAMILY` blocks.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -13,59 +16,123 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.core.codes import CODE_PATTERN, CODES, FAMILIES, explain, lookup, markdown_table
-from claudio_ci.core.findings import Severity
+from claudio_ci.core import codes as registry
+from claudio_ci.core.codes import (
+    CODE_PATTERN,
+    CODES,
+    FAMILIES,
+    Code,
+    explain,
+    lookup,
+    markdown_table,
+    readme_blocks,
+    update_readme,
+)
+from claudio_ci.core.findings import Finding, Severity
 from tests.conftest import CliResult
 from tests.gitutil import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "claudio_ci"
+REGISTRY = PACKAGE / "core" / "codes.py"
 README = REPO_ROOT / "README.md"
 # Any code-shaped string, so a code of a new family is caught too.
-ANY_CODE = re.compile(r"""["']([A-Z]{2,5}\d{3})["']""")
+ANY_CODE = re.compile(r"[A-Z]{2,5}\d{3}")
 SEVERITIES = {s.label for s in Severity}
+REGENERATE = "python -m claudio_ci.core.codes --update README.md"
 
 
-def emitted_codes() -> dict[str, list[str]]:
-    """Every quoted code in claudio_ci's sources (codes.py aside), with where it is."""
-    found: dict[str, list[str]] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "codes.py" and path.parent == PACKAGE / "core":
-            continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            for code in ANY_CODE.findall(line):
-                where = f"{path.relative_to(REPO_ROOT).as_posix()}:{number}"
-                found.setdefault(code, []).append(where)
-    return found
+def sources() -> list[Path]:
+    """claudio_ci's modules, the registry aside."""
+    return [path for path in sorted(PACKAGE.rglob("*.py")) if path != REGISTRY]
 
 
-def test_every_code_in_the_sources_is_in_the_registry() -> None:
-    missing = [
-        f"{places[0]}: {code} is not in claudio_ci/core/codes.py; add it to its family there "
-        "(`CODE severity summary`, then an indented `hint:` line)"
-        for code, places in sorted(emitted_codes().items())
+def _where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(REPO_ROOT).as_posix()}:{getattr(node, 'lineno', 0)}"
+
+
+def test_no_module_spells_a_code_literal() -> None:
+    """A code is written once, in the registry; modules import its constant."""
+    spelled = [
+        f"{_where(path, node)}: {node.value!r}: import it from claudio_ci.core.codes "
+        "(add it there if it is new)"
+        for path in sources()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and ANY_CODE.fullmatch(node.value.strip())
+    ]
+    assert not spelled, "\n".join(spelled)
+
+
+def referenced_codes() -> dict[str, str]:
+    """Every registry constant a module uses (`NB001`, `codes.NB001`, an import), with where."""
+    found: dict[str, str] = {}
+    for path in sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.ImportFrom) and node.module == "claudio_ci.core.codes":
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name, _where(path, node))
+    return {name: where for name, where in found.items() if CODE_PATTERN.fullmatch(name)}
+
+
+def test_every_registered_code_is_used_somewhere() -> None:
+    used = referenced_codes()
+    dead = [code for code in CODES if code not in used]
+    assert not dead, f"in claudio_ci/core/codes.py but reported nowhere (remove them): {dead}"
+
+
+def test_every_code_named_in_the_sources_and_the_readme_is_registered() -> None:
+    """Prose too: a docstring, a help text or the README naming a code that does not exist."""
+    texts = [*sources(), README]
+    unknown = [
+        f"{path.relative_to(REPO_ROOT).as_posix()}: {code}"
+        for path in texts
+        for code in sorted(set(CODE_PATTERN.findall(path.read_text(encoding="utf-8"))))
         if code not in CODES
     ]
-    assert not missing, "\n".join(missing)
+    assert not unknown, f"codes that claudio_ci/core/codes.py does not have: {unknown}"
 
 
-def test_every_registered_code_is_emitted_somewhere() -> None:
-    emitted = emitted_codes()
-    dead = [code for code in CODES if code not in emitted]
-    assert not dead, f"in claudio_ci/core/codes.py but emitted nowhere (remove them): {dead}"
-
-
-def test_every_code_is_well_formed_once_and_in_a_known_family() -> None:
-    text = (PACKAGE / "core" / "codes.py").read_text(encoding="utf-8")
-    table = text.split('_TABLE = """', 1)[1].split('"""', 1)[0]
-    entries = [line.split()[0] for line in table.splitlines() if line[:1].isalpha()]
-    duplicates = sorted({code for code in entries if entries.count(code) > 1})
-    assert not duplicates, f"codes registered twice in claudio_ci/core/codes.py: {duplicates}"
-    assert len(entries) == len(CODES), (
-        "an entry without its `hint:` line in claudio_ci/core/codes.py"
-    )
-    for entry in CODES.values():
-        assert CODE_PATTERN.fullmatch(entry.code), f"{entry.code}: not a known family's code"
+def test_every_code_is_its_constants_name_once_and_in_a_known_family() -> None:
+    tree = ast.parse(REGISTRY.read_text(encoding="utf-8"))
+    defined = [
+        (node.targets[0].id, node.value.args[0].value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "Code"
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value.args[0], ast.Constant)
+    ]
+    assert len(defined) == len(CODES) > 0
+    assert [name for name, _ in defined] == [code for _, code in defined] == list(CODES)
+    for name, entry in CODES.items():
+        assert getattr(registry, name) is entry
+        assert isinstance(entry, Code) and str(entry) == name
+        assert CODE_PATTERN.fullmatch(entry), f"{entry}: not a known family's code"
         assert entry.family in FAMILIES and entry.summary and entry.hint
+        assert entry.summary == entry.summary.strip() and "\n" not in entry.summary
+
+
+def test_a_code_is_the_plain_string_wherever_a_finding_goes() -> None:
+    """Findings are compared, cached as JSON and pickled (notebook workers) with their code."""
+    import pickle
+
+    finding = Finding("a.ipynb", registry.NB004, "out of sync", severity=registry.NB004.severity)
+    assert finding.code == "NB004" and hash(finding.code) == hash("NB004")
+    assert json.loads(json.dumps(finding.to_dict()))["code"] == "NB004"
+    assert Finding.from_dict(finding.to_dict()) == finding
+    copy = pickle.loads(pickle.dumps(finding))
+    assert copy == finding and copy.code is registry.NB004
+    assert f"{registry.NB004:<7}|" == "NB004  |" and repr(registry.NB004) == "'NB004'"
 
 
 # --- the README ---------------------------------------------------------------------------
@@ -123,29 +190,37 @@ def test_readme_severities_agree_with_the_registry() -> None:
 
 def test_each_family_names_a_readme_section_that_exists() -> None:
     headings = [line for line in README.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
-    for family, (_, section) in FAMILIES.items():
+    for family, (_, section, _) in FAMILIES.items():
         assert any(section in heading for heading in headings), f"{family}: no README {section!r}"
 
 
-def generated_blocks(text: str) -> dict[str, str]:
-    return dict(re.findall(r"<!-- codes:(\w+):start -->\n(.*?)<!-- codes:\1:end -->", text, re.S))
-
-
-def test_generated_readme_tables_are_up_to_date() -> None:
-    blocks = generated_blocks(README.read_text(encoding="utf-8"))
-    assert blocks, "README has no generated codes:FAMILY block"
-    for family, block in blocks.items():
-        assert block == markdown_table(family), (
-            f"README's codes:{family} table is stale; run `python -m tests.core.test_codes`"
-        )
-
-
-def update_readme() -> None:
+def test_every_family_has_a_generated_readme_table_and_each_is_up_to_date() -> None:
     text = README.read_text(encoding="utf-8")
-    for family, block in generated_blocks(text).items():
-        start = f"<!-- codes:{family}:start -->\n"
-        text = text.replace(start + block, start + markdown_table(family))
-    README.write_text(text, encoding="utf-8")
+    blocks = readme_blocks(text)
+    assert sorted(blocks) == sorted(FAMILIES), f"README's codes:FAMILY blocks: {list(blocks)}"
+    stale = [family for family, block in blocks.items() if block != markdown_table(family)]
+    assert not stale, f"README's code tables {stale} are stale; run `{REGENERATE}`"
+    assert update_readme(text) == text
+
+
+def test_update_readme_rewrites_only_between_the_markers() -> None:
+    stale = "prose\n<!-- codes:GPU:start -->\n| old |\n<!-- codes:GPU:end -->\nmore prose\n"
+    fresh = update_readme(stale)
+    assert fresh == (
+        f"prose\n<!-- codes:GPU:start -->\n{markdown_table('GPU')}<!-- codes:GPU:end -->\n"
+        "more prose\n"
+    )
+    assert update_readme(fresh) == fresh
+
+
+def test_the_generator_rewrites_a_stale_readme(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- codes:WT:start -->\n<!-- codes:WT:end -->\n", encoding="utf-8")
+    command = [sys.executable, "-m", "claudio_ci.core.codes", "--update", str(readme)]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    assert readme_blocks(readme.read_text(encoding="utf-8")) == {"WT": markdown_table("WT")}
+    assert "`WT009`" in markdown_table("WT")
 
 
 # --- claudio-ci explain ---------------------------------------------------------------------
@@ -169,11 +244,84 @@ def test_explain_of_an_unknown_or_missing_code_is_one_line_and_exit_2(
     assert result.err.count("\n") == 1 and result.err.startswith("claudio-ci: error: explain")
 
 
-def test_explain_all_lists_every_code(run_cli: Callable[..., CliResult]) -> None:
-    result = run_cli("explain", "--all")
+@pytest.mark.parametrize("flag", ["--all", "--list"])
+def test_explain_all_lists_every_code(flag: str, run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", flag)
     assert result.code == 0
     lines = result.out.splitlines()
     assert [line.split()[0] for line in lines] == list(CODES)
+    assert lines[0].split(maxsplit=2)[1:] == [
+        CODES["CFG001"].severity.label,
+        CODES["CFG001"].summary,
+    ]
+
+
+def test_explain_all_as_json_is_the_whole_registry(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", "--all", "--format", "json")
+    assert (result.code, result.err) == (0, "")
+    entries = json.loads(result.out)
+    assert [entry["code"] for entry in entries] == list(CODES)
+    nb005 = next(entry for entry in entries if entry["code"] == "NB005")
+    assert nb005 == {
+        "code": "NB005",
+        "family": "NB",
+        "severity": "error",
+        "summary": CODES["NB005"].summary,
+        "details": CODES["NB005"].details,
+        "hint": CODES["NB005"].hint,
+    }
+    assert "MyST" in nb005["details"]
+
+
+def test_explain_one_code_as_json(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", "smk104", "--format", "json")
+    assert result.code == 0
+    entry = CODES["SMK104"]
+    assert json.loads(result.out) == {
+        "code": "SMK104",
+        "family": "SMK",
+        "severity": "error",
+        "summary": entry.summary,
+        "details": "",
+        "hint": entry.hint,
+    }
+
+
+def test_explain_of_a_family_lists_its_codes(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("explain", "wt")
+    assert result.code == 0
+    assert [line.split()[0] for line in result.out.splitlines()] == [
+        f"WT{n:03d}" for n in range(1, 10)
+    ]
+
+
+def test_explain_shows_the_details_wrapped(run_cli: Callable[..., CliResult]) -> None:
+    out = run_cli("explain", "NB005").out
+    assert "MyST drops a markdown cell's" in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()[1:-2]) <= 88
+
+
+# --- each command's --help lists its family ------------------------------------------------
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_the_help_of_a_familys_command_lists_every_code_of_it(
+    family: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from claudio_ci.cli import main
+
+    command = FAMILIES[family][2].split()
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    listed = help_text.split("\ncodes (`claudio-ci explain CODE` says more):\n", 1)[1]
+    entries = [line.split(maxsplit=2) for line in listed.splitlines()]
+    assert entries == [
+        [code, entry.severity.label, entry.summary]
+        for code, entry in CODES.items()
+        if entry.family == family
+    ]
 
 
 def test_explain_has_help_and_is_listed_in_the_top_level_help() -> None:
@@ -200,7 +348,3 @@ def test_the_readme_printer_prints_a_table_per_family() -> None:
     assert proc.returncode == 0, proc.stderr
     for family in FAMILIES:
         assert markdown_table(family) in proc.stdout
-
-
-if __name__ == "__main__":
-    update_readme()
