@@ -290,8 +290,8 @@ def way_out(overlap: Overlap, risk: Risk) -> str:
 # --- notices about what could not be compared ---------------------------------------------
 
 
-def _notice(where: str, code: str, message: str, hint: str) -> Finding:
-    return Finding(where, code, message, line=0, col=0, severity=Severity.NOTICE, hint=hint)
+def _notice(where: str, code: codes.Code, message: str, hint: str) -> Finding:
+    return Finding(where, code, message, line=0, col=0, severity=code.severity, hint=hint)
 
 
 def worktree_gone(other: Other, reason: str) -> Finding:

@@ -339,7 +339,7 @@ def _unknown_key(layer: Layer, path: list[Any], known: list[str]) -> Finding:
     message = f"unknown key {json_path(path)!s}"
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
-    return _finding(layer, path, CODE_UNKNOWN, message, Severity.WARNING, hint, key=True)
+    return _finding(layer, path, CODE_UNKNOWN, message, CODE_UNKNOWN.severity, hint, key=True)
 
 
 def _finding(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claudio_ci.core import codes
-from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.findings import Finding
 from claudio_ci.core.globs import gitignore_spec
 
 MARKER = "claudio-ci:"
@@ -135,7 +135,7 @@ def filter_findings(
             f"this claudio-ci comment cannot be read, so it silences nothing: {text!r}",
             line,
             col,
-            Severity.NOTICE,
+            MALFORMED.severity,
             hint="write `# claudio-ci: ignore[EXP301, NB1]` (codes in upper case, as in "
             "the config's ignore) or `# claudio-ci: ignore-file[...]`",
         )

@@ -660,7 +660,7 @@ def _number_as_string(path: str, doc: YamlDocument, key: PathKey, text: str) -> 
         f"{json_path(key)}: {text!r} is a string to YAML 1.1 readers such as PyYAML",
         line,
         col,
-        Severity.WARNING,
+        NUMBER_AS_STRING.severity,
         hint=f"write {written} without quotes, so every YAML reader sees a number",
     )
 
@@ -762,7 +762,7 @@ def _output_named(analysis: _Analysis, rules: Rules) -> list[Finding]:
             "a copy of this config would write into the same directory",
             line,
             col,
-            Severity.WARNING,
+            OUTPUT_NOT_NAMED.severity,
             hint=OUTPUT_HINT,
         )
     ]
@@ -861,7 +861,7 @@ def sibling_unreadable(where: str, reason: str) -> Finding:
         f"could not read its experiment configs: {reason}",
         0,
         0,
-        Severity.WARNING,
+        SIBLING_UNREADABLE.severity,
         hint="run `git worktree prune` if the worktree is gone; otherwise check it by hand",
     )
 

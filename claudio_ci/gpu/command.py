@@ -14,7 +14,7 @@ from claudio_ci.check import command_config
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
-from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.findings import Finding
 from claudio_ci.gpu import ledger as gpu_ledger
 from claudio_ci.gpu.pricing import Pricing, shipped_rates
 from claudio_ci.gpu.report import (
@@ -196,7 +196,7 @@ def _other_bot(number: int, assumed: str, actual: str) -> Finding:
         "again, so each run starts a new one",
         0,
         0,
-        Severity.WARNING,
+        CODE_OTHER_BOT.severity,
         hint=f"set the gpu-cost action's comment-author input to {actual} "
         f"(gpu comment --author {actual})",
     )

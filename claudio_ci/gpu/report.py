@@ -88,12 +88,12 @@ def cost_findings(branch_costs: Mapping[str, float], resources: Mapping[str, Any
     for branch, cost in branch_costs.items():
         if limit > 0 and cost > limit:
             message = f"GPU cost ${cost:.2f} is over resources.cost_limit (${limit:.2f})"
-            findings.append(Finding(branch, CODE_LIMIT, message, 0, 0, Severity.ERROR))
+            findings.append(Finding(branch, CODE_LIMIT, message, 0, 0, CODE_LIMIT.severity))
         elif threshold > 0 and cost > threshold:
             message = (
                 f"GPU cost ${cost:.2f} is over resources.cost_warning_threshold (${threshold:.2f})"
             )
-            findings.append(Finding(branch, CODE_WARNING, message, 0, 0, Severity.WARNING))
+            findings.append(Finding(branch, CODE_WARNING, message, 0, 0, CODE_WARNING.severity))
     return findings
 
 
@@ -137,7 +137,7 @@ def _notices(ledger: Ledger, report: Report) -> list[Finding]:
                 f"no hourly rate for {model}: its GPU time is counted at $0",
                 0,
                 0,
-                Severity.NOTICE,
+                CODE_UNPRICED.severity,
                 hint=f'set gpu.hourly_rates: {{"{model}": USD}} or gpu.default_hourly_rate',
             )
         )
@@ -151,7 +151,7 @@ def _notices(ledger: Ledger, report: Report) -> list[Finding]:
                     "GPUs with neither energy counter nor power reading); kWh leaves them out",
                     0,
                     0,
-                    Severity.NOTICE,
+                    CODE_UNMEASURED.severity,
                 )
             )
         if totals.incomplete:
@@ -163,7 +163,7 @@ def _notices(ledger: Ledger, report: Report) -> list[Finding]:
                     "their figures stop at their last sample",
                     0,
                     0,
-                    Severity.NOTICE,
+                    CODE_INCOMPLETE.severity,
                 )
             )
     return findings

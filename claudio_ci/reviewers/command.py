@@ -219,7 +219,7 @@ def _config_at(
     layers = [env_layer(os.environ), override_layer(overrides)]
     if raw is None:
         message = f"no {path} at the base commit {sha[:12]}: no reviewer rules"
-        notice = Finding(path, REV009, message, 0, 0, Severity.NOTICE)
+        notice = Finding(path, REV009, message, 0, 0, REV009.severity)
         return merge_layers([layer for layer in layers if layer]), [notice]
     try:
         text = decode_yaml_bytes(raw)
@@ -245,7 +245,7 @@ def _route_pull_request(
             f"GitHub lists {len(listed):,} of the {pull.changed_files:,} changed files "
             f"(its limit is {FILES_CAP:,}): the others are not routed"
         )
-        result.findings.append(_finding(locate, [], REV003, message, Severity.WARNING))
+        result.findings.append(_finding(locate, [], REV003, message, REV003.severity))
     routing = route(ruleset, [path for f in listed for path in f.paths])
     reviewed = client.reviewers(pull.number) if routing.reviewers else set()
     decisions = decide(
@@ -308,7 +308,7 @@ def _apply(
             statuses[reviewer.key] = f"refused ({REV004})"
             message = f"GitHub refused to request a review from {reviewer.label}: {reason}"
             hint = "is it a collaborator, or a team of the repository's owner with access?"
-            result.findings.append(_finding(locate, where, REV004, message, Severity.WARNING, hint))
+            result.findings.append(_finding(locate, where, REV004, message, REV004.severity, hint))
             continue
         as_team = reviewer.kind is not Kind.USER and reviewer.name in outcome.teams
         if as_team:
@@ -351,7 +351,7 @@ def _team_token_warning(locate: Locate, teams: Sequence[str]) -> Finding:
         "give the action a token that may read the organization's teams (read:org): a GitHub "
         f"App token or a PAT through its `token:` input, e.g.\n{TOKEN_SNIPPET}"
     )
-    return _finding(locate, [], REV011, message, Severity.WARNING, hint)
+    return _finding(locate, [], REV011, message, REV011.severity, hint)
 
 
 def _collect(result: Report, reviewers: Sequence[Reviewer]) -> None:
@@ -372,7 +372,7 @@ def _add_row(
     if decision.status is Status.OTHER_ORG:
         message = f"{entry.reviewer.label}: GitHub only requests teams of the repository's owner"
         path = _rule_path(entry.rules[0])
-        result.findings.append(_finding(locate, path, REV007, message, Severity.WARNING))
+        result.findings.append(_finding(locate, path, REV007, message, REV007.severity))
 
 
 def _write_outputs(result: Report, env: ActionsEnv) -> None:
@@ -489,7 +489,7 @@ def _check_names_on_github(
             if not known:
                 message = f"{reviewer.label}: GitHub knows no such {reviewer.kind.value} here"
                 hint = f"reviewers must be collaborators or teams of {client.owner} with access"
-                findings.append(_finding(locate, path, REV103, message, Severity.ERROR, hint))
+                findings.append(_finding(locate, path, REV103, message, REV103.severity, hint))
     return True
 
 

@@ -278,7 +278,7 @@ def codeowners_setting(section: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _codeowners_rules(path: str, text: str) -> tuple[list[Rule], list[Finding]]:
     lines, problems = co.parse(text)
-    findings = [Finding(path, REV010, p.message, p.number, 1, Severity.ERROR) for p in problems]
+    findings = [Finding(path, REV010, p.message, p.number, 1, REV010.severity) for p in problems]
     rules = []
     for line in lines:
         owners: dict[str, Reviewer] = {}
@@ -609,7 +609,7 @@ def codeowners(
         if written is None:
             where, line, col = rule_location(rule, locate)
             message = f"CODEOWNERS cannot express {rule.pattern!r}; its files are listed one by one"
-            findings.append(Finding(where, REV202, message, line, col, Severity.NOTICE))
+            findings.append(Finding(where, REV202, message, line, col, REV202.severity))
             continue
         lines.append((written, _owners((*ruleset.default.reviewers, *rule.reviewers))))
     singles = []
@@ -666,7 +666,7 @@ def _bare_name_findings(ruleset: RuleSet, locate: Locate) -> list[Finding]:
             f"{name!r} is written @{name}, a user, in CODEOWNERS",
             line,
             col,
-            Severity.WARNING,
+            REV201.severity,
             f"if it is a team, write it `org/{name}` in .claudio.yaml",
         )
         for name in sorted(bare)

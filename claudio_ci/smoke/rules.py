@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from claudio_ci.core import codes
-from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.findings import Finding
 from claudio_ci.core.yamlfile import json_path
 
 RUN_FAILED = codes.SMK001
@@ -194,7 +194,7 @@ def check_run(experiment: Experiment, run: RunFacts) -> list[Finding]:
                 f"process(es) running: {', '.join(run.leftovers)}; stopped them",
                 0,
                 0,
-                Severity.WARNING,
+                LEFT_RUNNING.severity,
                 hint="join or terminate worker processes before exiting "
                 "(DataLoader workers, multiprocessing pools, servers)",
             )
@@ -356,7 +356,7 @@ def check_metrics(
                 f"{missing.message}: the loss trend is not checked",
                 0,
                 0,
-                Severity.NOTICE,
+                LOSS_NOT_FOUND.severity,
                 hint=missing.hint,
             )
         ]
@@ -400,7 +400,7 @@ def check_metrics(
                 f"{name}: no loss in {path} (looked for {keys}): the loss trend is not checked",
                 0,
                 0,
-                Severity.NOTICE,
+                LOSS_NOT_FOUND.severity,
                 hint="set smoke_test.loss_key to the name your trainer logs the loss under",
             )
         )

@@ -67,8 +67,8 @@ class SetupReport:
         return FAILED if any(f.severity is Severity.ERROR for f in self.findings) else DONE
 
 
-def _warning(path: str, code: str, message: str, hint: str | None = None) -> Finding:
-    return Finding(path, code, message, 0, 0, Severity.WARNING, hint)
+def _warning(path: str, code: codes.Code, message: str, hint: str | None = None) -> Finding:
+    return Finding(path, code, message, 0, 0, code.severity, hint)
 
 
 def _leads_outside(root: Path, path: Path) -> bool:
@@ -260,9 +260,9 @@ def run_commands(
     return True
 
 
-def _command_error(settings: WorktreeSettings, code: str, message: str) -> Finding:
+def _command_error(settings: WorktreeSettings, code: codes.Code, message: str) -> Finding:
     hint = "fix it, then run `claudio-ci worktree setup` again in this worktree"
-    return Finding(settings.commands_origin, code, message, 0, 0, Severity.ERROR, hint)
+    return Finding(settings.commands_origin, code, message, 0, 0, code.severity, hint)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -337,7 +337,7 @@ def setup_worktree(
                 trust.notice,
                 0,
                 0,
-                Severity.NOTICE,
+                COMMANDS_NOT_APPROVED.severity,
             )
         )
     elif wanted and rerun:

@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -80,6 +82,43 @@ def referenced_codes() -> dict[str, str]:
             for name in names:
                 found.setdefault(name, _where(path, node))
     return {name: where for name, where in found.items() if CODE_PATTERN.fullmatch(name)}
+
+
+def _registry_code(node: ast.expr, module: ModuleType) -> Code | None:
+    """The registry entry a `NAME` or `module.NAME` argument stands for, if any."""
+    value: object = None
+    if isinstance(node, ast.Name):
+        value = getattr(module, node.id, None)
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        value = getattr(getattr(module, node.value.id, None), node.attr, None)
+    return value if isinstance(value, Code) else None
+
+
+def test_a_default_severity_is_taken_from_the_registry() -> None:
+    """`Finding(path, CODE, ..., CODE.severity)`, not the same severity spelled again: a call
+    that passes one code and `Severity.X`, X being that code's default, is flagged."""
+    spelled = []
+    for path in sources():
+        text = path.read_text(encoding="utf-8")
+        if "Severity." not in text or path.name == "__main__.py":
+            continue
+        dotted = path.relative_to(REPO_ROOT).with_suffix("").as_posix().replace("/", ".")
+        module = importlib.import_module(dotted)
+        for call in ast.walk(ast.parse(text)):
+            if not isinstance(call, ast.Call):
+                continue
+            args = [*call.args, *(keyword.value for keyword in call.keywords)]
+            codes = [code for arg in args if (code := _registry_code(arg, module)) is not None]
+            severities = [
+                arg.attr
+                for arg in args
+                if isinstance(arg, ast.Attribute)
+                and isinstance(arg.value, ast.Name)
+                and arg.value.id == "Severity"
+            ]
+            if len(codes) == 1 and severities == [codes[0].severity.name]:
+                spelled.append(f"{_where(path, call)}: pass {codes[0]}'s constant `.severity`")
+    assert not spelled, "\n".join(spelled)
 
 
 def test_every_registered_code_is_used_somewhere() -> None:
