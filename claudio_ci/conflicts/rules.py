@@ -5,20 +5,8 @@ git predicts for the merge.
 Plain data in, findings out. The runner (`claudio_ci/conflicts/command.py`) lists
 the siblings' and branches' changes and predicts the merges.
 
-Codes (stable; the hint of every finding gives a way out):
-
-    CR001 high-risk file also changed elsewhere (the message gives the predicted merge)
-    CR002 single-writer file also changed elsewhere: only one branch may change it at a time
-    CR003 file also changed elsewhere, and the merge would conflict
-    CR004 file also changed elsewhere; the merge is predicted clean (or could not be predicted)
-    CR005 low-risk file also changed elsewhere
-    CR101 a sibling worktree could not be read (gone, locked and missing): only its commits
-          were compared
-    CR102 a sibling worktree or branch was not compared (no common history, no commit yet)
-    CR103 this branch has no commit yet: nothing to compare with
-    CR104 the other pull requests could not be listed (`--pr`)
-    CR105 a sibling worktree's untracked files over `conflicts.untracked_max_mb` were left
-          out of its prediction
+Codes: the CR family, in claudio_ci/core/codes.py (`claudio-ci explain CR` lists them); the
+hint of every finding gives a way out.
 
 Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 

@@ -133,7 +133,10 @@ NB004 = Code(
     ERROR,
     "notebook and text twin out of sync (a warning when notebooks are not tracked)",
     hint="--fix syncs from the staged or newer file, as `jupytext --sync` would",
-    details="The first differing cell is named, and the finding points at its line.",
+    details=(
+        "`jupytext --sync` would rewrite one. The first differing cell is named, and the "
+        "finding points at its line."
+    ),
 )
 NB005 = Code(
     "NB005",
@@ -277,7 +280,7 @@ EXP005 = Code("EXP005", ERROR, "the file is not UTF-8", hint="save it as UTF-8")
 EXP006 = Code(
     "EXP006",
     ERROR,
-    "the file is not a mapping",
+    "the file is not a mapping (empty, a list)",
     hint="start from an existing experiment: top-level `model:`, `training:` and `output:`",
 )
 EXP007 = Code(
@@ -602,7 +605,7 @@ REV204 = Code(
 SMK001 = Code(
     "SMK001",
     ERROR,
-    "the training command failed (annotated at the failing line)",
+    "the training command failed (exit code or signal; annotated at the failing line)",
     hint="the message shows the command to reproduce it locally",
 )
 SMK002 = Code(
@@ -638,7 +641,7 @@ SMK101 = Code(
 SMK102 = Code(
     "SMK102",
     ERROR,
-    "the metrics are not readable (damaged JSON/CSV/event file, too deep, too large)",
+    "the metrics are not readable (damaged JSON/CSV/event file, too deep, too large, no reader)",
     hint="the message names the file and the reason (event files: the tensorboard extra)",
 )
 SMK103 = Code(
@@ -672,7 +675,7 @@ SMK201 = Code(
 SMK202 = Code(
     "SMK202",
     ERROR,
-    "the checkpoint does not load",
+    "the checkpoint does not load with the project's interpreter",
     hint="save state_dict() (loads with weights_only=True), or set trusted_checkpoints: true",
 )
 SMK203 = Code(
@@ -684,7 +687,7 @@ SMK203 = Code(
 SMK301 = Code(
     "SMK301",
     ERROR,
-    "the import check failed",
+    "the import check (`module:Class`, imported and instantiated) failed",
     hint="run the import shown in the project root to see the same error",
 )
 

@@ -4,24 +4,8 @@ parallel runs, in this worktree or in a sibling one, never overwrite each other.
 Plain data in, findings out. The runner (`claudio_ci/experiments/command.py`) reads
 the files, the sibling worktrees and branches, and the JSON Schemas.
 
-Codes (stable; `hint` on every finding says how to fix it):
-
-    EXP001 not valid YAML                    EXP201 violates the schema
-    EXP002 duplicate key                     EXP202 a number YAML 1.1 reads as a string
-    EXP003 more than one YAML document       EXP203 .nan or .inf
-    EXP004 too large, alias bomb, too deep   EXP301 reference to a key that does not exist
-    EXP005 not UTF-8                         EXP302 malformed reference (OmegaConf's grammar)
-    EXP006 not a mapping (empty, a list)     EXP303 circular reference
-    EXP007 cannot be read                    EXP304 mapping or list put into a string (warning)
-    EXP101 file name breaks name_pattern     EXP305 resolver, not checked (notice)
-                                             EXP306 reference to a `???` value (warning)
-                                             EXP307 key made of a non-string value
-                                             EXP308 Hydra cannot compose it (Hydra mode)
-    EXP102 reserved name                     EXP401 output dir shared with another experiment
-    EXP103 name key missing                  EXP402 output dir ignores the name (warning)
-    EXP104 name key differs from file name   EXP501 same name added in a sibling, other content
-    EXP105 two files, one experiment name    EXP502 output dir shared with a sibling's experiment
-                                             EXP503 sibling could not be read (warning)
+Codes: the EXP family, in claudio_ci/core/codes.py (`claudio-ci explain EXP` lists them);
+`hint` on every finding says how to fix it.
 """
 
 from __future__ import annotations

@@ -4,16 +4,7 @@ A pair is in sync when `jupytext --sync` would leave every file untouched, which
 is the newest. The check reads files and git state handed to it; it never runs git itself
 and writes nothing: with `fix`, it returns the new text of each file to write.
 
-Codes (stable):
-  NB001  a notebook has no text twin, or the twin is not added to git
-  NB002  a text twin has no notebook, or the notebook is not added to git (notebooks tracked)
-  NB003  pairing metadata is missing, or differs from `notebooks.formats`
-  NB004  notebook and twin are out of sync (`jupytext --sync` would rewrite one)
-  NB005  both files changed since the last commit and are out of sync: --fix will not choose
-  NB006  a file cannot be read: not UTF-8, not JSON, not nbformat 4, invalid notebook
-  NB007  committed outputs while `notebooks.strip_outputs` is true
-  NB008  a notebook is in git while `notebooks.ipynb_tracked` is false
-  NB009  a file is larger than `notebooks.max_file_mb`: not read
+Codes: the NB family, in claudio_ci/core/codes.py (`claudio-ci explain NB` lists them).
 """
 
 from __future__ import annotations

@@ -4,22 +4,7 @@ Plain data in, findings out. `claudio_ci.smoke.session` runs the command, reads 
 files and loads the checkpoint; this module decides. Findings sit on the experiment's config
 file, except a crash, which sits at the project line its traceback ends in.
 
-Codes (stable):
-
-    SMK001 the training command failed (exit code, signal)
-    SMK002 it ran past timeout_seconds and was stopped
-    SMK003 its process tree used more than max_memory_mb
-    SMK004 it left processes running after it exited (warning)
-    SMK005 a `smoke_test.configs` glob matches no file
-    SMK101 no metrics file, or one left by an earlier run
-    SMK102 the metrics file cannot be read (damaged JSON/CSV/event file, or a reader missing)
-    SMK103 a metric is NaN or infinite
-    SMK104 the loss rose across the logged steps
-    SMK105 no loss found in the metrics, so the loss trend was not checked (notice)
-    SMK201 no checkpoint, or one left by an earlier run
-    SMK202 the checkpoint does not load with the project's interpreter
-    SMK203 the checkpoint holds NaN or infinite weights
-    SMK301 the import check (`module:Class`, imported and instantiated) failed
+Codes: the SMK family, in claudio_ci/core/codes.py (`claudio-ci explain SMK` lists them).
 
 Loss rule (SMK104): with n >= 2 losses logged (the records are `steps`, else `epochs`, else
 `log_history`, else the list itself; the loss is the first of `loss_key` they hold),

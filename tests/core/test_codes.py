@@ -30,7 +30,7 @@ from claudio_ci.core.codes import (
     readme_blocks,
     update_readme,
 )
-from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.findings import Finding
 from tests.conftest import CliResult
 from tests.gitutil import REPO_ROOT
 
@@ -39,7 +39,6 @@ REGISTRY = PACKAGE / "core" / "codes.py"
 README = REPO_ROOT / "README.md"
 # Any code-shaped string, so a code of a new family is caught too.
 ANY_CODE = re.compile(r"[A-Z]{2,5}\d{3}")
-SEVERITIES = {s.label for s in Severity}
 REGENERATE = "python -m claudio_ci.core.codes --update README.md"
 
 
@@ -177,60 +176,13 @@ def test_a_code_is_the_plain_string_wherever_a_finding_goes() -> None:
 # --- the README ---------------------------------------------------------------------------
 
 
-def _expand(cell: str) -> list[str]:
-    """`EXP001`–`EXP007` (a range), `SMK101` / `SMK102` and single codes, as listed codes."""
-    codes = re.findall(r"[A-Z]{2,5}\d{3}", cell)
-    if len(codes) == 2 and re.search(r"`\s*[–-]\s*`", cell):
-        family = codes[0].rstrip("0123456789")
-        first, last = int(codes[0][len(family) :]), int(codes[1][len(family) :])
-        return [f"{family}{n:03d}" for n in range(first, last + 1)]
-    return codes
-
-
-def readme_code_rows() -> list[tuple[list[str], list[str]]]:
-    """(codes, other cells) for each README table row whose first cell names codes."""
-    rows = []
-    for line in README.read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and re.fullmatch(r"[`A-Z0-9 /–-]+", cells[0]):
-            codes = _expand(cells[0])
-            if codes:
-                rows.append((codes, cells[1:]))
-    return rows
-
-
-def test_readme_tables_list_every_code_and_only_registered_ones() -> None:
-    listed = [code for codes, _ in readme_code_rows() for code in codes]
-    unknown = sorted(set(listed) - set(CODES))
-    assert not unknown, f"README lists codes that claudio_ci/core/codes.py does not have: {unknown}"
-    undocumented = [code for code in CODES if code not in listed]
-    assert not undocumented, f"codes missing from the README's code tables: {undocumented}"
-
-
-def _stated_severity(cells: list[str]) -> str | None:
-    """A severity column, or a `(warning ...)` remark in the meaning."""
-    for cell in cells:
-        if cell in SEVERITIES:
-            return cell
-    remark = re.search(r"\((error|warning|notice)\b", " ".join(cells))
-    return remark.group(1) if remark else None
-
-
-def test_readme_severities_agree_with_the_registry() -> None:
-    disagree = [
-        f"{code}: README says {stated}, claudio_ci/core/codes.py says {CODES[code].severity.label}"
-        for codes, cells in readme_code_rows()
-        if (stated := _stated_severity(cells)) is not None
-        for code in codes
-        if code in CODES and CODES[code].severity.label != stated
-    ]
-    assert not disagree, "\n".join(disagree)
-
-
-def test_each_family_names_a_readme_section_that_exists() -> None:
-    headings = [line for line in README.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
+def test_each_familys_table_sits_in_its_readme_section() -> None:
+    """Under the nearest heading (levels 1-3) that names the family's README section."""
+    lines = README.read_text(encoding="utf-8").splitlines()
     for family, (_, section, _) in FAMILIES.items():
-        assert any(section in heading for heading in headings), f"{family}: no README {section!r}"
+        start = lines.index(f"<!-- codes:{family}:start -->")
+        heading = next(line for line in reversed(lines[:start]) if re.match(r"#{1,3} ", line))
+        assert section in heading, f"{family}'s table is under {heading!r}, not {section!r}"
 
 
 def test_every_family_has_a_generated_readme_table_and_each_is_up_to_date() -> None:
