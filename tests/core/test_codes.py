@@ -126,9 +126,16 @@ def test_every_registered_code_is_used_somewhere() -> None:
     assert not dead, f"in claudio_ci/core/codes.py but reported nowhere (remove them): {dead}"
 
 
-def test_every_code_named_in_the_sources_and_the_readme_is_registered() -> None:
-    """Prose too: a docstring, a help text or the README naming a code that does not exist."""
-    texts = [*sources(), README]
+def test_every_code_named_in_the_sources_and_the_docs_is_registered() -> None:
+    """Prose too: a docstring, a help text, the README, a hook's description, a template's
+    comment or an action naming a code that does not exist (CHANGELOG.md is history)."""
+    shipped = ["templates/**/*.y*ml", "templates/**/*.md", "actions/**/*.y*ml", "hooks/*"]
+    texts = [
+        *sources(),
+        README,
+        REPO_ROOT / ".pre-commit-hooks.yaml",
+        *(path for pattern in shipped for path in sorted(REPO_ROOT.glob(pattern))),
+    ]
     unknown = [
         f"{path.relative_to(REPO_ROOT).as_posix()}: {code}"
         for path in texts
