@@ -24,27 +24,35 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from claudio_ci.core.findings import Severity
 
-CODE_PATTERN = re.compile(r"\b(?:CFG|NB|CR|EXP|WT|REV|SMK|GPU)\d{3}\b")
 
-# Family prefix: (what it covers, the README section that holds its table, the command that
-# reports it).
+class Family(NamedTuple):
+    about: str  # what its codes are about
+    section: str  # the README section that holds its table
+    command: str  # the command whose `--help` lists its codes
+
+
 FAMILIES = {
-    "CFG": ("configuration files and flags", "Configuration", "config validate"),
-    "NB": ("notebooks paired with jupytext, and in sync", "jupytext-pairing", "check notebooks"),
-    "CR": (
+    "CFG": Family("configuration files and flags", "Configuration", "config validate"),
+    "NB": Family(
+        "notebooks paired with jupytext, and in sync", "jupytext-pairing", "check notebooks"
+    ),
+    "CR": Family(
         "conflict risk between parallel worktrees, branches and PRs",
         "conflict-risk",
         "check conflicts",
     ),
-    "EXP": ("experiment configs", "experiment-config", "check experiments"),
-    "WT": ("worktree setup", "Worktree setup and plain git hooks", "worktree setup"),
-    "REV": ("reviewers by changed path", "actions/assign-reviewers", "reviewers"),
-    "SMK": ("the training smoke test", "actions/smoke-test", "smoke-test"),
-    "GPU": ("GPU cost per branch", "actions/gpu-cost", "gpu"),
+    "EXP": Family("experiment configs", "experiment-config", "check experiments"),
+    "WT": Family("worktree setup", "Worktree setup and plain git hooks", "worktree setup"),
+    "REV": Family("reviewers by changed path", "actions/assign-reviewers", "reviewers"),
+    "SMK": Family("the training smoke test", "actions/smoke-test", "smoke-test"),
+    "GPU": Family("GPU cost per branch", "actions/gpu-cost", "gpu"),
 }
+
+CODE_PATTERN = re.compile(rf"\b(?:{'|'.join(FAMILIES)})\d{{3}}\b")
 
 ERROR, WARNING, NOTICE = Severity.ERROR, Severity.WARNING, Severity.NOTICE
 
@@ -750,14 +758,14 @@ def family_codes(family: str) -> list[Code]:
 
 def explain(entry: Code) -> str:
     """What `claudio-ci explain CODE` prints."""
-    about, where, command = FAMILIES[entry.family]
+    family = FAMILIES[entry.family]
     details = textwrap.fill(entry.details, 88) + "\n" if entry.details else ""
     return (
         f"{entry} ({entry.severity.label} by default): {entry.summary}\n"
         f"{details}"
         f"hint: {entry.hint}\n"
-        f"family: {entry.family}, {about} (`claudio-ci {command}`); "
-        f"documented under {where} in the README\n"
+        f"family: {entry.family}, {family.about} (`claudio-ci {family.command}`); "
+        f"documented under {family.section} in the README\n"
     )
 
 
@@ -843,7 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.readme:
         text = "".join(
-            f"\n`{f}`: {about}\n\n{markdown_table(f)}" for f, (about, _, _) in FAMILIES.items()
+            f"\n`{name}`: {family.about}\n\n{markdown_table(name)}"
+            for name, family in FAMILIES.items()
         )
     else:
         text = listing(list(CODES.values()))

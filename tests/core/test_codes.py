@@ -308,7 +308,7 @@ def test_the_help_of_a_familys_command_lists_every_code_of_it(
 ) -> None:
     from claudio_ci.cli import main
 
-    command = FAMILIES[family][2].split()
+    command = FAMILIES[family].command.split()
     with pytest.raises(SystemExit) as exited:
         main([*command, "--help"])
     assert exited.value.code == 0
