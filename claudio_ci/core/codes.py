@@ -843,10 +843,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.update is not None:
-        before = args.update.read_text(encoding="utf-8")
-        after = update_readme(before)
-        if after != before:
-            args.update.write_text(after, encoding="utf-8")
+        from claudio_ci.core.fileio import write_atomic
+
+        try:
+            before = args.update.read_text(encoding="utf-8")
+            after = update_readme(before)
+            if after != before:
+                write_atomic(args.update, after)
+        except (OSError, UnicodeDecodeError) as exc:
+            parser.error(f"--update: cannot rewrite {args.update}: {exc}")
         sys.stdout.write(f"{args.update}: {'updated' if after != before else 'up to date'}\n")
         return 0
     if args.readme:

@@ -219,6 +219,12 @@ def test_the_generator_rewrites_a_stale_readme(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     assert readme_blocks(readme.read_text(encoding="utf-8")) == {"WT": markdown_table("WT")}
     assert "`WT009`" in markdown_table("WT")
+    missing = subprocess.run(
+        [*command[:-1], str(tmp_path / "absent.md")], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2 and missing.stderr.splitlines()[-1].startswith(
+        "python -m claudio_ci.core.codes: error: --update: cannot rewrite"
+    )
 
 
 # --- claudio-ci explain ---------------------------------------------------------------------
