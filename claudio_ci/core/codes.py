@@ -21,9 +21,7 @@ import json
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 from claudio_ci.core.findings import Severity
@@ -759,6 +757,8 @@ def family_codes(family: str) -> list[Code]:
 def explain(entry: Code) -> str:
     """What `claudio-ci explain CODE` prints."""
     family = FAMILIES[entry.family]
+    import textwrap  # only here: importing the registry stays cheap for every hook
+
     details = textwrap.fill(entry.details, 88) + "\n" if entry.details else ""
     return (
         f"{entry} ({entry.severity.label} by default): {entry.summary}\n"
@@ -838,18 +838,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--update",
         metavar="README",
-        type=Path,
         help="rewrite the generated code tables of this README in place",
     )
     args = parser.parse_args(argv)
     if args.update is not None:
+        from pathlib import Path
+
         from claudio_ci.core.fileio import write_atomic
 
+        readme = Path(args.update)
         try:
-            before = args.update.read_text(encoding="utf-8")
+            before = readme.read_text(encoding="utf-8")
             after = update_readme(before)
             if after != before:
-                write_atomic(args.update, after)
+                write_atomic(readme, after)
         except (OSError, UnicodeDecodeError) as exc:
             parser.error(f"--update: cannot rewrite {args.update}: {exc}")
         sys.stdout.write(f"{args.update}: {'updated' if after != before else 'up to date'}\n")
