@@ -291,6 +291,15 @@ def test_explain_one_code_as_json(run_cli: Callable[..., CliResult]) -> None:
     }
 
 
+def test_explain_all_as_json_is_the_array_of_each_codes_own_json(
+    run_cli: Callable[..., CliResult],
+) -> None:
+    """As `ruff rule --all --output-format json`: the same objects `rule CODE` prints."""
+    every = json.loads(run_cli("explain", "--all", "--format", "json").out)
+    one_by_one = [json.loads(run_cli("explain", code, "--format", "json").out) for code in CODES]
+    assert every == one_by_one
+
+
 def test_explain_of_a_family_lists_its_codes(run_cli: Callable[..., CliResult]) -> None:
     result = run_cli("explain", "wt")
     assert result.code == 0
