@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 
 from claudio_ci import __version__
 from claudio_ci.core.errors import ClaudioError, UsageError
-from claudio_ci.core.findings import FORMATS, github_safe_line, shown_path
+from claudio_ci.core.findings import github_safe_line, shown_path
+from claudio_ci.core.report import FORMATS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -362,7 +363,7 @@ def _add_gpu_command(sub: Any) -> None:
     )
     report.add_argument("--branch", help="only this branch")
     report.add_argument("--since", metavar="T", help="only runs started since T: 7d, 12h, or ISO")
-    report.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _format_option(report)
     report.set_defaults(handler=lazy("claudio_ci.gpu.command", "report"))
     comment = actions.add_parser(
         "comment",

@@ -12,7 +12,7 @@ from claudio_ci.adapters.git import find_repository
 from claudio_ci.check import command_config, report
 from claudio_ci.core.config import SCHEMA_PATH, Config
 from claudio_ci.core.config import validate as validate_config
-from claudio_ci.core.findings import render_text
+from claudio_ci.core.report import render_text
 
 
 def _load(args: argparse.Namespace) -> Config:

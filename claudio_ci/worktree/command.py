@@ -13,7 +13,8 @@ from claudio_ci.adapters.git import discover
 from claudio_ci.check import command_config
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
-from claudio_ci.core.findings import exit_code, render
+from claudio_ci.core.findings import exit_code
+from claudio_ci.core.report import render
 from claudio_ci.worktree.registry import FAILED, INCOMPLETE
 from claudio_ci.worktree.settings import WorktreeSettings, load_settings
 from claudio_ci.worktree.setup import creates_worktree, setup_worktree
