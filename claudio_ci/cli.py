@@ -86,14 +86,25 @@ def _config_options(nested: bool = False) -> argparse.ArgumentParser:
     return parent
 
 
+FORMAT_HELP = (
+    "output format: text, github (annotations, and the step summary), json, markdown "
+    "(default: github under GitHub Actions, else text)"
+)
+
+
 def _format_option(
-    parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, *, nested: bool = False
+    parser: argparse.ArgumentParser,
+    choices: Sequence[str] = FORMATS,
+    *,
+    nested: bool = False,
+    help_text: str = FORMAT_HELP,
 ) -> None:
+    """The same `--format` choices for every command that prints a report (core/report.py)."""
     parser.add_argument(
         "--format",
         choices=choices,
         default=argparse.SUPPRESS if nested else None,
-        help="output format (default: github under GitHub Actions, else text)",
+        help=help_text,
     )
 
 
@@ -192,7 +203,13 @@ def _add_config_commands(sub: Any) -> None:
         help="print the merged configuration and where each value came from",
         parents=[_config_options()],
     )
-    _format_option(show, ("text", "json", "yaml"))
+    _format_option(
+        show,
+        (*FORMATS, "yaml"),
+        help_text="output format: text (KEY = VALUE  # ORIGIN), github (the same lines), json "
+        "(the configuration and the origins), markdown (a table), or yaml (the configuration "
+        "alone, as a file would hold it) (default: github under GitHub Actions, else text)",
+    )
     show.set_defaults(handler=lazy("claudio_ci.project.config_command", "show"))
     validate = actions.add_parser(
         "validate",
@@ -315,7 +332,7 @@ def _add_worktree_command(sub: Any) -> None:
         "(exit 1: a broken link or a failed setup)",
         parents=[_config_options()],
     )
-    _format_option(status, ("text", "json"))
+    _format_option(status)
     status.set_defaults(handler=lazy("claudio_ci.worktree.command", "status"))
 
 
