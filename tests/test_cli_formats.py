@@ -192,3 +192,23 @@ def test_smoke_test_prints_its_table_in_every_format(
         assert [e["experiment"] for e in json.loads(result.out)["experiments"]] == ["test"]
     else:
         assert "test" in result.out.split("peak memory")[1]  # the header, then the row
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_under_github_actions_the_default_is_github(
+    repo: Path,
+    tmp_path: Path,
+    run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    args, expected = COMMANDS[command]
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    default = run_cli(*args, cwd=repo)
+    assert default.code == expected
+    assert default.out == run_cli(*args, "--format", "github", cwd=repo).out
+    _check_github(default.out)
+    if command in ("gpu report", "worktree status", "smoke-test"):  # a summary of their own
+        _check_markdown(summary.read_text(encoding="utf-8"))
