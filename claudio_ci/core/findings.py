@@ -204,12 +204,6 @@ def github_safe_json(data: object) -> str:
 # --- Markdown ---------------------------------------------------------------------------
 
 
-def markdown_cell(value: str) -> str:
-    """Make text safe inside a Markdown table cell. Older helper: it does not stop a
-    backtick, raw HTML or an @mention; use `markdown_text` or `markdown_code`."""
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the
 # ones with an inline meaning (emphasis, code, links, raw HTML, entities, GFM strikethrough,
 # tables, math, emoji) plus `#` and `:` so that neither `##[` nor a leading `::` reaches a log.
