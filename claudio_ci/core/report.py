@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from claudio_ci.core.findings import (
     Finding,
@@ -38,14 +38,15 @@ from claudio_ci.core.findings import (
 
 FORMATS = ("text", "github", "json", "markdown")
 
+# The parts are named tuples, the report a dataclass: this module is on every hook's path,
+# and a named tuple costs a fifth of a dataclass to define.
 Align = Literal["left", "right"]
 # How a column's plain cells become Markdown: literal text, a code span (a file, branch or
 # rule name), or as they are (numbers and money the builder formatted itself).
 MarkdownAs = Literal["text", "code", "raw"]
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """Plain text, and its Markdown when that is not the plain text escaped (an icon, a
     bold total, a code span): the builder escapes what it puts there. Titles are the
     program's own words, never escaped; cells and notes are escaped unless given here."""
@@ -57,29 +58,25 @@ class Text:
 Cell = str | Text
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     title: str
     align: Align = "left"
     markdown: MarkdownAs = "text"
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     columns: Sequence[Column]
     rows: Sequence[Sequence[Cell]]
     title: str | None = None
 
 
-@dataclass(frozen=True)
-class Notes:
+class Notes(NamedTuple):
     """Lines of prose: one per line in text, one paragraph in Markdown."""
 
     lines: Sequence[Cell]
 
 
-@dataclass(frozen=True)
-class MarkdownOnly:
+class MarkdownOnly(NamedTuple):
     """Markdown the terminal has no use for (a chart, a log the terminal already showed)."""
 
     markdown: str
