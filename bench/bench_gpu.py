@@ -29,7 +29,7 @@ from claudio_ci.gpu.ledger import Ledger, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.readings import Source
-from claudio_ci.gpu.report import build_report, render_markdown, render_text
+from claudio_ci.gpu.report import build_report, render
 from claudio_ci.gpu.sampler import Sampler
 from claudio_ci.gpu.trace import FORMAT_KEY, FORMAT_VERSION, ReplaySource
 from claudio_ci.gpu.usage import UsageMeter
@@ -185,8 +185,8 @@ def report_rows(tmp: Path) -> list[Row]:
     script = shutil.which("claudio-ci", path=str(Path(sys.executable).parent))
     cli = [script] if script else [sys.executable, "-m", "claudio_ci"]
     cases = {
-        "report (text), in process": lambda: in_process(render_text),
-        "report (markdown), in process": lambda: in_process(render_markdown),
+        "report (text), in process": lambda: in_process(lambda r: render(r, "text")),
+        "report (markdown), in process": lambda: in_process(lambda r: render(r, "markdown")),
         "claudio-ci gpu report (CLI, start-up included)": command(
             [*cli, "gpu", "report"], cwd=str(repo), ok_codes=(0, 1)
         ),

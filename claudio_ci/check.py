@@ -19,6 +19,7 @@ from claudio_ci.core.config import Config, load_config
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.fileio import read_regular
 from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.report import Report, render_report, report_markdown
 from claudio_ci.core.suppress import Suppressions, filter_findings
 
 MAX_COMMENT_BYTES = 2_000_000
@@ -140,12 +141,23 @@ def report(
     fail_on: Severity | None = Severity.ERROR,
 ) -> int:
     """Print findings in the requested format, add the step summary in CI, return the code."""
-    env = ActionsEnv()
-    chosen = output_format or env.default_format
-    if chosen == "markdown":
-        sys.stdout.write(fmt.render_markdown(results, title))
-    else:
-        sys.stdout.write(fmt.render(results, chosen))
-    if chosen == "github" and results:
-        env.append_summary(fmt.render_markdown(results, title))
+    show(Report(title, results), output_format, summary=bool(results))
     return fmt.exit_code(results, fail_on)
+
+
+def show(
+    shown: Report,
+    output_format: str | None,
+    *,
+    summary: bool = True,
+    env: ActionsEnv | None = None,
+) -> str:
+    """Write `shown` to stdout in the requested format (default: `github` in an Actions
+    step, else `text`); with `github`, also its Markdown to the step summary (`summary`).
+    Returns the format used."""
+    env = env or ActionsEnv()
+    chosen = output_format or env.default_format
+    sys.stdout.write(render_report(shown, chosen))
+    if chosen == "github" and summary:
+        env.append_summary(report_markdown(shown))
+    return chosen

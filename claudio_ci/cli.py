@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 from claudio_ci import __version__
 from claudio_ci.core.codes import help_epilog
 from claudio_ci.core.errors import ClaudioError, UsageError
-from claudio_ci.core.findings import FORMATS, github_safe_line, shown_path
+from claudio_ci.core.findings import github_safe_line, shown_path
+from claudio_ci.core.report import FORMATS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -86,14 +87,25 @@ def _config_options(nested: bool = False) -> argparse.ArgumentParser:
     return parent
 
 
+FORMAT_HELP = (
+    "output format: text, github (annotations, and the step summary), json, markdown "
+    "(default: github under GitHub Actions, else text)"
+)
+
+
 def _format_option(
-    parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, *, nested: bool = False
+    parser: argparse.ArgumentParser,
+    choices: Sequence[str] = FORMATS,
+    *,
+    nested: bool = False,
+    help_text: str = FORMAT_HELP,
 ) -> None:
+    """The same `--format` choices for every command that prints a report (core/report.py)."""
     parser.add_argument(
         "--format",
         choices=choices,
         default=argparse.SUPPRESS if nested else None,
-        help="output format (default: github under GitHub Actions, else text)",
+        help=help_text,
     )
 
 
@@ -197,7 +209,13 @@ def _add_config_commands(sub: Any) -> None:
         help="print the merged configuration and where each value came from",
         parents=[_config_options()],
     )
-    _format_option(show, ("text", "json", "yaml"))
+    _format_option(
+        show,
+        (*FORMATS, "yaml"),
+        help_text="output format: text (KEY = VALUE  # ORIGIN), github (the same lines), json "
+        "(the configuration and the origins), markdown (a table), or yaml (the configuration "
+        "alone, as a file would hold it) (default: github under GitHub Actions, else text)",
+    )
     show.set_defaults(handler=lazy("claudio_ci.project.config_command", "show"))
     validate = actions.add_parser(
         "validate",
@@ -324,7 +342,7 @@ def _add_worktree_command(sub: Any) -> None:
         "(exit 1: a broken link or a failed setup)",
         parents=[_config_options()],
     )
-    _format_option(status, ("text", "json"))
+    _format_option(status)
     status.set_defaults(handler=lazy("claudio_ci.worktree.command", "status"))
 
 
@@ -373,7 +391,7 @@ def _add_gpu_command(sub: Any) -> None:
     )
     report.add_argument("--branch", help="only this branch")
     report.add_argument("--since", metavar="T", help="only runs started since T: 7d, 12h, or ISO")
-    report.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _format_option(report)
     report.set_defaults(handler=lazy("claudio_ci.gpu.command", "report"))
     comment = actions.add_parser(
         "comment",

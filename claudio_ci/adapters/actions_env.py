@@ -14,7 +14,7 @@ the step summary (`append_summary`), outputs (`set_output`, the smoke-test matri
 PR's base branch (`base_ref`); core stays free of the environment. The token is the `token`
 input however an action passes it: gpu-cost maps its input to `GITHUB_TOKEN`, assign-reviewers
 to `INPUT_TOKEN` (composite actions set no `INPUT_*` themselves). Annotations stay with the
-renderers (`findings.render_github`).
+renderers (`core.report.render_github`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""One model for every problem a check reports, and the renderers that show it.
+"""One model for every problem a check reports, and the escaping every output shares.
 
-Checks return `Finding`s and never print. The renderers follow the conventions users
-already know: ruff's `path:line:col: CODE message`, GitHub's workflow commands, JSON,
-and Markdown for step summaries and PR comments.
+Checks return `Finding`s and never print. `claudio_ci.core.report` renders them (with the
+tables of the commands that have some) through the helpers here: `workflow_command` and
+`github_safe` for GitHub Actions logs, `markdown_text` and `markdown_code` for Markdown,
+`github_safe_json` for JSON.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import enum
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-FORMATS = ("text", "github", "json", "markdown")
 
 
 class Severity(enum.IntEnum):
@@ -114,49 +113,7 @@ def exit_code(findings: Iterable[Finding], fail_on: Severity | None = Severity.E
     return int(any(f.severity >= fail_on for f in findings))
 
 
-# --- text -------------------------------------------------------------------------------
-
-
-def summary_line(findings: Sequence[Finding]) -> str:
-    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
-    parts = [
-        f"{n} {s.label}{'' if n == 1 else 's'}"
-        for s, n in sorted(counts.items(), reverse=True)
-        if n
-    ]
-    fixable = sum(1 for f in findings if f.fix is not None and not f.fix.applied)
-    fixed = sum(1 for f in findings if f.fix is not None and f.fix.applied)
-    line = f"Found {len(findings)} problem{'' if len(findings) == 1 else 's'} ({', '.join(parts)})."
-    if fixed:
-        line += f" Fixed {fixed}."
-    if fixable:
-        line += f" {fixable} fixable with `--fix`."
-    return line
-
-
-def render_text(findings: Sequence[Finding]) -> str:
-    """`path:line:col: CODE message`, a hint line under it, a closing count; "" when clean."""
-    if not findings:
-        return ""
-    lines = []
-    for f in sort_findings(findings):
-        tag = "" if f.severity is Severity.ERROR else f"[{f.severity.label}] "
-        lines.append(f"{f.location}: {f.code} {tag}{_one_line(f.message)}")
-        if f.fix is not None and f.fix.applied:
-            lines.append(f"  fixed: {_one_line(f.fix.description)}")
-        elif f.hint:
-            lines.append(f"  hint: {_one_line(f.hint)}")
-    lines.append(summary_line(findings))
-    return "".join(github_safe_line(line) + "\n" for line in lines)
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.splitlines())
-
-
 # --- GitHub workflow commands -----------------------------------------------------------
-
-_GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTICE: "notice"}
 
 
 def escape_data(value: str) -> str:
@@ -232,24 +189,6 @@ def github_safe(text: str) -> str:
     return "\n".join(github_safe_line(line) for line in _LINE_BREAK.split(text))
 
 
-def render_github(findings: Sequence[Finding]) -> str:
-    lines = []
-    for f in sort_findings(findings):
-        message = f.message if not f.hint else f"{f.message}\n{f.hint}"
-        lines.append(
-            workflow_command(
-                _GITHUB_COMMAND[f.severity],
-                message,
-                file=f.path,
-                line=f.line if f.line > 0 else None,
-                endLine=f.end_line,
-                col=f.col if f.line > 0 else None,
-                title=f.code,
-            )
-        )
-    return "".join(line + "\n" for line in lines)
-
-
 # --- JSON -------------------------------------------------------------------------------
 
 
@@ -262,19 +201,7 @@ def github_safe_json(data: object) -> str:
     return text.replace("##[", "##\\u005b").replace("\x7f", "\\u007f") + "\n"
 
 
-def render_json(findings: Sequence[Finding]) -> str:
-    return github_safe_json([f.to_dict() for f in sort_findings(findings)])
-
-
 # --- Markdown ---------------------------------------------------------------------------
-
-_ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
-
-
-def markdown_cell(value: str) -> str:
-    """Make text safe inside a Markdown table cell. Older helper: it does not stop a
-    backtick, raw HTML or an @mention; use `markdown_text` or `markdown_code`."""
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the
@@ -307,36 +234,24 @@ def markdown_code(value: str, *, table: bool = True) -> str:
     return f"{fence}{text}{fence}"
 
 
-def render_markdown(findings: Sequence[Finding], title: str = "claudio-ci") -> str:
-    if not findings:
-        return f"### {title}\n\n✅ No problems found.\n"
-    rows = [
-        f"### {title}",
-        "",
-        summary_line(findings),
-        "",
-        "| | Code | Location | Message |",
-        "|---|---|---|---|",
-    ]
-    for f in sort_findings(findings):
-        if f.hint:
-            message = f"{markdown_text(f.message)}<br>*{markdown_text(f.hint)}*"
-        else:
-            message = markdown_text(f.message)
-        rows.append(
-            f"| {_ICON[f.severity]} | {markdown_code(f.code)} | {markdown_code(f.location)} "
-            f"| {message} |"
-        )
-    return "\n".join(rows) + "\n"
+# The renderers moved to `claudio_ci.core.report`; these names keep older imports working.
+_MOVED = frozenset(
+    {
+        "FORMATS",
+        "RENDERERS",
+        "render",
+        "render_github",
+        "render_json",
+        "render_markdown",
+        "render_text",
+        "summary_line",
+    }
+)
 
 
-RENDERERS = {
-    "text": render_text,
-    "github": render_github,
-    "json": render_json,
-    "markdown": render_markdown,
-}
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from claudio_ci.core import report
 
-
-def render(findings: Sequence[Finding], fmt: str) -> str:
-    return RENDERERS[fmt](findings)
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

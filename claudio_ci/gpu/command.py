@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import Repository, discover
-from claudio_ci.check import command_config
+from claudio_ci.check import command_config, show
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.findings import Finding
+from claudio_ci.core.report import render_github, render_text
 from claudio_ci.gpu import ledger as gpu_ledger
 from claudio_ci.gpu.pricing import Pricing, shipped_rates
 from claudio_ci.gpu.report import (
     CODE_OTHER_BOT,
-    RENDERERS,
+    as_report,
     build_report,
     cost_findings,
     parse_since,
@@ -144,7 +145,7 @@ def report(args: argparse.Namespace) -> int:
             )
     else:
         result = build_report(None, _shown(path, repo), resources, branch=args.branch, since=since)
-    sys.stdout.write(RENDERERS[args.format](result))
+    show(as_report(result), args.format)
     return result.exit_code
 
 
@@ -237,7 +238,7 @@ def comment(args: argparse.Namespace) -> int:
             findings.append(_other_bot(number, author, created_as))
     env.append_summary(sticky.visible_part(body))
     if env.active:
-        sys.stdout.write(fmt.render_github(findings))
+        sys.stdout.write(render_github(findings))
     else:
-        sys.stdout.write(fmt.render_text(findings))
+        sys.stdout.write(render_text(findings))
     return fmt.exit_code(findings)

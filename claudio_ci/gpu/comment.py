@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from claudio_ci.core import findings as fmt
 from claudio_ci.core.findings import Finding, markdown_code, markdown_text
+from claudio_ci.core.report import render_markdown
 from claudio_ci.gpu.ledger import RunRow
 from claudio_ci.gpu.report import kwh, utc
 
@@ -254,7 +254,7 @@ def render(carried: Carried, findings: Sequence[Finding], rates_date: str) -> st
         "",
     ]
     if findings:
-        lines += [fmt.render_markdown(findings, "Thresholds").rstrip(), ""]
+        lines += [render_markdown(findings, "Thresholds").rstrip(), ""]
     lines += [
         "| Started (UTC) | Commit | GPUs | GPU-hours | kWh | Cost | Status |",
         "|---|---|---|---:|---:|---:|---|",

@@ -7,7 +7,6 @@ Claudio's config; 0 turns either off) give GPU002 warnings and GPU001 errors.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import socket
 from collections.abc import Mapping, Sequence
@@ -16,9 +15,10 @@ from typing import Any
 
 from claudio_ci.adapters.procfs import is_alive
 from claudio_ci.core import codes
-from claudio_ci.core import findings as fmt
 from claudio_ci.core.errors import UsageError
-from claudio_ci.core.findings import Finding, Severity, markdown_code, markdown_text, sort_findings
+from claudio_ci.core.findings import Finding, Severity, github_safe_line
+from claudio_ci.core.report import Cell, Column, MarkdownOnly, Notes, Table, Text, render_report
+from claudio_ci.core.report import Report as ShownReport
 from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH
@@ -29,7 +29,6 @@ CODE_UNPRICED = codes.GPU003
 CODE_UNMEASURED = codes.GPU004
 CODE_INCOMPLETE = codes.GPU005
 CODE_OTHER_BOT = codes.GPU006  # written by `gpu comment`
-FORMATS = ("text", "markdown", "json")
 COSTLIEST = 10
 CHART_BARS = 12
 _J_PER_KWH = MJ_PER_KWH / 1000
@@ -215,18 +214,6 @@ def _run_status(run: RunRow) -> str:
     return f"{status}, {run.note}" if run.note else status
 
 
-def _table(rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
 def _scope(report: Report) -> str:
     parts = [f"ledger {report.ledger}"]
     if report.branch:
@@ -249,38 +236,6 @@ def _nothing(report: Report) -> str:
     return "No GPU runs recorded yet: run a command under `claudio-ci gpu run -- CMD`."
 
 
-def render_text(report: Report) -> str:
-    out = [f"GPU cost per branch ({_scope(report)})", ""]
-    if not report.branches:
-        out.append(_nothing(report))
-        return "\n".join(out) + "\n"
-    header = ["branch", "runs", "GPU-hours", "kWh", "cost (USD)"]
-    rows = [
-        [t.branch, _runs_cell(t), f"{t.gpu_seconds / 3600:.3f}", _kwh_cell(t), _money(t.cost)]
-        for t in [*report.branches, report.total()]
-    ]
-    out += _table([header, *rows], right={2, 3, 4})
-    out += ["", "Costliest runs"]
-    run_rows = [
-        [
-            f"#{r.id}",
-            r.branch,
-            utc(r.started),
-            r.models or "no GPU",
-            f"{r.gpu_seconds / 3600:.3f}",
-            _run_kwh(r),
-            _money(r.cost),
-            _run_status(r),
-        ]
-        for r in report.costliest
-    ]
-    head = ["run", "branch", "started (UTC)", "GPUs", "GPU-h", "kWh", "cost", "status"]
-    out += ["  " + line for line in _table([head, *run_rows], right={4, 5, 6})]
-    out += ["", _rates_line(report)]
-    text = "\n".join(out) + "\n"
-    return text + ("\n" + fmt.render_text(report.findings) if report.findings else "")
-
-
 def _chart(branches: Sequence[BranchTotals]) -> list[str]:
     """A mermaid bar chart of cost per branch, which GitHub renders in Markdown."""
     shown = list(branches[:CHART_BARS])
@@ -291,7 +246,8 @@ def _chart(branches: Sequence[BranchTotals]) -> list[str]:
         labels.append(f"{len(rest)} other branches")
         values.append(sum(t.cost for t in rest))
     top = max(values, default=0) * 1.1 or 1.0
-    quoted = ", ".join('"' + label.replace('"', "'") + '"' for label in labels)
+    # branch names are anyone's: no `"` to end the label, no `##[` for the Actions log
+    quoted = ", ".join('"' + github_safe_line(label.replace('"', "'")) + '"' for label in labels)
     return [
         "```mermaid",
         "xychart-beta",
@@ -301,39 +257,6 @@ def _chart(branches: Sequence[BranchTotals]) -> list[str]:
         f"    bar [{', '.join(f'{v:.2f}' for v in values)}]",
         "```",
     ]
-
-
-def render_markdown(report: Report) -> str:
-    out = ["### GPU cost per branch", "", f"<sub>{markdown_text(_scope(report))}</sub>", ""]
-    if not report.branches:
-        out.append(_nothing(report))
-        return "\n".join(out) + "\n"
-    out += ["| Branch | Runs | GPU-hours | kWh | Cost (USD) |", "|---|---:|---:|---:|---:|"]
-    for t in report.branches:
-        out.append(
-            f"| {markdown_code(t.branch)} | {_runs_cell(t)} | {t.gpu_seconds / 3600:.3f} | "
-            f"{_kwh_cell(t)} | {_money(t.cost)} |"
-        )
-    total = report.total()
-    out.append(
-        f"| **Total** | {_runs_cell(total)} | {total.gpu_seconds / 3600:.3f} | "
-        f"{_kwh_cell(total)} | **{_money(total.cost)}** |"
-    )
-    out += ["", *_chart(report.branches), "", "#### Costliest runs", ""]
-    out += [
-        "| Run | Branch | Started (UTC) | GPUs | GPU-hours | kWh | Cost | Status |",
-        "|---|---|---|---|---:|---:|---:|---|",
-    ]
-    for r in report.costliest:
-        out.append(
-            f"| #{r.id} | {markdown_code(r.branch)} | {utc(r.started)} | "
-            f"{markdown_text(r.models or 'no GPU')} | {r.gpu_seconds / 3600:.3f} | {_run_kwh(r)} | "
-            f"{_money(r.cost)} | {markdown_text(_run_status(r))} |"
-        )
-    out += ["", f"<sub>{_rates_line(report)}</sub>"]
-    if report.findings:
-        out += ["", fmt.render_markdown(report.findings, "GPU cost checks").rstrip()]
-    return "\n".join(out) + "\n"
 
 
 def _totals_json(t: BranchTotals) -> dict[str, Any]:
@@ -372,8 +295,8 @@ def _run_json(r: RunRow) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report) -> str:
-    data = {
+def _data(report: Report) -> dict[str, Any]:
+    return {
         "ledger": report.ledger,
         "branch": report.branch,
         "since": utc(report.since) or None,
@@ -381,9 +304,75 @@ def render_json(report: Report) -> str:
         "branches": [_totals_json(t) for t in report.branches],
         "total": _totals_json(report.total()),
         "costliest": [_run_json(r) for r in report.costliest],
-        "findings": [f.to_dict() for f in sort_findings(report.findings)],
     }
-    return json.dumps(data, indent=2) + "\n"
 
 
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+_BRANCH_COLUMNS = (
+    Column("branch", markdown="code"),
+    Column("runs", "right", "raw"),
+    Column("GPU-hours", "right", "raw"),
+    Column("kWh", "right", "raw"),
+    Column("cost (USD)", "right", "raw"),
+)
+_RUN_COLUMNS = (
+    Column("run", markdown="raw"),
+    Column("branch", markdown="code"),
+    Column("started (UTC)", markdown="raw"),
+    Column("GPUs"),
+    Column("GPU-h", "right", "raw"),
+    Column("kWh", "right", "raw"),
+    Column("cost", "right", "raw"),
+    Column("status"),
+)
+
+
+def _branch_row(t: BranchTotals) -> list[Cell]:
+    return [t.branch, _runs_cell(t), f"{t.gpu_seconds / 3600:.3f}", _kwh_cell(t), _money(t.cost)]
+
+
+def _run_row(r: RunRow) -> list[Cell]:
+    return [
+        f"#{r.id}",
+        r.branch,
+        utc(r.started),
+        r.models or "no GPU",
+        f"{r.gpu_seconds / 3600:.3f}",
+        _run_kwh(r),
+        _money(r.cost),
+        _run_status(r),
+    ]
+
+
+def as_report(report: Report) -> ShownReport:
+    """The report as the shared model: the branches with their total, a chart of cost per
+    branch (Markdown), the costliest runs, the rates' source, and the threshold findings."""
+    shown = ShownReport(
+        "GPU cost per branch",
+        report.findings,
+        subtitle=_scope(report),
+        title_in_text=True,
+        findings_title="GPU cost checks",
+        data=_data(report),
+    )
+    if not report.branches:
+        shown.sections.append(Notes([Text(_nothing(report), _nothing(report))]))
+        return shown
+    total = report.total()
+    total_row: list[Cell] = [
+        Text("total", "**Total**"),
+        *_branch_row(total)[1:-1],
+        Text(_money(total.cost), f"**{_money(total.cost)}**"),
+    ]
+    rates = _rates_line(report)
+    shown.sections += [
+        Table(_BRANCH_COLUMNS, [*map(_branch_row, report.branches), total_row]),
+        MarkdownOnly("\n".join(_chart(report.branches))),
+        Table(_RUN_COLUMNS, [_run_row(r) for r in report.costliest], title="Costliest runs"),
+        Notes([Text(rates, f"<sub>{rates}</sub>")]),
+    ]
+    return shown
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in one of `core.report.FORMATS`."""
+    return render_report(as_report(report), fmt)

@@ -51,6 +51,7 @@ from claudio_ci.core.config import (
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.fileio import write_atomic
 from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.report import render, render_markdown
 from claudio_ci.core.yamlfile import YamlError, decode_yaml_bytes
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import (
@@ -124,7 +125,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-        sys.stderr.write(fmt.render(findings, _format(args.format)))
+        sys.stderr.write(render(findings, _format(args.format)))
         return fmt.exit_code(findings)
     target = repo.root / args.output
     current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
@@ -565,7 +566,7 @@ def _emit(result: Report, output_format: str | None) -> int:
     elif chosen == "markdown":
         sys.stdout.write(markdown)
     else:
-        sys.stdout.write(fmt.github_safe(_text(result)) + fmt.render(result.findings, chosen))
+        sys.stdout.write(fmt.github_safe(_text(result)) + render(result.findings, chosen))
     ActionsEnv().append_summary(markdown)
     return fmt.exit_code(result.findings)
 
@@ -629,7 +630,7 @@ def _markdown(result: Report) -> str:
     text = "\n".join(rows) + "\n"
     notes = [f for f in result.findings if f.code != REV008]  # the table says it
     if notes:
-        text += "\n" + fmt.render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
+        text += "\n" + render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
     return text
 
 

@@ -13,11 +13,12 @@ import sys
 
 from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import discover
-from claudio_ci.check import command_config
+from claudio_ci.check import command_config, show
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import ConfigError
-from claudio_ci.core.findings import Finding
+from claudio_ci.core.findings import Finding, markdown_code
+from claudio_ci.core.report import Cell, Text
 from claudio_ci.smoke import plan, report
 from claudio_ci.smoke import rules as smoke
 from claudio_ci.smoke.runner import StartError
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.experiment:
         where = _configured_at(config, "smoke_test.configs")
         findings += [smoke.glob_matches_nothing(p, where) for p in plan.unmatched_globs(settings)]
-    notes: list[str] = []
+    notes: list[Cell] = []
     if not jobs:
         why = (
             f"no experiment config, nor shared code, changed since {base}"
@@ -84,39 +85,20 @@ def run(args: argparse.Namespace) -> int:
         spec = settings.import_check
         found = import_check(settings, spec, _configured_at(config, "smoke_test.import_check"))
         findings += found
-        notes.append(f"Import check `{spec}`: {'failed' if found else 'passed'}.")
+        verdict = "failed" if found else "passed"
+        notes.append(
+            Text(
+                f"Import check `{spec}`: {verdict}.",
+                f"Import check {markdown_code(spec, table=False)}: {verdict}.",
+            )
+        )
     machine = chosen in ("json", "markdown")
     live = report.LiveLog(sys.stderr.buffer if machine else sys.stdout.buffer, chosen == "github")
     results = [_run_one(job, settings, live) for job in jobs]
     findings += [f for result in results for f in result.findings]
     code = fmt.exit_code(findings)
-    _show(chosen, results, findings, notes, passed=code == 0, env=env)
+    show(report.as_report(results, findings, notes, passed=code == 0), chosen, env=env)
     return code
-
-
-def _show(
-    chosen: str,
-    results: list[ExperimentResult],
-    findings: list[Finding],
-    notes: list[str],
-    *,
-    passed: bool,
-    env: ActionsEnv,
-) -> None:
-    """The report on stdout in the chosen format; on GitHub also the step summary."""
-    markdown = report.render_markdown(results, findings, notes)
-    if chosen == "json":
-        sys.stdout.write(report.render_json(results, findings, notes, passed=passed))
-    elif chosen == "markdown":
-        sys.stdout.write(markdown)
-    else:
-        shown = "".join(f"{note}\n" for note in notes)
-        shown += report.render_table(results) if results else ""
-        # experiment names and notes quote file names: no workflow command may start there
-        sys.stdout.write(report.inert(shown) if chosen == "github" else shown)
-        sys.stdout.write(fmt.render(findings, chosen))
-    if chosen == "github":
-        env.append_summary(markdown)
 
 
 def _run_one(job: plan.Job, settings: plan.Settings, live: report.LiveLog) -> ExperimentResult:

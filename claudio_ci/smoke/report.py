@@ -1,8 +1,8 @@
-"""Show smoke-test results: the live log, one table row per experiment, JSON, step summary."""
+"""Show smoke-test results: the live log as it comes, then one report (`core.report`): a
+table row per experiment, the notes, the log tails of failures and the findings."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
@@ -11,7 +11,8 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from claudio_ci.core import findings as fmt
-from claudio_ci.core.findings import Finding
+from claudio_ci.core.findings import Finding, markdown_text
+from claudio_ci.core.report import Cell, Column, MarkdownOnly, Notes, Report, Table, Text
 from claudio_ci.smoke.plan import Job
 from claudio_ci.smoke.rules import LOSS_NOT_FOUND
 from claudio_ci.smoke.session import ExperimentResult
@@ -147,17 +148,6 @@ def row(result: ExperimentResult, marks: dict[str, str]) -> list[str]:
     return cells
 
 
-def render_table(results: Sequence[ExperimentResult]) -> str:
-    """A plain-text table, columns aligned."""
-    rows = [list(HEADERS), *(row(r, TEXT_MARKS) for r in results)]
-    widths = [max(len(cells[i]) for cells in rows) for i in range(len(HEADERS))]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-        + "\n"
-        for cells in rows
-    )
-
-
 def _fence(lines: Sequence[str]) -> str:
     """A code fence longer than any run of backticks in the text."""
     longest = max((len(run) for run in re.findall("`+", "\n".join(lines))), default=0)
@@ -165,40 +155,14 @@ def _fence(lines: Sequence[str]) -> str:
     return "\n".join([ticks + "text", *lines, ticks])
 
 
-def render_markdown(
-    results: Sequence[ExperimentResult], findings: Sequence[Finding], notes: Sequence[str] = ()
-) -> str:
-    """The step summary: the table, any notes, the findings, and the log tail of failures."""
-    parts = [f"### {TITLE}", ""]
-    parts += [f"| {' | '.join(HEADERS)} |", "|" + "---|" * len(HEADERS)]
-    for result in results:
-        cells = row(result, ICONS)
-        cells[0] = f"`{fmt.markdown_cell(cells[0])}`"
-        parts.append("| " + " | ".join(fmt.markdown_cell(c) for c in cells) + " |")
-    if notes:
-        parts += ["", *notes]
-    if findings:
-        parts += ["", fmt.render_markdown(findings, "Findings").rstrip()]
-    for result in results:
-        if not result.passed:
-            tail = result.run.tail[-TAIL_LINES:]
-            name = fmt.markdown_cell(result.job.experiment.name)
-            parts += ["", f"<details><summary>{name}: last {len(tail)} lines of output</summary>"]
-            parts += ["", _fence(tail), "", "</details>"]
-    return "\n".join(parts).rstrip() + "\n"
-
-
 def _json_number(value: float | None) -> float | str | None:
     """JSON has no NaN: a non-finite loss is reported as its text."""
     return value if value is None or math.isfinite(value) else str(value)
 
 
-def render_json(
-    results: Sequence[ExperimentResult],
-    findings: Sequence[Finding],
-    notes: Sequence[str],
-    passed: bool,
-) -> str:
+def _data(
+    results: Sequence[ExperimentResult], notes: Sequence[Cell], passed: bool
+) -> dict[str, object]:
     experiments = [
         {
             "experiment": r.job.experiment.name,
@@ -215,10 +179,44 @@ def render_json(
         }
         for r in results
     ]
-    document = {
-        "passed": passed,
-        "experiments": experiments,
-        "notes": list(notes),
-        "findings": [f.to_dict() for f in fmt.sort_findings(findings)],
-    }
-    return json.dumps(document, indent=2) + "\n"
+    shown_notes = [note.plain if isinstance(note, Text) else note for note in notes]
+    return {"passed": passed, "experiments": experiments, "notes": shown_notes}
+
+
+def _row_cells(result: ExperimentResult) -> list[Cell]:
+    """The text marks (`ok`, `FAIL`) in a terminal, the icons in Markdown."""
+    plain, icons = row(result, TEXT_MARKS), row(result, ICONS)
+    return [
+        plain[0],
+        *(Text(p, markdown_text(i)) for p, i in zip(plain[1:], icons[1:], strict=True)),
+    ]
+
+
+def _tails(results: Sequence[ExperimentResult]) -> str:
+    """The end of each failed experiment's output, collapsed (the log shows it in full)."""
+    parts: list[str] = []
+    for result in results:
+        if not result.passed:
+            tail = result.run.tail[-TAIL_LINES:]
+            name = markdown_text(result.job.experiment.name)
+            parts += [f"<details><summary>{name}: last {len(tail)} lines of output</summary>"]
+            parts += ["", _fence(tail), "", "</details>", ""]
+    return "\n".join(parts)
+
+
+def as_report(
+    results: Sequence[ExperimentResult],
+    findings: Sequence[Finding],
+    notes: Sequence[Cell],
+    passed: bool,
+) -> Report:
+    """The notes, one row per experiment, the log tails of failures (Markdown), the findings."""
+    shown = Report(TITLE, findings, data=_data(results, notes, passed))
+    shown.sections.append(Notes(notes))
+    if results:
+        columns = [Column(HEADERS[0], markdown="code"), *(Column(h) for h in HEADERS[1:])]
+        shown.sections.append(Table(columns, [_row_cells(r) for r in results]))
+    tails = _tails(results)
+    if tails:
+        shown.sections.append(MarkdownOnly(tails))
+    return shown

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from claudio_ci.adapters.git import discover
-from claudio_ci.check import command_config
+from claudio_ci.check import command_config, show
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
-from claudio_ci.core.findings import exit_code, render
+from claudio_ci.core.findings import exit_code
+from claudio_ci.core.report import Cell, Column, Notes, Report, Table, Text, render
 from claudio_ci.worktree.registry import FAILED, INCOMPLETE
 from claudio_ci.worktree.settings import WorktreeSettings, load_settings
 from claudio_ci.worktree.setup import creates_worktree, setup_worktree
@@ -143,8 +143,8 @@ def _link_cell(link: LinkStatus) -> str:
     return f"{link.name} ({link.state})"
 
 
-def _status_json(statuses: list[WorktreeStatus]) -> str:
-    rows = [
+def _status_data(statuses: list[WorktreeStatus]) -> list[dict[str, object]]:
+    return [
         {
             "path": str(s.path),
             "branch": s.branch,
@@ -165,42 +165,48 @@ def _status_json(statuses: list[WorktreeStatus]) -> str:
         }
         for s in statuses
     ]
-    return json.dumps(rows, indent=2) + "\n"
 
 
-def _status_text(statuses: list[WorktreeStatus]) -> str:
+_STATUS_COLUMNS = (
+    Column("WORKTREE", markdown="code"),
+    Column("BRANCH", markdown="code"),
+    Column("PORT", markdown="raw"),
+    Column("SETUP"),
+    Column("DATA"),
+)
+
+
+def status_report(statuses: list[WorktreeStatus]) -> Report:
+    """One row per worktree, then the problems its last setup recorded, and what a flag means."""
     main_root = statuses[0].path
-    header = ("WORKTREE", "BRANCH", "PORT", "SETUP", "DATA")
-    rows = [
-        (
+    rows: list[list[Cell]] = [
+        [
             _shown(s.path, main_root),
             s.branch,
             str(s.port) if s.port is not None else "-",
             s.setup.upper() if s.setup in (FAILED, INCOMPLETE) else s.setup,
             s.note or (", ".join(_link_cell(link) for link in s.links) or "-"),
-        )
+        ]
         for s in statuses
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True))
-        + "  "
-        + row[-1]
-        for row in [header, *rows]
+    notes: list[Cell] = [
+        f"{_shown(s.path, main_root)}: {problem}" for s in statuses for problem in s.problems
     ]
-    for s in statuses:
-        lines += [f"{_shown(s.path, main_root)}: {problem}" for problem in s.problems]
     if any(s.flagged for s in statuses):
-        lines.append(
+        flagged = (
             "Flagged: a BROKEN link needs its target; a FAILED or INCOMPLETE setup is rerun "
             "by `claudio-ci worktree setup` in that worktree."
         )
-    return "\n".join(lines) + "\n"
+        notes.append(Text(flagged, flagged))
+    return Report(
+        "claudio-ci worktree status",
+        sections=[Table(_STATUS_COLUMNS, rows), Notes(notes)],
+        data=_status_data(statuses),
+    )
 
 
 def status(args: argparse.Namespace) -> int:
     repo = discover()
     statuses = worktree_statuses(repo, lambda root: _settings(args, root))
-    render_status = _status_json if args.format == "json" else _status_text
-    sys.stdout.write(render_status(statuses))
+    show(status_report(statuses), args.format)
     return int(any(s.flagged for s in statuses))

@@ -1,4 +1,5 @@
-"""findings.py: the one model of a problem and its text, GitHub, JSON and Markdown renderers."""
+"""findings.py, the one model of a problem, and its text, GitHub, JSON and Markdown renderers
+(core/report.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import json
 import pytest
 
 from claudio_ci.core.findings import (
-    FORMATS,
     Finding,
     Fix,
     Severity,
     escape_data,
     escape_property,
     exit_code,
+    sort_findings,
+)
+from claudio_ci.core.report import (
+    FORMATS,
     render,
     render_github,
     render_json,
     render_markdown,
     render_text,
-    sort_findings,
     summary_line,
 )
 

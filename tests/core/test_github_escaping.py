@@ -29,14 +29,11 @@ from claudio_ci.core.findings import (
     github_safe_line,
     markdown_code,
     markdown_text,
-    render_github,
-    render_json,
-    render_markdown,
-    render_text,
     shown_path,
     sort_findings,
     workflow_command,
 )
+from claudio_ci.core.report import render_github, render_json, render_markdown, render_text
 from tests.runner_commands import Command, ignored, runner_commands
 
 # Pieces an attacker would combine: both command forms, every line break the runner knows,
