@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci.adapters.actions_env import ActionsEnv
-from claudio_ci.adapters.git import Repository, discover
-from claudio_ci.check import command_config, relative_paths, report
+from claudio_ci.adapters.git import Repository, discover, relative_paths
+from claudio_ci.check import command_config, report
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import (
     CODE_SYNTAX,
