@@ -107,7 +107,9 @@ def _gatherers(
 ) -> list[Callable[[], Gathered]]:
     siblings = repo.sibling_worktrees() if compare["siblings"] else []
     look_at = files if len(files) <= MAX_PATHSPECS else ()
-    tasks = [functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings]
+    tasks: list[Callable[[], Gathered]] = [
+        functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings
+    ]
     covered = {repo.current_branch(), *(w.branch for w in siblings)}
     for name in _branches(repo, compare["branches"]):
         if name not in covered:

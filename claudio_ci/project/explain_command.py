@@ -11,8 +11,8 @@ from claudio_ci.core.errors import UsageError
 
 def run(args: argparse.Namespace) -> int:
     if args.all:
-        for entry in CODES.values():
-            sys.stdout.write(f"{entry.code:<7} {entry.severity.label:<8} {entry.summary}\n")
+        for listed in CODES.values():
+            sys.stdout.write(f"{listed.code:<7} {listed.severity.label:<8} {listed.summary}\n")
         return 0
     if args.code is None:
         raise UsageError("explain: give a CODE (for example NB004), or --all")

@@ -497,8 +497,9 @@ def _known(client: GitHub, reviewer: Reviewer) -> bool:
     if reviewer.kind is Kind.EMAIL:
         return True  # GitHub resolves an email owner to a user; the API cannot check it
     if reviewer.kind is Kind.TEAM:
-        same_org = reviewer.org is not None and reviewer.org.lower() == client.owner.lower()
-        return same_org and client.team_exists(reviewer.org, reviewer.name)
+        if reviewer.org is None or reviewer.org.lower() != client.owner.lower():
+            return False
+        return client.team_exists(reviewer.org, reviewer.name)
     if client.is_collaborator(reviewer.name):
         return True
     return reviewer.kind is Kind.USER_OR_TEAM and client.team_exists(client.owner, reviewer.name)
@@ -626,11 +627,11 @@ def _markdown(result: Report) -> str:
             rows.append(f"| {code(row.reviewer.label)} | {text(row.status)} | {rules} | {files} |")
     else:
         rows.append("No reviewer: no rule matched and `pr.reviewers.default` is empty.")
-    text = "\n".join(rows) + "\n"
+    markdown = "\n".join(rows) + "\n"
     notes = [f for f in result.findings if f.code != CODE_REQUESTED]  # the table says it
     if notes:
-        text += "\n" + fmt.render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
-    return text
+        markdown += "\n" + fmt.render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
+    return markdown
 
 
 def _as_json(result: Report) -> dict[str, Any]:
