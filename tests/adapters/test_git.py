@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import stat
 import sys
@@ -171,6 +172,24 @@ def test_run_git_failures_name_the_command_past_global_options(git_repo: Path) -
         gitlayer.run_git(["-c", "core.quotePath=false", "cat-file", "-p", "nope"], cwd=git_repo)
     unchecked = gitlayer.run_git(["cat-file", "-e", "nope"], cwd=git_repo, check=False)
     assert unchecked.returncode != 0
+
+
+def test_git_starts_in_one_place() -> None:
+    """`run_git` is the only call that starts a process in the git adapter."""
+    tree = ast.parse(Path(gitlayer.__file__).read_text(encoding="utf-8"))
+    starts = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "subprocess"
+        and node.attr in ("run", "Popen", "call", "check_call", "check_output")
+    ]
+    *_, primitive = (  # the implementation, after its overloads
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "run_git"
+    )
+    assert len(starts) == 1
+    assert primitive.lineno <= starts[0] <= (primitive.end_lineno or 0)
 
 
 def test_relative_paths_are_root_relative_from_any_directory(
