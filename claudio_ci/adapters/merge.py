@@ -1,10 +1,11 @@
 """Merge prediction: what a real `git merge` of two commits would leave conflicted, found with
 `git merge-tree --write-tree` in a sandbox that changes nothing in the repository.
 
-conflict-risk's door to git's merge machinery. Every git command runs through
-`git.Repository.run`, the one primitive of `adapters/git.py`; this module adds what a
-prediction needs around it: temporary commits of an index or a worktree, an object directory of
-its own, merge drivers replaced by git's text merge, and the parse of `merge-tree`'s output.
+conflict-risk's door to git's merge machinery. It starts no process itself: every git command
+goes through `Repository.run`, and so through `run_git`, the one primitive of `adapters/git.py`.
+What it adds is what a prediction needs around it: temporary commits of an index or a
+worktree, an object directory of its own, merge drivers replaced by git's text merge, and the
+parse of `merge-tree`'s output.
 """
 
 from __future__ import annotations
