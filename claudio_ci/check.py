@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,10 +12,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from claudio_ci.adapters.actions_env import ActionsEnv
-from claudio_ci.adapters.git import Repository, discover
+from claudio_ci.adapters.git import Repository, discover, relative_paths
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config, load_config
-from claudio_ci.core.errors import UsageError
 from claudio_ci.core.fileio import read_regular
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.report import Report, render_report, report_markdown
@@ -38,21 +36,6 @@ class CheckContext:
 
 
 CheckRunner = Callable[[CheckContext], list[Finding]]
-
-
-def relative_paths(repo: Repository, filenames: Sequence[str]) -> list[str]:
-    """Paths as pre-commit passes them (relative to the root), whatever the caller's cwd.
-
-    Symlinks are not followed: a linked notebook is checked under its own name.
-    """
-    out = []
-    for name in filenames:
-        try:
-            rel = Path(os.path.abspath(name)).relative_to(repo.root)
-        except ValueError:
-            raise UsageError(f"{name}: outside the repository {repo.root}") from None
-        out.append(PurePosixPath(rel).as_posix())
-    return list(dict.fromkeys(out))
 
 
 def command_config(

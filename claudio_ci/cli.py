@@ -46,7 +46,8 @@ def lazy(module: str, function: str) -> Handler:
     """A handler that imports its command module only when it runs."""
 
     def handler(args: argparse.Namespace) -> int:
-        return getattr(importlib.import_module(module), function)(args)
+        run: Handler = getattr(importlib.import_module(module), function)
+        return run(args)
 
     return handler
 
@@ -120,7 +121,7 @@ def _check_parser(
     fixable: bool = True,
     default_files: str = "every file in the repository",
 ) -> argparse.ArgumentParser:
-    parser = checks.add_parser(
+    parser: argparse.ArgumentParser = checks.add_parser(
         name,
         help=help_text,
         description=description,
@@ -616,7 +617,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerate_undecodable_names()
     try:
         _files_after_separator(args, argv)
-        return args.handler(args)
+        handler: Handler = args.handler
+        return handler(args)
     except ClaudioError as exc:
         _error(str(exc))
         return exc.exit_code

@@ -85,6 +85,9 @@ SLOW_TESTS = {
         "test_ten_worktrees_added_in_parallel_get_distinct_ports",
     ): "ten real worktrees added in parallel",
     ("tests/test_supply_chain.py", "test_a_tampered_hash_is_refused_by_pip"): "runs the real pip",
+    ("tests/test_typing.py", "test_mypy_strict_finds_nothing_in_the_package"): (
+        "mypy --strict over the whole package: about 20 s without mypy's cache"
+    ),
     (
         "tests/smoke/test_runner.py",
         "test_a_child_that_ignores_sigterm_gets_sigkill",

@@ -90,11 +90,7 @@ WORLD_OF_IMPORT = {
 
 # Violations that exist today, each with the reason it is tolerated and who removes it.
 # An entry that no longer matches anything fails the test too: delete it when it is fixed.
-KNOWN_UPWARD = {
-    # TODO(smoke owner): smoke/plan.py borrows `relative_paths` (paths as pre-commit passes
-    # them) lazily from check.py; it belongs in adapters/git.py, where both can import it.
-    ("smoke.plan", "check"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()  # none left
 KNOWN_OUTSIDE = {
     # TODO: core/fileio._umask reads /proc/self/status; move that read into adapters/procfs.py.
     ("core.fileio", "reads /proc"),

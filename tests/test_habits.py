@@ -31,13 +31,25 @@ def test_the_local_hooks_run_the_commands_of_the_published_hooks() -> None:
         for hook in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text("utf-8"))
     }
     local = [hook for repo in config["repos"] if repo["repo"] == "local" for hook in repo["hooks"]]
-    assert {hook["id"] for hook in local} >= {"conflict-risk", "jupytext-pairing"}
-    for hook in local:
+    ours = [hook for hook in local if hook["id"] != "mypy"]
+    assert {hook["id"] for hook in ours} >= {"conflict-risk", "jupytext-pairing"}
+    for hook in ours:
         assert hook["entry"].startswith(published[hook["id"]]), hook["id"]
     remote = {
         hook["id"] for repo in config["repos"] if repo["repo"] != "local" for hook in repo["hooks"]
     }
     assert {"ruff-check", "ruff-format"} <= remote
+
+
+def test_the_mypy_hook_checks_the_whole_package_with_the_projects_configuration() -> None:
+    """`mypy` with no file names reads `files` from pyproject.toml (tests/test_typing.py)."""
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    local = [hook for repo in config["repos"] if repo["repo"] == "local" for hook in repo["hooks"]]
+    mypy = next((hook for hook in local if hook["id"] == "mypy"), None)
+    assert mypy is not None, "no local mypy hook in .pre-commit-config.yaml"
+    assert mypy["entry"] == "mypy"
+    assert mypy["language"] == "system"
+    assert mypy["pass_filenames"] is False
 
 
 def test_the_changelog_keeps_an_unreleased_section_first() -> None:

@@ -502,7 +502,9 @@ def _message(exc: GithubException) -> str:
     """GitHub's message, with the details of a "Validation Failed" (its `errors`)."""
     data = exc.data if isinstance(exc.data, dict) else {}
     message = str(data.get("message") or exc.message or "no message").strip()
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    errors = data.get("errors")
+    if not isinstance(errors, list):
+        errors = []
     details = [
         str(e.get("message") or e.get("code") or "") if isinstance(e, dict) else str(e)
         for e in errors

@@ -4,7 +4,7 @@ The files being committed (the FILES pre-commit passes, else the staged ones) ag
 every sibling worktree's changes since its fork point with this branch plus its
 uncommitted edits (staged, unstaged and untracked), and every branch that
 `conflicts.compare` names. Each side that shares a file gets one `git merge-tree`
-prediction against a temporary commit of the index (`git.MergeSandbox`).
+prediction against a temporary commit of the index (`merge.MergeSandbox`).
 `claudio_ci.conflicts.rules` decides what is reported. With `--pr` (in CI), the pull
 request's changed files are compared with the other open pull requests' instead.
 """
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from claudio_ci.adapters.git import ChangedFile, MergeSandbox, Repository, Worktree
+from claudio_ci.adapters.git import ChangedFile, Repository, Worktree
+from claudio_ci.adapters.merge import MergeSandbox
 from claudio_ci.check import CheckContext, run_check_command
 from claudio_ci.conflicts.rules import (
     Merge,
@@ -106,7 +107,9 @@ def _gatherers(
 ) -> list[Callable[[], Gathered]]:
     siblings = repo.sibling_worktrees() if compare["siblings"] else []
     look_at = files if len(files) <= MAX_PATHSPECS else ()
-    tasks = [functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings]
+    tasks: list[Callable[[], Gathered]] = [
+        functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings
+    ]
     covered = {repo.current_branch(), *(w.branch for w in siblings)}
     for name in _branches(repo, compare["branches"]):
         if name not in covered:

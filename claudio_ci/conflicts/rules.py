@@ -31,7 +31,7 @@ from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.globs import gitignore_spec
 
 if TYPE_CHECKING:
-    from pathspec import PathSpec
+    from pathspec import GitIgnoreSpec
 
 HIGH_RISK = codes.CR001
 SINGLE_WRITER = codes.CR002
@@ -82,10 +82,10 @@ class RiskRules:
     """The `conflicts` globs (gitignore semantics, `!` excludes). The first that matches
     wins, in this order: ignore, single_writer, high, low."""
 
-    ignore: PathSpec
-    single_writer: PathSpec
-    high: PathSpec
-    low: PathSpec
+    ignore: GitIgnoreSpec
+    single_writer: GitIgnoreSpec
+    high: GitIgnoreSpec
+    low: GitIgnoreSpec
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> RiskRules:

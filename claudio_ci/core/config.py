@@ -46,7 +46,8 @@ CODE_UNKNOWN = codes.CFG004
 
 @functools.cache
 def load_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def _defaults(schema: Mapping[str, Any]) -> Any:
@@ -238,7 +239,8 @@ def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
     out: Any = value
     for part in reversed(path):
         out = {part: out}
-    return out
+    nested: dict[str, Any] = out
+    return nested
 
 
 def env_layer(environ: Mapping[str, str]) -> Layer | None:

@@ -168,6 +168,8 @@ class _Builder:
         raise YamlError(message, line, col)
 
     def _omegaconf_value(self, node: yaml.Node, path: PathKey, value: Any) -> None:
+        if not isinstance(node, yaml.ScalarNode):
+            return
         if node.style not in {None, ""} or node.tag not in {_STR_TAG, _TIMESTAMP_TAG}:
             return
         if node.tag == _TIMESTAMP_TAG:
@@ -181,6 +183,8 @@ class _Builder:
 
     def _omegaconf_key(self, node: yaml.Node, key: Any) -> Any:
         """A key as OmegaConf's loader types it: `2024-01-01` stays text, `1e3` is 1000.0."""
+        if not isinstance(node, yaml.ScalarNode):
+            return key
         if node.style not in {None, ""} or node.tag not in {_STR_TAG, _TIMESTAMP_TAG}:
             return key
         if node.tag == _TIMESTAMP_TAG:
@@ -288,7 +292,7 @@ def _compose(text: str) -> list[yaml.Node]:
     try:
         return list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError:
-        if "\t" not in text or _Loader is yaml.SafeLoader:
+        if "\t" not in text or not yaml.__with_libyaml__:  # _Loader is PyYAML's own
             raise
         try:
             return list(yaml.compose_all(text, Loader=yaml.SafeLoader))

@@ -31,7 +31,7 @@ from claudio_ci.core.config import Config
 from claudio_ci.core.errors import ConfigError, GitError
 from claudio_ci.core.fileio import read_regular, write_atomic
 from claudio_ci.core.findings import Finding, Fix, Severity
-from claudio_ci.core.yamlfile import MAX_BYTES, YamlError, decode_yaml_bytes, parse_yaml
+from claudio_ci.core.yamlfile import MAX_BYTES, PathKey, YamlError, decode_yaml_bytes, parse_yaml
 from claudio_ci.experiments import rules as exp
 from claudio_ci.experiments.files import Selection
 
@@ -188,7 +188,7 @@ def _user_validator(path: Path, label: str) -> Any:
         raise fail("must hold a JSON Schema object")
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema)  # type: ignore[arg-type]  # true/false are schemas too
     except jsonschema.SchemaError as exc:
         raise fail(f"is not a valid JSON Schema: {exc.message}") from None
     return cls(schema)
@@ -227,7 +227,8 @@ class _Summaries:
             reason = f"cannot read the file: {exc.strerror or exc}"
             error = YamlError(reason, 0, 0, code="unreadable")
             return exp.summarize(exp.ExperimentFile(path, error=error), self.rules, [])
-        parsed, bases = None, []
+        parsed = None
+        bases: list[bytes] = []
         if exp.BASE_KEY.encode() in raw:  # the bases' bytes are part of the cache key
             parsed = _parse(path, raw)
             parsed, bases = self._with_bases(parsed)
@@ -508,13 +509,13 @@ class HydraComposer:
             sources=sources,
         )
 
-    def sources(self, choices: Any) -> dict[tuple[str, ...], str]:
+    def sources(self, choices: Any) -> dict[PathKey, str]:
         """The file each chosen group option came from, by the group's path (`model` ->
         configs/model/mnist.yaml), and the primary config's at (): where a value the
         experiment does not write was written."""
         config_dir = self.config_dir.relative_to(self.root).as_posix()
         prefix = "" if config_dir == "." else f"{config_dir}/"
-        found = {(): f"{prefix}{self.config_name}.yaml"}
+        found: dict[PathKey, str] = {(): f"{prefix}{self.config_name}.yaml"}
         for group, option in choices.items():
             if option is None or group == self.group or group.startswith(PLUGIN_GROUPS):
                 continue

@@ -138,7 +138,7 @@ class ExperimentFile:
     composition_error: str | None = None
     by_hydra: bool = False  # `composed` is Hydra's (not detectron2's `_BASE_` merge)
     unchosen: tuple[str, ...] = ()  # groups the primary config leaves to the launch (`???`)
-    sources: dict[tuple[str, ...], str] = field(default_factory=dict)  # Hydra: group -> file
+    sources: dict[PathKey, str] = field(default_factory=dict)  # Hydra: group -> file
 
     def written_in(self, path: PathKey) -> str | None:
         """Hydra mode: the config that wrote `path`, when this file does not."""
@@ -737,12 +737,12 @@ def _output_named(analysis: _Analysis, rules: Rules) -> list[Finding]:
     if out is None or analysis.file.name in out or (name_value and str(name_value) in out):
         return []
     assert analysis.file.document is not None
-    line, col = analysis.file.document.position(rules.output_key)
+    line, col = analysis.file.document.position(rules.output_key or ())
     return [
         Finding(
             analysis.file.path,
             OUTPUT_NOT_NAMED,
-            f"{dotted(rules.output_key)} '{out}' does not depend on the experiment's name; "
+            f"{dotted(rules.output_key or ())} '{out}' does not depend on the experiment's name; "
             "a copy of this config would write into the same directory",
             line,
             col,
@@ -775,7 +775,7 @@ def _worktree_collisions(summary: Summary, worktree: _Worktree, rules: Rules) ->
             Finding(
                 summary.path,
                 OUTPUT_COLLISION,
-                f"{dotted(rules.output_key)} '{summary.output_dir}' is also the output "
+                f"{dotted(rules.output_key or ())} '{summary.output_dir}' is also the output "
                 f"directory of {', '.join(sorted(shared_dir))}; their runs would overwrite "
                 "each other's checkpoints and metrics",
                 *summary.output_position,
@@ -827,7 +827,7 @@ def _sibling_collisions(
                 Finding(
                     summary.path,
                     SIBLING_OUTPUT,
-                    f"{dotted(rules.output_key)} '{summary.output_dir}' is also the output "
+                    f"{dotted(rules.output_key or ())} '{summary.output_dir}' is also the output "
                     f"directory of experiment '{theirs.name}' added in {state.where}, "
                     f"{state.state} as {theirs.path}",
                     *summary.output_position,
@@ -897,7 +897,7 @@ def edit_name(text: str, key: Sequence[str], name: str) -> str:
     raise FixRefused("an alias elsewhere uses this value: editing it would change that too")
 
 
-def _written_scalar(node: yaml.Node, key: Sequence[str]) -> yaml.ScalarNode:
+def _written_scalar(node: yaml.Node | None, key: Sequence[str]) -> yaml.ScalarNode:
     """The plain or quoted scalar written at `key`; FixRefused when it is not one."""
     where = dotted([str(k) for k in key])
     key_end = 0

@@ -77,7 +77,8 @@ def _describe(result: RunResult) -> str:
     models = ", ".join(dict.fromkeys(g.usage.name for g in result.gpus))
     hours = sum(g.usage.seconds * g.usage.share for g in result.gpus) / 3600
     energies = [g.usage.kwh for g in result.gpus]
-    energy = "energy not measurable" if None in energies else f"{sum(energies):.3f} kWh"
+    known = [kwh for kwh in energies if kwh is not None]
+    energy = f"{sum(known):.3f} kWh" if len(known) == len(energies) else "energy not measurable"
     count = len(result.gpus)
     return f"{count} GPU{'s' if count > 1 else ''} ({models}), {hours:.3f} GPU-h, {energy}"
 

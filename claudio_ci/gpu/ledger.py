@@ -52,7 +52,7 @@ def redact_command(command: str) -> str:
             continue
         option = _SECRET_OPTION.match(word)
         assignment = None if word.startswith("-") else _SECRET_ASSIGNMENT.match(word)
-        secret_follows = bool(option) and not option.group(2)
+        secret_follows = option is not None and not option.group(2)
         if option and option.group(2):
             shown = f"{option.group(1)}={REDACTED}"
         elif assignment:
@@ -194,7 +194,7 @@ def _one_line(
     """SQLite's errors as a LedgerError naming the file: one line, never a traceback."""
 
     @functools.wraps(method)
-    def wrapper(self: Ledger, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def wrapper(self: Ledger, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
@@ -204,7 +204,8 @@ def _one_line(
 
 
 def _where(branch: str | None, since: float | None) -> tuple[str, list[object]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if branch is not None:
         clauses.append("r.branch = ?")
         params.append(branch)
@@ -371,7 +372,7 @@ class Ledger:
             order = " ORDER BY r.cost DESC, r.id LIMIT ?"
             params.append(costliest)
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs r{where}{order}", params)
-        return [RunRow(*row[:18], bool(row[18]), row[19]) for row in rows]
+        return [RunRow(*(*row[:18], bool(row[18]), row[19])) for row in rows]  # complete: 0/1
 
     @_one_line
     def unpriced_models(self, branch: str | None = None, since: float | None = None) -> list[str]:

@@ -163,7 +163,8 @@ class NvmlSource:
         nvml = self._nvml
         attributes = self._call(nvml.nvmlDeviceGetAttributes_v2, handle)
         if attributes is not None and attributes.computeInstanceSliceCount and board_slices:
-            return min(1.0, attributes.computeInstanceSliceCount / board_slices)
+            slices: int = attributes.computeInstanceSliceCount
+            return min(1.0, slices / board_slices)
         board = self._call(nvml.nvmlDeviceGetMemoryInfo, parent)  # may need privileges
         return min(1.0, memory / board.total) if board is not None and board.total else 1.0
 
@@ -181,7 +182,8 @@ class NvmlSource:
         versions = self._list_calls[kind]
         while versions:
             try:
-                return getattr(self._nvml, versions[0])(handle)
+                processes: list[Any] = getattr(self._nvml, versions[0])(handle)
+                return processes
             except self._nvml.NVMLError_FunctionNotFound:
                 versions.pop(0)
             except self._nvml.NVMLError:

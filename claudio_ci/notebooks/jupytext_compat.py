@@ -155,7 +155,7 @@ def notebook_formats(notebook: Any, config: Any, path: str) -> Any:
 
 @contextlib.contextmanager
 def patched(
-    safe_load: Callable[[Any], Any], safe_load_all: Callable[[Any], Iterator[Any]]
+    safe_load: Callable[..., Any], safe_load_all: Callable[..., Iterator[Any]]
 ) -> Iterator[None]:
     """nbformat's validation off, and PyYAML's safe loaders replaced, restored on exit."""
     import nbformat
@@ -171,5 +171,6 @@ def patched(
         nbformat.validate, nbbase.validate, yaml.safe_load, yaml.safe_load_all = saved
 
 
-def _accept(node: Any, ref: str | None = None) -> None:
-    del node, ref
+def _accept(*args: Any, **kwargs: Any) -> None:
+    """`nbformat.validate`'s stand-in: every notebook is valid (claudio-ci validates its own)."""
+    del args, kwargs

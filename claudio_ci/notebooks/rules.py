@@ -318,6 +318,7 @@ def _decode(present: Sequence[FileState], max_bytes: int) -> tuple[dict[str, str
             message, hint = f"cannot read: {state.error}", "it must be a readable file"
             findings.append(Finding(state.path, UNREADABLE, message, hint=hint))
             continue
+        problem: Problem | None
         try:
             text = decode(state.data)
         except UnicodeDecodeError as exc:
@@ -409,6 +410,7 @@ def _content_findings(
 
 
 def _sync_finding(pair: PairNotebooks, planner: Planner) -> Finding:
+    assert pair.notebook is not None  # only a pair with a notebook can be out of sync
     text = pair.texts[0]
     nb_path = pair.notebook.path
     detail, line = pair.difference(text)

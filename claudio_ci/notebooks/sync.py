@@ -139,7 +139,7 @@ def _bounded_safe_load_all(stream: Any) -> Iterator[Any]:
 def _bounded_load(stream: Any) -> Any:
     import yaml
 
-    loaders = [yaml.SafeLoader]
+    loaders: list[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = [yaml.SafeLoader]
     if getattr(yaml, "__with_libyaml__", False):  # the same data, faster; the pure one reads
         loaders.insert(0, yaml.CSafeLoader)  # what libyaml rejects
     text = stream if isinstance(stream, (str, bytes)) else stream.read()
@@ -334,7 +334,7 @@ class PairNotebooks:
     def write(self, notebook: Any, fmt: dict[str, str]) -> str:
         import jupytext
 
-        text = jupytext.writes(notebook, fmt=dict(fmt), config=self.config)
+        text: str = jupytext.writes(notebook, fmt=dict(fmt), config=self.config)
         return text if text.endswith("\n") else text + "\n"
 
     def from_text(self, member: Member) -> Any:

@@ -125,7 +125,11 @@ def _set_experiments(text: str, values: dict[str, str]) -> str:
         return text
     body, blank, rest = section.partition("\n\n")
     for key, value in values.items():
-        body = re.sub(rf"(?m)^(  {key}:) .*$", lambda m, v=value: f"{m.group(1)} {v}", body)
+
+        def keep_key(match: re.Match[str], value: str = value) -> str:
+            return f"{match.group(1)} {value}"
+
+        body = re.sub(rf"(?m)^(  {key}:) .*$", keep_key, body)
     return head + marker + body + blank + rest
 
 

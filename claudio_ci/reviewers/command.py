@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci.adapters.actions_env import ActionsEnv
-from claudio_ci.adapters.git import Repository, discover
-from claudio_ci.check import command_config, relative_paths, report
+from claudio_ci.adapters.git import Repository, discover, relative_paths
+from claudio_ci.check import command_config, report
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.codes import (
     REV003,
@@ -498,8 +498,9 @@ def _known(client: GitHub, reviewer: Reviewer) -> bool:
     if reviewer.kind is Kind.EMAIL:
         return True  # GitHub resolves an email owner to a user; the API cannot check it
     if reviewer.kind is Kind.TEAM:
-        same_org = reviewer.org is not None and reviewer.org.lower() == client.owner.lower()
-        return same_org and client.team_exists(reviewer.org, reviewer.name)
+        if reviewer.org is None or reviewer.org.lower() != client.owner.lower():
+            return False
+        return client.team_exists(reviewer.org, reviewer.name)
     if client.is_collaborator(reviewer.name):
         return True
     return reviewer.kind is Kind.USER_OR_TEAM and client.team_exists(client.owner, reviewer.name)
@@ -627,11 +628,11 @@ def _markdown(result: Report) -> str:
             rows.append(f"| {code(row.reviewer.label)} | {text(row.status)} | {rules} | {files} |")
     else:
         rows.append("No reviewer: no rule matched and `pr.reviewers.default` is empty.")
-    text = "\n".join(rows) + "\n"
+    markdown = "\n".join(rows) + "\n"
     notes = [f for f in result.findings if f.code != REV008]  # the table says it
     if notes:
-        text += "\n" + render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
-    return text
+        markdown += "\n" + render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
+    return markdown
 
 
 def _as_json(result: Report) -> dict[str, Any]:

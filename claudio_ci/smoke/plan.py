@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claudio_ci.adapters.git import Repository
+from claudio_ci.adapters.git import Repository, relative_paths
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import ConfigError, GitError, UsageError
 from claudio_ci.core.globs import gitignore_spec
@@ -193,8 +193,6 @@ def _experiment_configs(repo: Repository, config: Config) -> list[str]:
 
 def _by_name(names: Sequence[str], known: Sequence[str], repo: Repository) -> list[str]:
     """`--experiment` values: a config's file stem, or a path to a config file."""
-    from claudio_ci.check import relative_paths
-
     chosen = []
     for name in names:
         if os.path.isfile(name):

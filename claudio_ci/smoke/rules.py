@@ -229,8 +229,9 @@ def records(metrics: Any) -> list[Any]:
     `log_history` (Hugging Face's trainer_state.json), else a list of records."""
     if isinstance(metrics, dict):
         for key in ("steps", "epochs", "log_history"):
-            if isinstance(metrics.get(key), list) and metrics[key]:
-                return metrics[key]
+            logged = metrics.get(key)
+            if isinstance(logged, list) and logged:
+                return logged
         return [metrics]
     return metrics if isinstance(metrics, list) else []
 

@@ -187,8 +187,9 @@ def _find_metrics(
     if path is not None:
         old = chosen.get(path)
         grew = old is not None and (root / path).stat().st_size > old[1]
+        start = old[1] if old is not None and grew else None  # read only what was appended
         try:
-            return path, "written", metrics_io.read(root / path, old[1] if grew else None), None, ""
+            return path, "written", metrics_io.read(root / path, start), None, ""
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             return path, "written", None, str(exc), ""
     logged = metrics_io.loss_lines(result.run.kept, settings.loss_pattern)

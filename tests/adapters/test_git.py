@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.adapters import git as gitlayer
-from claudio_ci.core.errors import GitError
+from claudio_ci.core.errors import GitError, UsageError
 from tests.gitutil import add_worktree, commit_all, git
 
 
@@ -144,6 +144,67 @@ def test_scrubbed_environ_drops_repository_bindings() -> None:
     assert gitlayer.scrubbed_environ(env) == {"GIT_EDITOR": "vi", "A": "1"}
 
 
+def test_run_git_gives_text_or_bytes_and_takes_stdin(git_repo: Path) -> None:
+    odd = "line\rbreak.txt"  # text mode's universal newlines would read `\r` as `\n`
+    (git_repo / odd).write_bytes(b"\xff\x00binary\r\n")
+    git(git_repo, "add", "--", odd)
+
+    listed = gitlayer.run_git(["ls-files", "-z"], cwd=git_repo).stdout
+    assert gitlayer.split_z(listed) == ["README.md", odd]
+    (git_repo / "raw.bin").write_bytes(b"\xff\x00")
+    expected = git(git_repo, "hash-object", "raw.bin")
+    for stdin in (b"\xff\x00", "\udcff\x00"):  # bytes, or text with surrogate escapes
+        assert (
+            gitlayer.run_git(["hash-object", "--stdin"], cwd=git_repo, input=stdin).stdout
+            == expected
+        )
+    staged = gitlayer.run_git(["show", f":{odd}"], cwd=git_repo, text=False).stdout
+    assert staged == b"\xff\x00binary\r\n"
+    repo = gitlayer.discover(git_repo)
+    assert repo.read_blobs("", [odd, "README.md", "absent"]) == {
+        odd: b"\xff\x00binary\r\n",
+        "README.md": b"# test\n",
+    }
+
+
+def test_run_git_failures_name_the_command_past_global_options(git_repo: Path) -> None:
+    with pytest.raises(GitError, match=r"^git cat-file failed in .*: fatal: Not a valid object"):
+        gitlayer.run_git(["-c", "core.quotePath=false", "cat-file", "-p", "nope"], cwd=git_repo)
+    unchecked = gitlayer.run_git(["cat-file", "-e", "nope"], cwd=git_repo, check=False)
+    assert unchecked.returncode != 0
+
+
+def test_git_starts_in_one_place() -> None:
+    """`run_git` is the only call that starts a process in the git adapter."""
+    tree = ast.parse(Path(gitlayer.__file__).read_text(encoding="utf-8"))
+    starts = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "subprocess"
+        and node.attr in ("run", "Popen", "call", "check_call", "check_output")
+    ]
+    *_, primitive = (  # the implementation, after its overloads
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "run_git"
+    )
+    assert len(starts) == 1
+    assert primitive.lineno <= starts[0] <= (primitive.end_lineno or 0)
+
+
+def test_relative_paths_are_root_relative_from_any_directory(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (git_repo / "sub").mkdir()
+    (git_repo / "sub" / "a.py").write_text("a\n", encoding="utf-8")
+    repo = gitlayer.discover(git_repo)
+    monkeypatch.chdir(git_repo / "sub")
+    named = ["a.py", str(git_repo / "sub" / "a.py"), "../README.md"]
+    assert gitlayer.relative_paths(repo, named) == ["sub/a.py", "README.md"]
+    with pytest.raises(UsageError, match="outside the repository"):
+        gitlayer.relative_paths(repo, ["../../elsewhere.py"])
+
+
 HOOK = """#!{python}
 import json, os, sys
 sys.path.insert(0, {src!r})
@@ -194,102 +255,3 @@ def test_inside_a_commit_hook_the_index_is_ours_and_siblings_are_scrubbed(
     assert seen["sibling_root"] == str(git_repo)
     assert seen["sibling_branch"] == "main"
     assert seen["sibling_staged"] == ["main-only.txt"]
-
-
-def test_a_merge_sandbox_works_where_the_state_dir_cannot_be_written(git_repo: Path) -> None:
-    """A read-only repository (here: `<git dir>/claudio` is a file) still gets predictions."""
-    (git_repo / ".git" / "claudio").write_text("not a directory", encoding="utf-8")
-    (git_repo / "a.txt").write_text("base\n", encoding="utf-8")
-    commit_all(git_repo, "base")
-    for branch, text in (("ours", "one\n"), ("theirs", "two\n")):
-        git(git_repo, "checkout", "-q", "-b", branch, "main")
-        (git_repo / "a.txt").write_text(text, encoding="utf-8")
-        commit_all(git_repo, branch)
-    sandbox = gitlayer.MergeSandbox(
-        gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
-    )
-    objects = sandbox.objects
-    assert sandbox.merge("ours", "theirs") == gitlayer.MergePrediction(False, frozenset({"a.txt"}))
-    assert not objects.is_relative_to(git_repo)
-    del sandbox  # its private objects go with it
-    assert not objects.exists()
-    assert (git_repo / ".git" / "claudio").read_text(encoding="utf-8") == "not a directory"
-
-
-def test_parse_merge_tree_reads_conflicts_and_where_git_moves_files() -> None:
-    output = "\0".join(
-        [
-            "a" * 40,
-            "e/new.py",
-            "src/n0.py",
-            "",
-            "2",
-            "e/new.py",
-            "d/new.py",
-            "CONFLICT (directory rename suggested)",
-            "CONFLICT (file location): d/new.py added in ours ...\n",
-            "3",
-            "src/a.py",
-            "src/n0.py",
-            "lib/n3.py",
-            "CONFLICT (rename/rename)",
-            "CONFLICT (rename/rename): src/a.py renamed to ...\n",
-            "1",
-            "src/n0.py",
-            "Auto-merging",
-            "Auto-merging src/n0.py\n",
-            "",
-        ]
-    )
-    prediction = gitlayer.parse_merge_tree(output, clean=False)
-    assert prediction == gitlayer.MergePrediction(False, frozenset({"e/new.py", "src/n0.py"}))
-    assert prediction.conflicted_at(["d/new.py"]) == ["e/new.py"]
-    assert prediction.conflicted_at(["src/a.py"]) == ["src/n0.py"]
-    assert prediction.conflicted_at(["lib/n3.py"]) == []  # a destination leads nowhere else
-    assert gitlayer.parse_merge_tree("b" * 40 + "\0", clean=True).conflicts == frozenset()
-
-
-def test_a_worktree_snapshot_holds_what_git_add_all_would_stage(git_repo: Path) -> None:
-    for name, text in (("kept.txt", "k\n"), ("edited.txt", "e\n"), ("gone.txt", "g\n")):
-        (git_repo / name).write_text(text, encoding="utf-8")
-    os.symlink("kept.txt", git_repo / "old-link")
-    commit_all(git_repo, "base")
-    (git_repo / "edited.txt").write_text("edited\n", encoding="utf-8")
-    (git_repo / "gone.txt").unlink()
-    (git_repo / "old-link").unlink()
-    os.symlink("edited.txt", git_repo / "old-link")  # a link pointing elsewhere
-    os.symlink("nowhere", git_repo / "new-link")
-    (git_repo / "deep" / "er").mkdir(parents=True)
-    (git_repo / "deep" / "er" / "run.sh").write_text("#!/bin/sh\n", encoding="utf-8")
-    (git_repo / "deep" / "er" / "run.sh").chmod(0o755)
-    (git_repo / "big.bin").write_bytes(b"\0" * 2048)
-    repo = gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
-    head = repo.head()
-
-    snapshot = gitlayer.MergeSandbox(repo).worktree_commit(repo, head, max_untracked=1024)
-
-    assert snapshot.too_big == ("big.bin",)
-    (git_repo / "big.bin").unlink()
-    git(git_repo, "add", "--all")
-    expected = git(git_repo, "write-tree").strip()
-    sandbox = gitlayer.MergeSandbox(repo)
-    assert sandbox.repo.output("rev-parse", f"{snapshot.commit}^{{tree}}").strip() == expected
-
-
-def test_a_snapshot_keeps_staged_modes_where_the_file_system_has_none(git_repo: Path) -> None:
-    script = git_repo / "run.sh"
-    script.write_text("#!/bin/sh\n", encoding="utf-8")
-    script.chmod(0o755)
-    commit_all(git_repo, "base")
-    git(git_repo, "config", "core.fileMode", "false")
-    script.chmod(0o644)  # as a file system without modes shows it
-    script.write_text("#!/bin/sh\necho edited\n", encoding="utf-8")
-    repo = gitlayer.discover(git_repo, environ=gitlayer.scrubbed_environ())
-    sandbox = gitlayer.MergeSandbox(repo)
-
-    commit = sandbox.worktree_commit(repo, repo.head()).commit
-
-    listed = sandbox.repo.output("ls-tree", commit, "run.sh")
-    assert listed.startswith("100755 blob ")
-    git(git_repo, "add", "--all")
-    assert listed.split()[2] == git(git_repo, "ls-files", "--stage", "run.sh").split()[1]

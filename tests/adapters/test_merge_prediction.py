@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.adapters.git import MergePrediction, MergeSandbox, discover, scrubbed_environ
+from claudio_ci.adapters.git import discover, scrubbed_environ
+from claudio_ci.adapters.merge import MergePrediction, MergeSandbox
 from tests.gitutil import fast_import, git
 
 SEED = 20250605

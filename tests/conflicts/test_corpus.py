@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.adapters.git import MergeSandbox, discover, scrubbed_environ
+from claudio_ci.adapters.git import discover, scrubbed_environ
+from claudio_ci.adapters.merge import MergeSandbox
 from claudio_ci.conflicts.command import Side, _shared_paths, file_verdicts
 from claudio_ci.conflicts.rules import Merge, Other
 from tests.gitutil import fast_import, git
