@@ -36,7 +36,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def show(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.format == "json":
-        data = {"config": config.data, "origins": config.origins}
+        origins = {key: str(origin) for key, origin in config.origins.items()}
+        data = {"config": config.data, "origins": origins}
         json.dump(data, sys.stdout, indent=2, default=str)  # str: YAML dates in Claudio's sections
         sys.stdout.write("\n")
     elif args.format == "yaml":

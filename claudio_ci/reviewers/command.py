@@ -534,7 +534,7 @@ def _locator(config: Config) -> Locate:
             if not _defines(layer.data, path):
                 continue
             if layer.document is None:
-                return layer.origin([str(p) for p in path]), 0, 0
+                return layer.origin([str(p) for p in path]).path, 0, 0
             line, col = layer.document.position(path, key=True)
             return layer.label, line, col
         return REPO_FILE, 0, 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claudio_ci.adapters.git import Repository
-from claudio_ci.core.config import Config
+from claudio_ci.core.config import Config, Origin
 from claudio_ci.core.errors import ConfigError, GitError, UsageError
 from claudio_ci.core.globs import gitignore_spec
 from claudio_ci.experiments.files import Selection
@@ -126,8 +126,8 @@ def _pattern(value: str, config: Config) -> str:
     return value
 
 
-def _origin(config: Config, key: str) -> str:
-    return config.origins.get(f"smoke_test.{key}", "configuration")
+def _origin(config: Config, key: str) -> Origin:
+    return config.origin(f"smoke_test.{key}")
 
 
 def _split_command(command: str, config: Config) -> tuple[str, ...]:

@@ -261,7 +261,7 @@ def run_commands(
 
 def _command_error(settings: WorktreeSettings, code: str, message: str) -> Finding:
     hint = "fix it, then run `claudio-ci worktree setup` again in this worktree"
-    return Finding(settings.commands_origin, code, message, 0, 0, Severity.ERROR, hint)
+    return Finding(str(settings.commands_origin), code, message, 0, 0, Severity.ERROR, hint)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -331,7 +331,7 @@ def setup_worktree(
     if wanted and rerun and trust is not None and not trust.trusted:
         report.findings.append(
             Finding(
-                settings.commands_origin,
+                str(settings.commands_origin),
                 COMMANDS_NOT_APPROVED,
                 trust.notice,
                 0,
