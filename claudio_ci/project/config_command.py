@@ -49,7 +49,7 @@ def show(args: argparse.Namespace) -> int:
         # Origins line up, except after the few values too long for a terminal line.
         width = min(max(len(key) + len(value) for key, value in rows) + 3, ORIGIN_COLUMN)
         for key, value in rows:
-            origin = config.origins.get(key, "default")
+            origin = config.origin(key, "default")
             sys.stdout.write(f"{key} = {value}".ljust(width) + f"  # {origin}\n")
     sys.stderr.write(render_text(config.warnings))  # with the "did you mean" hints
     return 0
