@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from claudio_ci.core import settings as settings_module
 from claudio_ci.core.config import Origin, builtin_defaults, load_config, load_schema
 from claudio_ci.core.settings import (
     ExperimentsSection,
@@ -260,3 +261,13 @@ def test_origins_are_path_line_and_column(tmp_path: Path) -> None:
         ".claudio.yaml:2",
         "env CLAUDIO_BRANCH_INCLUDE_ID",
     ]
+
+
+def test_every_section_is_frozen() -> None:
+    sections = [
+        cls
+        for cls in vars(settings_module).values()
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+    ]
+    assert len(sections) > 10
+    assert [cls.__name__ for cls in sections if not cls.__dataclass_params__.frozen] == []  # type: ignore[attr-defined]
