@@ -25,6 +25,7 @@ from pathlib import Path
 
 from benchlib import Row, best_of, command, print_table
 
+from claudio_ci.core.settings import ResourcesSection
 from claudio_ci.gpu.ledger import Ledger, PricedGpu, RunStart
 from claudio_ci.gpu.nvml import NvmlSource
 from claudio_ci.gpu.pricing import Pricing
@@ -176,7 +177,7 @@ def report_rows(tmp: Path) -> list[Row]:
         db.close()
 
     anchor = best_of(bare_sql)
-    resources = {"cost_warning_threshold": 5.0, "cost_limit": 0}
+    resources = ResourcesSection(cost_warning_threshold=5.0, cost_limit=0)
 
     def in_process(render) -> None:
         with Ledger(path) as ledger:

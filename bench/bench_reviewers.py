@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from benchlib import Row, best_of, print_table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from claudio_ci.cli import main as claudio
+from claudio_ci.core.settings import ReviewersSection, build
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import decide, load_rules, route
 from tests.github_server import GitHubServer
@@ -80,6 +82,11 @@ def by_path_rules(rng: random.Random) -> dict[str, list[str]]:
     return rules
 
 
+def typed(section: Mapping[str, Any]) -> ReviewersSection:
+    """A `pr.reviewers` section from plain data, with no title keywords unless it names some."""
+    return build(ReviewersSection, {"skip_title_keywords": [], **section})
+
+
 def codeowners_text(rules: dict[str, list[str]]) -> str:
     owners = {p: " ".join("@" + n.lstrip("@") for n in names) for p, names in rules.items()}
     return "".join(f"{co.written(p)} {names}\n" for p, names in owners.items())
@@ -88,7 +95,7 @@ def codeowners_text(rules: dict[str, list[str]]) -> str:
 def claudio_ci_route(
     section: dict[str, object], files: list[str], codeowners: tuple[str, str] | None = None
 ) -> int:
-    ruleset, findings = load_rules(section, codeowners_file=codeowners)
+    ruleset, findings = load_rules(typed(section), codeowners_file=codeowners)
     assert not findings, findings
     routing = route(ruleset, files)
     decisions = decide(routing, ruleset, author="alice", owner="acme", branch="claudio/ab12")

@@ -79,7 +79,9 @@ def run_check(
     context = CheckContext(
         repo, config, files, fix=fix, all_files=not filenames, options=dict(options or {})
     )
-    rules = Suppressions.from_section(config.section(section) if section else {})
+    rules = (
+        Suppressions.from_section(getattr(config.settings, section)) if section else Suppressions()
+    )
     found = filter_findings(runner(context), rules, functools.partial(_text_of, repo.root))
     results = config.warnings + found
     return report(results, output_format, title=title, fail_on=fail_on)

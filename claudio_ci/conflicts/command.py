@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from claudio_ci.adapters.git import ChangedFile, Repository, Worktree
 from claudio_ci.adapters.merge import MergeSandbox
@@ -38,6 +38,7 @@ from claudio_ci.conflicts.rules import (
 )
 from claudio_ci.core.errors import GitError, UsageError
 from claudio_ci.core.findings import Finding
+from claudio_ci.core.settings import CompareSection
 
 T = TypeVar("T")
 MAX_THREADS = 8  # each thread mostly waits on a git process
@@ -73,10 +74,10 @@ Gathered = tuple[Side | None, list[Finding]]
 
 
 def check(ctx: CheckContext) -> list[Finding]:
-    section = ctx.config.section("conflicts")
+    section = ctx.config.settings.conflicts
     rules = RiskRules.from_config(section)
     if ctx.options.get("pr"):
-        return _check_pull_request(ctx, rules, section["fail_on"])
+        return _check_pull_request(ctx, rules, section.fail_on)
     committing = ctx.files if not ctx.all_files else [f.path for f in ctx.repo.staged_files()]
     files = rules.relevant(committing)
     if not files:
@@ -84,11 +85,11 @@ def check(ctx: CheckContext) -> list[Finding]:
     head = ctx.repo.head()
     if head is None:
         return [no_commit_yet(ctx.repo.current_branch())]
-    gathered = in_parallel(_gatherers(ctx.repo, head, files, section["compare"]))
+    gathered = in_parallel(_gatherers(ctx.repo, head, files, section.compare))
     notices = [finding for _, found in gathered for finding in found]
     sides = [side for side, _ in gathered if side is not None]
-    overlaps, more = _predict(ctx.repo, head, files, sides, section["untracked_max_mb"])
-    return notices + more + overlap_findings(overlaps, rules, section["fail_on"])
+    overlaps, more = _predict(ctx.repo, head, files, sides, section.untracked_max_mb)
+    return notices + more + overlap_findings(overlaps, rules, section.fail_on)
 
 
 def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
@@ -103,19 +104,19 @@ def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
 
 
 def _gatherers(
-    repo: Repository, head: str, files: Sequence[str], compare: Mapping[str, Any]
+    repo: Repository, head: str, files: Sequence[str], compare: CompareSection
 ) -> list[Callable[[], Gathered]]:
-    siblings = repo.sibling_worktrees() if compare["siblings"] else []
+    siblings = repo.sibling_worktrees() if compare.siblings else []
     look_at = files if len(files) <= MAX_PATHSPECS else ()
     tasks: list[Callable[[], Gathered]] = [
         functools.partial(_sibling_side, repo, head, w, look_at) for w in siblings
     ]
     covered = {repo.current_branch(), *(w.branch for w in siblings)}
-    for name in _branches(repo, compare["branches"]):
+    for name in _branches(repo, compare.branches):
         if name not in covered:
             covered.add(name)
             tasks.append(functools.partial(_branch_side, repo, head, "branch", name))
-    for name in _branches(repo, compare["remote_branches"], remote=True):
+    for name in _branches(repo, compare.remote_branches, remote=True):
         local = name.partition("/")[2]  # origin/claudio/x -> claudio/x
         if local not in covered and local != "HEAD":
             tasks.append(functools.partial(_branch_side, repo, head, "remote branch", name))

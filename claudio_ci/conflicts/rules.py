@@ -22,13 +22,14 @@ Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.globs import gitignore_spec
+from claudio_ci.core.settings import ConflictsSection
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
@@ -88,12 +89,12 @@ class RiskRules:
     low: GitIgnoreSpec
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> RiskRules:
+    def from_config(cls, section: ConflictsSection) -> RiskRules:
         return cls(
-            ignore=gitignore_spec(section.get("ignore") or ()),
-            single_writer=gitignore_spec(section.get("single_writer") or ()),
-            high=gitignore_spec(section.get("high") or ()),
-            low=gitignore_spec(section.get("low") or ()),
+            ignore=gitignore_spec(section.ignore),
+            single_writer=gitignore_spec(section.single_writer),
+            high=gitignore_spec(section.high),
+            low=gitignore_spec(section.low),
         )
 
     def classify(self, path: str) -> Risk:

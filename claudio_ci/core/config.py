@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claudio_ci.core import codes
 from claudio_ci.core.cache import JsonCache, cache_key, fingerprint
@@ -33,6 +33,9 @@ from claudio_ci.core.yamlfile import (
     load_yaml_file,
     parse_yaml,
 )
+
+if TYPE_CHECKING:
+    from claudio_ci.core.settings import Settings
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
 REPO_FILE = ".claudio.yaml"
@@ -73,6 +76,20 @@ def user_config_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(base).expanduser() / "claudio" / "config.yaml"
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a setting was set: a file and the line and column of its key, or a source
+    without lines (`default`, `env CLAUDIO_...`, `--set ...`, `command line`) with line 0."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        """`path:line` (as `config show` has always printed it), or the source alone."""
+        return f"{self.path}:{self.line}" if self.line > 0 else self.path
+
+
 @dataclass
 class Layer:
     """One source of configuration values, with where each came from."""
@@ -82,20 +99,20 @@ class Layer:
     document: YamlDocument | None = None
     key_labels: dict[tuple[str, ...], str] = field(default_factory=dict)
 
-    def origin(self, path: Sequence[str]) -> str:
+    def origin(self, path: Sequence[str]) -> Origin:
         for end in range(len(path), 0, -1):
             if tuple(path[:end]) in self.key_labels:
-                return self.key_labels[tuple(path[:end])]
+                return Origin(self.key_labels[tuple(path[:end])])
         if self.document is None:
-            return self.label
-        line, _ = self.document.position(path, key=True)
-        return f"{self.label}:{line}"
+            return Origin(self.label)
+        line, col = self.document.position(path, key=True)
+        return Origin(self.label, line, col)
 
 
 @dataclass
 class Config:
     data: dict[str, Any]
-    origins: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, Origin] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
     layers: list[Layer] = field(default_factory=list)
 
@@ -109,6 +126,17 @@ class Config:
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}
+
+    def origin(self, dotted: str, fallback: str = "configuration") -> Origin:
+        """Where the setting `dotted` (`smoke_test.command`) was set."""
+        return self.origins.get(dotted) or Origin(fallback)
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """Every section, typed (`config.settings.notebooks.paths`), built once."""
+        from claudio_ci.core.settings import Settings
+
+        return Settings.from_data(self.data)
 
 
 # --- reading layers -----------------------------------------------------------------------
@@ -355,7 +383,7 @@ def _finding(
     key: bool = False,
 ) -> Finding:
     if layer.document is None:  # environment or flags: no line to point at
-        return Finding(layer.origin(path), code, message, 0, 0, severity, hint)
+        return Finding(layer.origin(path).path, code, message, 0, 0, severity, hint)
     line, col = layer.document.position(path, key=key)
     return Finding(layer.label, code, message, line, col, severity, hint)
 
@@ -373,7 +401,7 @@ def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, A
 
 
 def _record_origins(
-    origins: dict[str, str],
+    origins: dict[str, Origin],
     layer: Layer,
     data: Mapping[str, Any],
     merged: Mapping[str, Any],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding
@@ -32,18 +32,24 @@ MALFORMED = codes.CFG005
 ALL = frozenset({""})  # the empty prefix: every code
 
 
+class Silencing(Protocol):
+    """A typed configuration section with ruff's two settings (`experiments`)."""
+
+    @property
+    def ignore(self) -> tuple[str, ...]: ...
+
+    @property
+    def per_file_ignores(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
 @dataclass(frozen=True)
 class Suppressions:
     ignore: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> Suppressions:
-        per_file = section.get("per_file_ignores") or {}
-        return cls(
-            tuple(section.get("ignore") or ()),
-            tuple((glob, tuple(codes)) for glob, codes in per_file.items()),
-        )
+    def from_section(cls, section: Silencing) -> Suppressions:
+        return cls(section.ignore, tuple(section.per_file_ignores.items()))
 
 
 def _comment_start(line: str) -> int:

@@ -65,7 +65,7 @@ def check(ctx: CheckContext) -> list[Finding]:
     hydra = _hydra_settings(root, selection, ctx.config)
     rules = _rules(ctx.config, selection)
     summaries = _Summaries(root, rules, ctx.config, ctx.repo.state_dir(False), hydra)
-    branch_globs = ctx.config.get("experiments.compare_branches")
+    branch_globs = list(ctx.config.settings.experiments.compare_branches)
     siblings, warnings = _sibling_states(ctx.repo, selection, branch_globs, summaries)
     chosen = set(targets)
     others = [p for p in present if p not in chosen]
@@ -89,40 +89,42 @@ def check(ctx: CheckContext) -> list[Finding]:
 # --- configuration --------------------------------------------------------------------------
 
 
-def _key(config: Config, name: str) -> tuple[str, ...] | None:
-    value = config.get(f"experiments.{name}")
+def _key(value: str | None) -> tuple[str, ...] | None:
+    """A dotted key (`model.name`) as its parts."""
     return None if value is None else tuple(value.split("."))
 
 
 def _rules(config: Config, selection: Selection | None = None) -> exp.Rules:
-    raw = config.get("experiments.name_pattern")
+    section = config.settings.experiments
+    raw = section.name_pattern
     try:
         pattern = re.compile(raw)
     except re.error as exc:
-        origin = config.origins.get("experiments.name_pattern", "configuration")
+        origin = config.origin("experiments.name_pattern")
         raise ConfigError(
             f"{origin}: experiments.name_pattern {raw!r} is not a regular expression: {exc}"
         ) from None
-    by_path = config.get("experiments.identity") == "path" and selection is not None
+    by_path = section.identity == "path" and selection is not None
     return exp.Rules(
         name_pattern=pattern,
-        name_key=_key(config, "name_key"),
-        output_key=_key(config, "output_key"),
-        reserved_names=frozenset(config.get("experiments.reserved_names")),
+        name_key=_key(section.name_key),
+        output_key=_key(section.output_key),
+        reserved_names=frozenset(section.reserved_names),
         identity_dir=selection.directory if by_path and selection else None,
     )
 
 
 def _schemas(root: Path, config: Config) -> list[exp.Schema]:
-    if config.get("experiments.schema_mode") == "none":
+    section = config.settings.experiments
+    if section.schema_mode == "none":
         return []
     builtin = builtin_schema()
-    location = config.get("experiments.schema")
+    location = section.schema
     if not location:
         return [builtin]
     validator = _user_validator(root / location, location)
     own = exp.Schema(location, lambda: validator)
-    return [own] if config.get("experiments.schema_mode") == "replace" else [builtin, own]
+    return [own] if section.schema_mode == "replace" else [builtin, own]
 
 
 @functools.cache
@@ -287,10 +289,10 @@ class _Summaries:
 
 
 def _hydra_config_dir(config: Config) -> str | None:
-    settings = config.get("experiments.hydra")
-    if not settings:
+    hydra = config.settings.experiments.hydra
+    if hydra is None:
         return None
-    return PurePosixPath(settings["config_dir"]).as_posix().strip("/") or "."
+    return PurePosixPath(hydra.config_dir).as_posix().strip("/") or "."
 
 
 def _composed_configs(config: Config, selection: Selection, files: list[str]) -> list[str]:
@@ -309,11 +311,11 @@ def _composed_configs(config: Config, selection: Selection, files: list[str]) ->
 
 
 def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraComposer | None:
-    settings = config.get("experiments.hydra")
+    hydra = config.settings.experiments.hydra
     config_dir = _hydra_config_dir(config)
-    if not settings or config_dir is None:
+    if hydra is None or config_dir is None:
         return None
-    origin = config.origins.get("experiments.hydra", "configuration")
+    origin = config.origin("experiments.hydra")
     prefix = "" if config_dir == "." else f"{config_dir}/"
     if not f"{selection.directory}/".startswith(prefix) or selection.directory == config_dir:
         raise ConfigError(
@@ -321,7 +323,7 @@ def _hydra_settings(root: Path, selection: Selection, config: Config) -> HydraCo
             f"experiments.hydra.config_dir {config_dir!r} (e.g. {prefix}experiment)"
         )
     group = selection.directory[len(prefix) :]
-    name = settings["config_name"].removesuffix(".yaml")
+    name = hydra.config_name.removesuffix(".yaml")
     if not (root / config_dir / f"{name}.yaml").is_file():
         raise ConfigError(
             f"{origin}: experiments.hydra.config_name {name!r}: there is no "
@@ -568,7 +570,8 @@ def _fingerprint(
         package / "core" / "yamlfile.py",
         Path(__file__).resolve(),
     ]  # Hydra and _BASE_ live here
-    location = config.get("experiments.schema")
+    section = config.settings.experiments
+    location = section.schema
     own = root / location if location else None
     return fingerprint(
         [*code, BUILTIN_SCHEMA, *([own] if own is not None and own.is_file() else [])],
@@ -576,7 +579,7 @@ def _fingerprint(
         repr((rules.name_pattern.pattern, rules.name_key, rules.output_key, rules.identity_dir)),
         *(hydra.fingerprint() if hydra is not None else ()),
         repr(sorted(rules.reserved_names)),  # a set's order changes between processes
-        f"{location}:{config.get('experiments.schema_mode')}",
+        f"{location}:{section.schema_mode}",
     )
 
 

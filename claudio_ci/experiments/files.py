@@ -22,12 +22,13 @@ class Selection:
 
     @classmethod
     def from_config(cls, config: Config) -> Selection:
-        raw = str(config.get("experiments.dir"))
+        section = config.settings.experiments
+        raw = section.dir
         directory = PurePosixPath(raw).as_posix().strip("/") or "."
         if raw.startswith("/") or ".." in PurePosixPath(directory).parts:
-            origin = config.origins.get("experiments.dir", "configuration")
+            origin = config.origin("experiments.dir")
             raise ConfigError(f"{origin}: experiments.dir {raw!r} must be inside the repository")
-        return cls(directory, tuple(config.get("experiments.exclude")))
+        return cls(directory, section.exclude)
 
     def select(self, paths: Iterable[str]) -> list[str]:
         prefix = "" if self.directory == "." else f"{self.directory}/"

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import Repository, discover
@@ -41,7 +41,7 @@ def _context(args: argparse.Namespace) -> tuple[Repository, Config]:
 
 
 def ledger_path(repo: Repository, config: Config) -> Path:
-    configured = config.get("gpu.ledger")
+    configured = config.settings.gpu.ledger
     if configured:  # relative to the main worktree, so that every worktree shares it
         path = Path(configured).expanduser()
         return path if path.is_absolute() else repo.common_dir.parent / path
@@ -94,7 +94,7 @@ def _after_run(result: RunResult, branch: str, config: Config) -> None:
     )
     line = f"claudio-ci gpu: {branch}: {_describe(result)}, ${cost:.2f}; {recorded}"
     print(fmt.github_safe_line(line), file=sys.stderr)
-    resources = config.section("resources")
+    resources = config.settings.resources
     for finding in cost_findings({} if total is None else {branch: total}, resources):
         label = finding.severity.label
         line = f"claudio-ci gpu: {finding.location}: {finding.code} [{label}] {finding.message}"
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         commit=repo.head(),
         ledger_path=ledger_path(repo, config),
         state_dir=repo.state_dir(create=False),  # made when needed: a bad one never stops the run
-        pricing=Pricing.from_config(config.section("gpu")),
-        interval=float(config.get("gpu.sample_interval_seconds")),
+        pricing=Pricing.from_config(config.settings.gpu),
+        interval=config.settings.gpu.sample_interval_seconds,
         gpus=args.gpus,
         replay=Path(args.replay) if args.replay else None,
         record=Path(args.record) if args.record else None,
@@ -138,7 +138,7 @@ def report(args: argparse.Namespace) -> int:
     repo, config = _context(args)
     since = parse_since(args.since)
     path = ledger_path(repo, config)
-    resources: dict[str, Any] = config.section("resources")
+    resources = config.settings.resources
     if path.exists():
         with gpu_ledger.Ledger(path) as ledger:
             result = build_report(
@@ -216,7 +216,7 @@ def comment(args: argparse.Namespace) -> int:
     if path.exists():
         with gpu_ledger.Ledger(path) as ledger:
             local = ledger.runs(branch)
-    resources = config.section("resources")
+    resources = config.settings.resources
 
     def body_after(previous: str) -> tuple[str, list[Finding]]:
         carried = sticky.merge(sticky.parse(previous, branch), local)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from claudio_ci.core.settings import GpuSection
 from claudio_ci.gpu.usage import GpuUsage
 
 RATES_PATH = Path(__file__).with_name("rates.json")
@@ -64,11 +64,11 @@ class Pricing:
     shipped: ShippedRates = field(default_factory=shipped_rates)
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> Pricing:
+    def from_config(cls, section: GpuSection) -> Pricing:
         return cls(
-            hourly_rates={str(k): float(v) for k, v in (section.get("hourly_rates") or {}).items()},
-            default_hourly_rate=section.get("default_hourly_rate"),
-            energy_price_per_kwh=section.get("energy_price_per_kwh"),
+            hourly_rates=dict(section.hourly_rates),
+            default_hourly_rate=section.default_hourly_rate,
+            energy_price_per_kwh=section.energy_price_per_kwh,
         )
 
     def hourly_rate(self, model: str) -> tuple[float | None, str]:

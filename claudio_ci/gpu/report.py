@@ -19,6 +19,7 @@ from claudio_ci.core.errors import UsageError
 from claudio_ci.core.findings import Finding, Severity, github_safe_line
 from claudio_ci.core.report import Cell, Column, MarkdownOnly, Notes, Table, Text, render_report
 from claudio_ci.core.report import Report as ShownReport
+from claudio_ci.core.settings import ResourcesSection
 from claudio_ci.gpu.ledger import BranchTotals, Ledger, RunRow
 from claudio_ci.gpu.pricing import ShippedRates, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH
@@ -79,10 +80,10 @@ def run_status(run: RunRow) -> str:
     return "incomplete"
 
 
-def cost_findings(branch_costs: Mapping[str, float], resources: Mapping[str, Any]) -> list[Finding]:
+def cost_findings(branch_costs: Mapping[str, float], resources: ResourcesSection) -> list[Finding]:
     """GPU001 over `resources.cost_limit`, else GPU002 over `cost_warning_threshold`."""
-    limit = float(resources.get("cost_limit") or 0)
-    threshold = float(resources.get("cost_warning_threshold") or 0)
+    limit = resources.cost_limit
+    threshold = resources.cost_warning_threshold
     findings = []
     for branch, cost in branch_costs.items():
         if limit > 0 and cost > limit:
@@ -171,7 +172,7 @@ def _notices(ledger: Ledger, report: Report) -> list[Finding]:
 def build_report(
     ledger: Ledger | None,
     ledger_label: str,
-    resources: Mapping[str, Any],
+    resources: ResourcesSection,
     *,
     branch: str | None = None,
     since: float | None = None,

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_notebooks(ctx: CheckContext) -> list[Finding]:
-    settings = Settings.from_config(ctx.config.section("notebooks"))
+    settings = Settings.from_config(ctx.config.settings.notebooks)
     repo, root = ctx.repo, ctx.repo.root
     candidates = ctx.files
     if ctx.all_files:

@@ -16,12 +16,13 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from claudio_ci.core import codes
 from claudio_ci.core.errors import ConfigError
 from claudio_ci.core.findings import Finding, Fix, Severity
 from claudio_ci.core.globs import gitignore_spec
+from claudio_ci.core.settings import NotebooksSection
 from claudio_ci.core.yamlfile import YamlError
 from claudio_ci.notebooks.formats import Member, PairingFormats
 from claudio_ci.notebooks.sync import (
@@ -67,18 +68,18 @@ class Settings:
     max_bytes: int = 100_000_000
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> Settings:
+    def from_config(cls, section: NotebooksSection) -> Settings:
         try:
-            pairing = PairingFormats.parse(section["formats"])
+            pairing = PairingFormats.parse(section.formats)
         except ValueError as exc:
             raise ConfigError(f"notebooks.formats: {exc}") from None
         return cls(
             pairing=pairing,
-            paths=tuple(section["paths"]),
-            allow_unpaired=tuple(section["allow_unpaired"]),
-            ipynb_tracked=section["ipynb_tracked"],
-            strip_outputs=section["strip_outputs"],
-            max_bytes=int(section["max_file_mb"] * 1_000_000),
+            paths=section.paths,
+            allow_unpaired=section.allow_unpaired,
+            ipynb_tracked=section.ipynb_tracked,
+            strip_outputs=section.strip_outputs,
+            max_bytes=int(section.max_file_mb * 1_000_000),
         )
 
     @property

@@ -38,7 +38,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def _rows(config: Config) -> list[tuple[str, str, str]]:
     """Every leaf setting: its dotted key, its value as JSON, where it came from."""
     return [
-        (key, json.dumps(value, default=str), config.origins.get(key, "default"))
+        (key, json.dumps(value, default=str), str(config.origin(key, "default")))
         for key, value in _flatten(config.data)
     ]
 
@@ -64,7 +64,8 @@ def show(args: argparse.Namespace) -> int:
     config = _load(args)
     chosen = args.format or ActionsEnv().default_format
     if chosen == "json":
-        data = {"config": config.data, "origins": config.origins}
+        origins = {key: str(origin) for key, origin in config.origins.items()}
+        data = {"config": config.data, "origins": origins}
         json.dump(data, sys.stdout, indent=2, default=str)  # str: YAML dates in Claudio's sections
         sys.stdout.write("\n")
     elif chosen == "yaml":

@@ -52,6 +52,7 @@ from claudio_ci.core.errors import UsageError
 from claudio_ci.core.fileio import write_atomic
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.report import render, render_markdown
+from claudio_ci.core.settings import ReviewersSection
 from claudio_ci.core.yamlfile import YamlError, decode_yaml_bytes
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import (
@@ -119,7 +120,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         )
     locate = _locator(config)
     ruleset, findings = load_rules(section, locate)
-    syntax = str(section.get("syntax") or "codeowners")
+    syntax = section.syntax
     text, notes = codeowners(ruleset, repo.tracked_files(), locate, syntax=syntax)
     findings = [*config.warnings, *findings, *notes]
     if args.output == "-":
@@ -509,8 +510,8 @@ def _known(client: GitHub, reviewer: Reviewer) -> bool:
 # --- configuration positions --------------------------------------------------------------------
 
 
-def _section(config: Config) -> dict[str, Any]:
-    return config.get(".".join(SECTION)) or {}
+def _section(config: Config) -> ReviewersSection:
+    return config.settings.pr.reviewers
 
 
 def _rule_path(pattern: str) -> list[str]:
@@ -536,7 +537,7 @@ def _locator(config: Config) -> Locate:
             if not _defines(layer.data, path):
                 continue
             if layer.document is None:
-                return layer.origin([str(p) for p in path]), 0, 0
+                return layer.origin([str(p) for p in path]).path, 0, 0
             line, col = layer.document.position(path, key=True)
             return layer.label, line, col
         return REPO_FILE, 0, 0

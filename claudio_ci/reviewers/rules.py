@@ -31,6 +31,7 @@ from typing import Any
 
 from claudio_ci.core.codes import REV001, REV002, REV010, REV101, REV102, REV104, REV201, REV202
 from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.settings import ReviewersSection
 from claudio_ci.reviewers import codeowners as co
 
 SYNTAXES = ("codeowners", "gitignore")
@@ -266,9 +267,9 @@ def parse_owner(text: str) -> Reviewer:
     return parse_reviewer(text)
 
 
-def codeowners_setting(section: Mapping[str, Any]) -> tuple[str, ...]:
+def codeowners_setting(section: ReviewersSection) -> tuple[str, ...]:
     """The CODEOWNERS files `pr.reviewers.codeowners` names, in lookup order; () when off."""
-    value = section.get("codeowners")
+    value = section.codeowners
     if value is True:
         return co.LOOKUP
     if isinstance(value, str) and value.strip():
@@ -301,7 +302,7 @@ def _codeowners_rules(path: str, text: str) -> tuple[list[Rule], list[Finding]]:
 
 
 def load_rules(
-    section: Mapping[str, Any],
+    section: ReviewersSection,
     locate: Locate = _nowhere,
     codeowners_file: tuple[str, str] | None = None,
 ) -> tuple[RuleSet, list[Finding]]:
@@ -310,9 +311,9 @@ def load_rules(
     `codeowners_file` is (path, text) of the CODEOWNERS file `pr.reviewers.codeowners`
     names: its lines are then the rules, last match wins, and `by_path` is not used.
     """
-    builder = _Builder(section.get("groups") or {}, locate)
-    default = Rule(DEFAULT_RULE, builder.reviewers(section.get("default") or [], ["default"]))
-    syntax = str(section.get("syntax") or "codeowners")
+    builder = _Builder(section.groups, locate)
+    default = Rule(DEFAULT_RULE, builder.reviewers(section.default, ["default"]))
+    syntax = section.syntax
     if syntax not in SYNTAXES:
         message = f"syntax {syntax!r}: write one of {', '.join(SYNTAXES)}"
         builder.problem(["syntax"], REV001, message)
@@ -323,26 +324,25 @@ def load_rules(
         source, text = codeowners_file
         rules, problems = _codeowners_rules(source, text)
         builder.findings += problems
-        if section.get("by_path"):
+        if section.by_path:
             where, line, col = locate([*SECTION, "by_path"])
             message = f"by_path is not used: the rules are the lines of {source}"
             builder.findings.append(Finding(where, REV001, message, line, col, Severity.WARNING))
     else:
-        for pattern, names in (section.get("by_path") or {}).items():
-            reviewers = builder.reviewers(names or [], ["by_path", pattern])
+        for pattern, names in section.by_path.items():
+            reviewers = builder.reviewers(names, ["by_path", pattern])
             try:
                 rules.append(compile_rule(pattern, reviewers, syntax))
             except ValueError as exc:
                 builder.problem(["by_path", pattern], REV001, f"{pattern!r}: {exc}")
-    keywords = tuple(str(k) for k in section.get("skip_title_keywords") or ())
     ruleset = RuleSet(
         default=default,
         rules=tuple(rules),
-        last_match_wins=bool(source) or bool(section.get("last_match_wins", False)),
+        last_match_wins=bool(source) or section.last_match_wins,
         source=source,
-        max_reviewers=int(section.get("max_reviewers") or 0),
-        skip_draft=bool(section.get("skip_draft", True)),
-        skip_title_keywords=keywords,
+        max_reviewers=section.max_reviewers,
+        skip_draft=section.skip_draft,
+        skip_title_keywords=section.skip_title_keywords,
         unused_groups=tuple(g for g in builder.groups if g not in builder.used_groups),
     )
     return ruleset, builder.findings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 
 from claudio_ci.adapters.actions_env import ActionsEnv
@@ -32,9 +31,8 @@ def default_base(env: ActionsEnv) -> str:
 
 
 def _configured_at(config: Config, key: str) -> tuple[str, int]:
-    origin = config.origins.get(key, "configuration")
-    match = re.fullmatch(r"(.+):(\d+)", origin)
-    return (match[1], int(match[2])) if match else (origin, 0)
+    origin = config.origin(key)
+    return origin.path, origin.line
 
 
 def _emit_matrix(jobs: list[plan.Job], env: ActionsEnv) -> int:

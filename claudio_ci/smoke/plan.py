@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claudio_ci.adapters.git import Repository, relative_paths
-from claudio_ci.core.config import Config
+from claudio_ci.core.config import Config, Origin
 from claudio_ci.core.errors import ConfigError, GitError, UsageError
 from claudio_ci.core.globs import gitignore_spec
 from claudio_ci.experiments.files import Selection
@@ -60,32 +60,32 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Config, root: Path) -> Settings:
-        section = config.section("smoke_test")
-        expect = section["expect"]
+        section = config.settings.smoke_test
+        expect = section.expect
         return cls(
             root=root,
-            command=_split_command(section["command"], config),
-            configs=tuple(section["configs"]),
-            shared_paths=tuple(section["shared_paths"]),
-            limits=Limits(section["timeout_seconds"], section["max_memory_mb"]),
-            env=dict(section["env"]),
-            python=_interpreter(section["python"], root, config),
-            import_check=section["import_check"],
-            metrics_path=section["metrics_path"],
-            checkpoint_path=section["checkpoint_path"],
+            command=_split_command(section.command, config),
+            configs=section.configs,
+            shared_paths=section.shared_paths,
+            limits=Limits(section.timeout_seconds, section.max_memory_mb),
+            env=dict(section.env),
+            python=_interpreter(section.python, root, config),
+            import_check=section.import_check,
+            metrics_path=section.metrics_path,
+            checkpoint_path=section.checkpoint_path,
             expect=Expectations(
-                metrics=expect["metrics"],
-                finite=expect["finite"],
-                loss_not_increasing=expect["loss_not_increasing"],
-                checkpoint=expect["checkpoint"],
-                checkpoint_loads=expect["checkpoint_loads"],
-                loss_tolerance=section["loss_tolerance"],
-                loss_keys=_loss_keys(section["loss_key"]),
+                metrics=expect.metrics,
+                finite=expect.finite,
+                loss_not_increasing=expect.loss_not_increasing,
+                checkpoint=expect.checkpoint,
+                checkpoint_loads=expect.checkpoint_loads,
+                loss_tolerance=section.loss_tolerance,
+                loss_keys=_loss_keys(section.loss_key),
             ),
-            loss_pattern=_pattern(section["loss_pattern"], config),
-            trusted_checkpoints=section["trusted_checkpoints"],
-            import_kwargs=dict(section["import_kwargs"]),
-            import_config=section["import_config"],
+            loss_pattern=_pattern(section.loss_pattern, config),
+            trusted_checkpoints=section.trusted_checkpoints,
+            import_kwargs=dict(section.import_kwargs),
+            import_config=section.import_config,
         )
 
     def environment(self, base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -109,7 +109,7 @@ def _fill(template: str, name: str, config_path: str) -> str:
     return template.replace("{name}", name).replace("{config}", config_path)
 
 
-def _loss_keys(value: str | list[str] | None) -> tuple[str, ...]:
+def _loss_keys(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
     if value is None:
         return LOSS_KEYS
     return (value,) if isinstance(value, str) else tuple(value)
@@ -126,8 +126,8 @@ def _pattern(value: str, config: Config) -> str:
     return value
 
 
-def _origin(config: Config, key: str) -> str:
-    return config.origins.get(f"smoke_test.{key}", "configuration")
+def _origin(config: Config, key: str) -> Origin:
+    return config.origin(f"smoke_test.{key}")
 
 
 def _split_command(command: str, config: Config) -> tuple[str, ...]:

@@ -1,12 +1,13 @@
-"""The `worktree` configuration section, typed; the schema has already checked each value."""
+"""The `worktree` section as setup uses it: the typed section, its port range parsed, and
+where the setup commands came from (only a repository's own commands need approval)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci.core.config import CODE_INVALID, Config
+from claudio_ci.core.config import CODE_INVALID, Config, Origin
 from claudio_ci.core.errors import ConfigError
 
 PORT_KEY = "worktree.jupyter_ports"
@@ -22,7 +23,7 @@ class WorktreeSettings:
     setup_timeout_seconds: float
     ports: range | None
     env_file: str | None
-    commands_origin: str = "default"
+    commands_origin: Origin = field(default_factory=lambda: Origin("default"))
 
     def target_of(self, link: str, main_root: Path) -> Path:
         """Where a shared-data link points: `~` and `$VARS` expanded, relative to the main
@@ -31,7 +32,7 @@ class WorktreeSettings:
         return Path(os.path.normpath(main_root / target))
 
 
-def port_range(value: str | None, origin: str) -> range | None:
+def port_range(value: str | None, origin: Origin) -> range | None:
     if value is None:
         return None
     first, last = (int(part) for part in value.split("-"))
@@ -44,14 +45,14 @@ def port_range(value: str | None, origin: str) -> range | None:
 
 
 def load_settings(config: Config) -> WorktreeSettings:
-    section = config.section("worktree")
+    section = config.settings.worktree
     return WorktreeSettings(
-        shared_data=dict(section["shared_data"]),
-        directories=tuple(section["directories"]),
-        output_root=section["output_root"],
-        setup_commands=tuple(section["setup_commands"]),
-        setup_timeout_seconds=float(section["setup_timeout_seconds"]),
-        ports=port_range(section["jupyter_ports"], config.origins.get(PORT_KEY, "default")),
-        env_file=section["env_file"],
-        commands_origin=config.origins.get(COMMANDS_KEY, "default"),
+        shared_data=dict(section.shared_data),
+        directories=section.directories,
+        output_root=section.output_root,
+        setup_commands=section.setup_commands,
+        setup_timeout_seconds=section.setup_timeout_seconds,
+        ports=port_range(section.jupyter_ports, config.origin(PORT_KEY, "default")),
+        env_file=section.env_file,
+        commands_origin=config.origin(COMMANDS_KEY, "default"),
     )

@@ -262,7 +262,7 @@ def run_commands(
 
 def _command_error(settings: WorktreeSettings, code: codes.Code, message: str) -> Finding:
     hint = "fix it, then run `claudio-ci worktree setup` again in this worktree"
-    return Finding(settings.commands_origin, code, message, 0, 0, code.severity, hint)
+    return Finding(str(settings.commands_origin), code, message, 0, 0, code.severity, hint)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -332,7 +332,7 @@ def setup_worktree(
     if wanted and rerun and trust is not None and not trust.trusted:
         report.findings.append(
             Finding(
-                settings.commands_origin,
+                str(settings.commands_origin),
                 COMMANDS_NOT_APPROVED,
                 trust.notice,
                 0,

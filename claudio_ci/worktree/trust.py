@@ -51,8 +51,7 @@ class Trust:
 
 def from_repository(settings: WorktreeSettings) -> bool:
     """Whether the setup commands came from the repository's own `.claudio.yaml`."""
-    origin = settings.commands_origin
-    return origin == REPO_FILE or origin.startswith(f"{REPO_FILE}:")
+    return settings.commands_origin.path == REPO_FILE
 
 
 def commands_trust(

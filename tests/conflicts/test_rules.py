@@ -3,14 +3,24 @@ Plain data in, findings out; the command is tested in tests/test_conflicts_hook.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from claudio_ci.conflicts import rules as cr
 from claudio_ci.conflicts.rules import Merge, Other, Overlap, Risk, RiskRules
-from claudio_ci.core.config import builtin_defaults
 from claudio_ci.core.findings import Severity
+from claudio_ci.core.settings import ConflictsSection
 
-DEFAULTS = RiskRules.from_config(builtin_defaults()["conflicts"])
+DEFAULTS = RiskRules.from_config(ConflictsSection())
+
+
+def only(**globs: tuple[str, ...]) -> RiskRules:
+    """Rules with just these globs: every other list is empty."""
+    empty = ConflictsSection(high=(), low=(), ignore=(), single_writer=())
+    return RiskRules.from_config(dataclasses.replace(empty, **globs))
+
+
 BASELINE = Other(
     "worktree",
     "claudio/ab12-baseline",
@@ -55,13 +65,11 @@ def test_default_rules_follow_the_seed_table(path: str, risk: Risk) -> None:
 
 
 def test_precedence_is_ignore_then_single_writer_then_high_then_low() -> None:
-    rules = RiskRules.from_config(
-        {
-            "ignore": ["vendor/**"],
-            "single_writer": ["pyproject.toml", "vendor/pyproject.toml"],
-            "high": ["pyproject.toml", "*.txt", "!notes.txt", "src/models/registry.py"],
-            "low": ["*.txt", "src/models/**"],
-        }
+    rules = only(
+        ignore=("vendor/**",),
+        single_writer=("pyproject.toml", "vendor/pyproject.toml"),
+        high=("pyproject.toml", "*.txt", "!notes.txt", "src/models/registry.py"),
+        low=("*.txt", "src/models/**"),
     )
     assert rules.classify("vendor/pyproject.toml") is Risk.IGNORED
     assert rules.classify("pyproject.toml") is Risk.SINGLE_WRITER
@@ -72,7 +80,7 @@ def test_precedence_is_ignore_then_single_writer_then_high_then_low() -> None:
 
 
 def test_empty_sections_classify_everything_as_other() -> None:
-    rules = RiskRules.from_config({})
+    rules = only()
     assert rules.classify("requirements.txt") is Risk.OTHER
 
 
@@ -137,7 +145,7 @@ def test_fail_on_sets_the_severity(
 
 
 def test_single_writer_is_an_error_with_one_instance_for_config_changes() -> None:
-    rules = RiskRules.from_config({"single_writer": ["pyproject.toml"]})
+    rules = only(single_writer=("pyproject.toml",))
     overlap = Overlap("pyproject.toml", BASELINE, merge=Merge.CLEAN)
     (found,) = cr.overlap_findings([overlap], rules)
     assert found.code == cr.SINGLE_WRITER

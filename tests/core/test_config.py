@@ -147,8 +147,8 @@ def test_without_any_file_the_schema_defaults_apply(root: Path, environ: dict[st
     assert config.get("pr.reviewers.by_path") == {}
     assert config.get("resources.cost_warning_threshold") == 5.0
     assert config.get("resources.cost_limit") == 0
-    assert set(config.origins.values()) == {"default"}
-    assert config.origins["resources.cost_limit"] == "default"
+    assert {str(origin) for origin in config.origins.values()} == {"default"}
+    assert str(config.origins["resources.cost_limit"]) == "default"
     assert config.warnings == []
 
 
@@ -205,8 +205,9 @@ def test_later_sources_win_and_say_so(
 ) -> None:
     config = _load_with_layers(root, environ, present)
     assert config.get("resources.cost_limit") == value
-    assert config.origins["resources.cost_limit"] == origin.format(user=user_config_path(environ))
-    assert config.origins["resources.cost_warning_threshold"] == "default"
+    expected = origin.format(user=user_config_path(environ))
+    assert str(config.origins["resources.cost_limit"]) == expected
+    assert str(config.origins["resources.cost_warning_threshold"]) == "default"
 
 
 def test_user_file_lives_under_xdg_config_home(tmp_path: Path) -> None:
@@ -221,7 +222,7 @@ def test_user_file_defaults_to_dot_config_in_home(tmp_path: Path, root: Path) ->
     write(path, "branch:\n  prefix: mine\n")
     config = load_config(root, environ=environ)
     assert config.get("branch.prefix") == "mine"
-    assert config.origins["branch.prefix"] == f"{path}:2"
+    assert str(config.origins["branch.prefix"]) == f"{path}:2"
 
 
 def test_user_file_under_home_is_ignored_when_xdg_is_set(
@@ -269,7 +270,7 @@ def test_origins_point_at_the_line_of_each_leaf(root: Path, environ: dict[str, s
         "branch:\n"
         "  prefix: agent\n",
     )
-    origins = load_config(root, environ=environ).origins
+    origins = {k: str(v) for k, v in load_config(root, environ=environ).origins.items()}
     assert origins["pr.reviewers.default"] == ".claudio.yaml:3"
     assert origins["pr.reviewers.by_path.src/**"] == ".claudio.yaml:5"
     assert origins["branch.prefix"] == ".claudio.yaml:8"
@@ -281,7 +282,7 @@ def test_a_later_scalar_replaces_the_origins_below_it(root: Path, environ: dict[
     repo_file(root, "paths:\n  sparse_checkout:\n    enabled: true\n    cone_mode: true\n")
     config = load_config(root, environ=environ, overrides=["paths.sparse_checkout=off"])
     assert config.get("paths.sparse_checkout") is False
-    assert config.origins["paths.sparse_checkout"] == "--set paths.sparse_checkout"
+    assert str(config.origins["paths.sparse_checkout"]) == "--set paths.sparse_checkout"
     assert not any(key.startswith("paths.sparse_checkout.") for key in config.origins)
 
 
@@ -289,14 +290,14 @@ def test_an_empty_mapping_merges_nothing(root: Path, environ: dict[str, str]) ->
     repo_file(root, "pr:\n  reviewers:\n    by_path:\n      'src/**': [core]\n")
     config = load_config(root, environ=environ, overrides=["pr.reviewers.by_path={}"])
     assert config.get("pr.reviewers.by_path") == {"src/**": ["core"]}
-    assert config.origins["pr.reviewers.by_path.src/**"] == ".claudio.yaml:4"
+    assert str(config.origins["pr.reviewers.by_path.src/**"]) == ".claudio.yaml:4"
 
 
 def test_an_empty_section_keeps_the_defaults(root: Path, environ: dict[str, str]) -> None:
     repo_file(root, "branch:\n  # prefix: agent\nresources:\npr:\n  reviewers:\n")
     config = load_config(root, environ=environ)
     assert config.data == builtin_defaults()
-    assert config.origins["branch.prefix"] == "default"
+    assert str(config.origins["branch.prefix"]) == "default"
     assert config.warnings == []
 
 
@@ -317,7 +318,7 @@ def test_claudios_own_config_loads_cleanly(root: Path, environ: dict[str, str]) 
     assert config.get("branch.prefix") == "agent"
     assert config.get("paths.sparse_checkout.directories") == ["services/api/", "shared/utils/"]
     assert config.get("pr.template") == "## Summary\n{{.Summary}}\n"
-    assert config.origins["resources.cost_limit"] == f"{user_config_path(environ)}:58"
+    assert str(config.origins["resources.cost_limit"]) == f"{user_config_path(environ)}:58"
     assert validate(root, environ=environ) == []
 
 
@@ -326,7 +327,7 @@ def test_claudios_config_as_the_repo_file_also_validates(
 ) -> None:
     repo_file(root, CLAUDIO_CONFIG)
     assert validate(root, environ=environ) == []
-    assert load_config(root, environ=environ).origins["pr.reviewers.default"] == (
+    assert str(load_config(root, environ=environ).origins["pr.reviewers.default"]) == (
         ".claudio.yaml:37"
     )
 
@@ -429,14 +430,14 @@ def test_an_explicit_config_file_replaces_the_repo_file(
     other = write(root / "ci" / "claudio.yaml", "\nbranch:\n  prefix: other\n")
     config = load_config(root, environ=environ, repo_file=other)
     assert config.get("branch.prefix") == "other"
-    assert config.origins["branch.prefix"] == f"{other}:3"
+    assert str(config.origins["branch.prefix"]) == f"{other}:3"
 
 
 def test_repo_text_is_read_as_the_repo_file(root: Path, environ: dict[str, str]) -> None:
     repo_file(root, "branch:\n  prefix: head\n")
     config = load_config(root, environ=environ, repo_text="branch:\n  prefix: base\n")
     assert config.get("branch.prefix") == "base"
-    assert config.origins["branch.prefix"] == ".claudio.yaml:2"
+    assert str(config.origins["branch.prefix"]) == ".claudio.yaml:2"
 
 
 def test_outside_a_repository_only_user_file_and_environment_count(
@@ -543,7 +544,7 @@ def test_environment_variables_set_one_key(
 ) -> None:
     config = load_config(root, environ={**environ, name: value})
     assert config.get(dotted) == expected
-    assert config.origins[dotted] == f"env {name}"
+    assert str(config.origins[dotted]) == f"env {name}"
     assert config.warnings == []
 
 
@@ -551,7 +552,7 @@ def test_a_mapping_in_the_environment_is_yaml(root: Path, environ: dict[str, str
     name = "CLAUDIO_PR_REVIEWERS_BY_PATH"
     config = load_config(root, environ={**environ, name: '{"src/**": [ml-team], "*.md": [d]}'})
     assert config.get("pr.reviewers.by_path") == {"src/**": ["ml-team"], "*.md": ["d"]}
-    assert config.origins["pr.reviewers.by_path.*.md"] == f"env {name}"
+    assert str(config.origins["pr.reviewers.by_path.*.md"]) == f"env {name}"
 
 
 @pytest.mark.parametrize(
@@ -585,7 +586,7 @@ def test_claudios_own_variables_are_accepted_as_is(
     `config show`, read by nothing, never a warning or an error whatever its value."""
     config = load_config(root, environ={**environ, "CLAUDIO_SESSION_ID": value})
     assert config.get("session.id") == expected
-    assert config.origins["session.id"] == "env CLAUDIO_SESSION_ID"
+    assert str(config.origins["session.id"]) == "env CLAUDIO_SESSION_ID"
     assert config.warnings == []
 
 
@@ -635,7 +636,7 @@ def test_set_overrides_one_key(
 ) -> None:
     config = load_config(root, environ=environ, overrides=[assignment])
     assert config.get(dotted, "missing") == expected
-    assert config.origins[dotted] == f"--set {dotted}"
+    assert str(config.origins[dotted]) == f"--set {dotted}"
 
 
 @pytest.mark.parametrize(
@@ -705,9 +706,9 @@ def test_typed_flag_values_win_over_set(root: Path, environ: dict[str, str]) -> 
         flag_values={"notebooks.formats": "ipynb,md:myst", "resources.cost_limit": None},
     )
     assert config.get("notebooks.formats") == "ipynb,md:myst"
-    assert config.origins["notebooks.formats"] == "command line"
+    assert str(config.origins["notebooks.formats"]) == "command line"
     assert config.get("resources.cost_limit") == 4  # None: the flag was not given
-    assert config.origins["resources.cost_limit"] == "--set resources.cost_limit"
+    assert str(config.origins["resources.cost_limit"]) == "--set resources.cost_limit"
 
 
 # --- validate -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.settings import ExperimentsSection, build
 from claudio_ci.core.suppress import Suppressions, filter_findings
 
 TEXT = """\
@@ -38,7 +39,9 @@ def test_inline_comments_silence_the_codes_they_name_on_their_line() -> None:
 
 def test_config_codes_and_prefixes_and_per_file_globs() -> None:
     rules = Suppressions.from_section(
-        {"ignore": ["EXP5", "NB102"], "per_file_ignores": {"y.*": ["EXP"]}}
+        build(
+            ExperimentsSection, {"ignore": ["EXP5", "NB102"], "per_file_ignores": {"y.*": ["EXP"]}}
+        )
     )
     assert _codes(FINDINGS, rules, text="") == [
         "x.yaml:1:NB101",

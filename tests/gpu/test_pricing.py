@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from claudio_ci.core.settings import GpuSection, build
 from claudio_ci.gpu.pricing import Pricing, shipped_rates
 from claudio_ci.gpu.usage import MJ_PER_KWH, GpuUsage
 
@@ -30,9 +31,8 @@ def test_the_shipped_table_matches_models_by_words(model: str, rate: float | Non
 
 
 def test_your_rates_win_over_the_shipped_table_and_the_default_fills_gaps() -> None:
-    pricing = Pricing.from_config(
-        {"hourly_rates": {"h100": 2.0, "NVIDIA A10G": 1.01}, "default_hourly_rate": 0.5}
-    )
+    rates = {"hourly_rates": {"h100": 2.0, "NVIDIA A10G": 1.01}, "default_hourly_rate": 0.5}
+    pricing = Pricing.from_config(build(GpuSection, rates))
     assert pricing.hourly_rate("NVIDIA H100 80GB HBM3") == (2.0, "gpu.hourly_rates['h100']")
     assert pricing.hourly_rate("NVIDIA A10G")[0] == 1.01
     assert pricing.hourly_rate("NVIDIA A100-SXM4-80GB") == (2.5, "shipped rates of 2026-05-07")

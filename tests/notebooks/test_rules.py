@@ -9,8 +9,8 @@ import jupytext
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from claudio_ci.core.config import builtin_defaults
 from claudio_ci.core.findings import Severity
+from claudio_ci.core.settings import NotebooksSection, build
 from claudio_ci.notebooks import rules as nb_check
 from claudio_ci.notebooks.sync import Jupytext
 
@@ -41,7 +41,7 @@ class History:
 
 
 def settings(**overrides: object) -> nb_check.Settings:
-    return nb_check.Settings.from_config({**builtin_defaults()["notebooks"], **overrides})
+    return nb_check.Settings.from_config(build(NotebooksSection, overrides))
 
 
 def pair_texts(*sources: str) -> tuple[bytes, bytes]:

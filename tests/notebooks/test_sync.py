@@ -15,7 +15,7 @@ import pytest
 from jupytext.cli import jupytext as jupytext_cli
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from claudio_ci.core.config import builtin_defaults
+from claudio_ci.core.settings import NotebooksSection, build
 from claudio_ci.notebooks import rules as nb_check
 from claudio_ci.notebooks.sync import Jupytext
 
@@ -178,7 +178,7 @@ class BothChanged(Committed):
 def our_result(
     root: Path, notebook_path: Path, pairing: str, history: object, fix: bool = False
 ) -> nb_check.PairResult:
-    section = {**builtin_defaults()["notebooks"], "formats": pairing, "paths": ["**"]}
+    section = build(NotebooksSection, {"formats": pairing, "paths": ["**"]})
     settings = nb_check.Settings.from_config(section)
     members = settings.pairing.members(notebook_path.relative_to(root).as_posix(), root)
     assert members is not None

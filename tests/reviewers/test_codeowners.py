@@ -6,8 +6,12 @@ warnings under it) and the behaviour issue #15 describes; each group names its s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
+from claudio_ci.core.settings import ReviewersSection, build
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers.rules import load_rules, route
 
@@ -108,8 +112,14 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     "/logs/": (["logs/a"], ["x/logs/a", "logs"]),
 }
 
+
 # Patterns GitHub does not accept: "There are some syntax rules for gitignore files that do
 # not work in CODEOWNERS files" (escaping a leading `#`, `!` negation), plus the empty ones.
+def typed(section: Mapping[str, Any]) -> ReviewersSection:
+    """A `pr.reviewers` section from plain data, with no title keywords unless it names some."""
+    return build(ReviewersSection, {"skip_title_keywords": [], **section})
+
+
 INVALID = ["!src/", "!*.py", "\\#notes.md", "#comment", "", "   ", "/", "a/***/b", "a\\"]
 
 CASES = [
@@ -133,7 +143,7 @@ def test_a_pattern_owns_what_github_says(pattern: str, path: str, owned: bool) -
 @pytest.mark.parametrize(("pattern", "path", "owned"), CASES)
 def test_by_path_means_the_same_by_default(pattern: str, path: str, owned: bool) -> None:
     """`pr.reviewers.by_path` speaks CODEOWNERS, through the prefix and literal-run index."""
-    ruleset, findings = load_rules({"by_path": {pattern: ["alice"]}})
+    ruleset, findings = load_rules(typed({"by_path": {pattern: ["alice"]}}))
     assert findings == []
     assert bool(route(ruleset, [path]).files[path]) is owned
 
@@ -141,7 +151,7 @@ def test_by_path_means_the_same_by_default(pattern: str, path: str, owned: bool)
 @pytest.mark.parametrize(("pattern", "path", "owned"), CASES)
 def test_a_codeowners_line_means_the_same(pattern: str, path: str, owned: bool) -> None:
     line = f"{co.written(pattern)} @alice\n"
-    ruleset, findings = load_rules({}, codeowners_file=("CODEOWNERS", line))
+    ruleset, findings = load_rules(typed({}), codeowners_file=("CODEOWNERS", line))
     assert findings == []
     assert bool(route(ruleset, [path]).files[path]) is owned
 
@@ -187,7 +197,7 @@ def test_the_file_keeps_order_line_numbers_emails_and_owner_less_lines() -> None
 
 
 def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
-    ruleset, findings = load_rules({}, codeowners_file=(".github/CODEOWNERS", FILE))
+    ruleset, findings = load_rules(typed({}), codeowners_file=(".github/CODEOWNERS", FILE))
     assert [(f.code, f.path, f.line) for f in findings] == [
         ("REV010", ".github/CODEOWNERS", 8),
         ("REV010", ".github/CODEOWNERS", 9),
@@ -216,7 +226,7 @@ def test_the_last_matching_line_wins_and_an_owner_less_line_un_owns() -> None:
 def test_a_line_with_an_invalid_owner_is_skipped_and_earlier_owners_stay(owners: str) -> None:
     """GitHub skips the whole line (all its owners) when one owner is invalid."""
     text = f"* @global\n*.js {owners}\n"
-    ruleset, findings = load_rules({}, codeowners_file=("CODEOWNERS", text))
+    ruleset, findings = load_rules(typed({}), codeowners_file=("CODEOWNERS", text))
     assert [(f.code, f.line) for f in findings] == [("REV010", 2)]
     assert "GitHub skips this line" in findings[0].message
     routing = route(ruleset, ["a.js"])
@@ -272,7 +282,7 @@ def test_generated_codeowners_names_files_ending_in_whitespace_exactly() -> None
 
     tracked = [f"experiments/{name}" for name in NAMES_ENDING_IN_WHITESPACE] + ["experiments/ab"]
     section = {"by_path": {"experiments/**": ["lead"], "**/*": ["ml"]}}
-    ruleset, _ = load_rules(section)
+    ruleset, _ = load_rules(typed(section))
     text, _ = codeowners(ruleset, tracked)
     lines, problems = co.parse(text)
     assert problems == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from claudio_ci.core.codes import CODES, REV001, REV002, REV101, REV102, REV104, REV201, REV202
 from claudio_ci.core.findings import Severity
+from claudio_ci.core.settings import ReviewersSection, build
 from claudio_ci.reviewers import codeowners as co
 from claudio_ci.reviewers import rules as rules_module
 from claudio_ci.reviewers.rules import (
@@ -42,8 +43,13 @@ SEED = {
 }
 
 
+def typed(section: Mapping[str, Any]) -> ReviewersSection:
+    """A `pr.reviewers` section from plain data, with no title keywords unless it names some."""
+    return build(ReviewersSection, {"skip_title_keywords": [], **section})
+
+
 def rules(section: dict[str, Any]) -> RuleSet:
-    ruleset, findings = load_rules(section)
+    ruleset, findings = load_rules(typed(section))
     assert findings == []
     return ruleset
 
@@ -202,7 +208,7 @@ def test_bad_patterns_and_names_are_findings_and_the_rest_still_routes() -> None
         "default": ["@lead", "not a name"],
         "by_path": {"!src/**": ["alice"], "#comment": ["bob"], "src/**": ["carol", "x/y/z"]},
     }
-    ruleset, findings = load_rules(section, at)
+    ruleset, findings = load_rules(typed(section), at)
     assert [(f.code, f.path, f.severity) for f in findings] == [
         (REV002, ".claudio.yaml:pr.reviewers.default.1", Severity.ERROR),
         (REV001, ".claudio.yaml:pr.reviewers.by_path.!src/**", Severity.ERROR),
@@ -221,7 +227,7 @@ def test_groups_expand_and_do_not_nest() -> None:
         "groups": {"ml": ["alice", "acme/ml-team"], "meta": ["ml", "bob"], "spare": ["zed"]},
         "by_path": {"src/models/**": ["ml"], "docs/**": ["meta"]},
     }
-    ruleset, findings = load_rules(section, at)
+    ruleset, findings = load_rules(typed(section), at)
     assert [(f.code, f.path) for f in findings] == [
         (REV002, ".claudio.yaml:pr.reviewers.groups.meta.0")
     ]
