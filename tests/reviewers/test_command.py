@@ -107,6 +107,7 @@ def test_a_pull_request_is_routed_from_the_rules_at_its_base(
         "| `data-team` | requested (team acme/data-team) | `src/data/**` | `src/data/dataset.py` |"
     ) in table
     assert "| `lead` | requested | `(default)` | every pull request |" in table
+    assert "REV008" not in table  # each request is a row: not repeated as a note
     assert github_server.repo.pulls[7].requested_users == ["lead", "tech-lead"]
 
 
@@ -718,8 +719,7 @@ def test_hostile_file_names_in_explain_start_no_workflow_command(
     assert main(["reviewers", "--explain", *HOSTILE, "--format", output_format]) == 0
     out = capsys.readouterr().out
     assert commands(out) == []
-    if output_format != "markdown":  # the table lists reviewers, not files
-        assert "stop-commands" in out and "add-mask" in out
+    assert "stop-commands" in out and "add-mask" in out  # each file in --explain's table
 
 
 # --- tokens -------------------------------------------------------------------------------------
