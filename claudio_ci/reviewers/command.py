@@ -165,9 +165,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         write_atomic(target, text)
         lines = text.count("\n")
         status = f"{args.output}: written ({lines} lines)"
-    if (args.format or ActionsEnv().default_format) == "text":
-        print(fmt.github_safe_line(status))
-    return report(findings, args.format, title=f"{TITLE} codeowners")
+    return _show_status(f"{TITLE} codeowners", _one(status), findings, args.format)
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -176,12 +174,12 @@ def validate(args: argparse.Namespace) -> int:
     ruleset, findings, locate = _local_rules(repo, config)
     findings = [*config.warnings, *findings, *lint(ruleset, repo.tracked_files(), locate)]
     checked = _check_names_on_github(ruleset, args.repo, locate, findings)
-    if (args.format or ActionsEnv().default_format) == "text" and not findings:
-        names = "" if checked else " (users and teams not checked: no token or repository)"
-        source = f" ({ruleset.source})" if ruleset.source else ""
-        line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
-        print(fmt.github_safe_line(line))
-    return report(findings, args.format, title=f"{TITLE} validate")
+    if findings:
+        return report(findings, args.format, title=f"{TITLE} validate")
+    names = "" if checked else " (users and teams not checked: no token or repository)"
+    source = f" ({_one(ruleset.source)})" if ruleset.source else ""
+    line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
+    return _show_status(f"{TITLE} validate", line, findings, args.format)
 
 
 # --- a pull request -----------------------------------------------------------------------------
@@ -576,6 +574,15 @@ def _emit(result: Report, output_format: str | None) -> int:
     show(shown, output_format, summary=False, env=env)
     env.append_summary(report_markdown(shown))  # the action's summary, whatever it prints
     return fmt.exit_code(result.findings)
+
+
+def _show_status(
+    title: str, status: str, findings: Sequence[Finding], output_format: str | None
+) -> int:
+    """A subcommand's one-line status, then its findings (JSON: the findings alone)."""
+    shown = ShownReport(title, findings, [Notes([status])])
+    show(shown, output_format, summary=bool(findings))
+    return fmt.exit_code(findings)
 
 
 def as_report(result: Report) -> ShownReport:

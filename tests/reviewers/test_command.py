@@ -355,6 +355,26 @@ def test_validate_finds_rules_that_route_nothing(
     assert "Found 2 problems (2 warnings)." in out
 
 
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_validate_and_codeowners_show_their_status_in_every_format_but_json(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    (repo / ".claudio.yaml").write_text('pr: {reviewers: {by_path: {"src/**": ["@a"]}}}\n', "utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "validate", "--format", output_format]) == 0
+    out = capsys.readouterr().out
+    assert ("no problem found" in out) is (output_format != "json")
+    assert main(["reviewers", "codeowners", "--check", "--format", output_format]) == 1
+    out = capsys.readouterr().out
+    assert ("out of date" in out) is (output_format != "json")
+    assert "REV203" in out
+    if output_format == "json":
+        assert [f["code"] for f in json.loads(out)] == ["REV203"]  # the findings, as before
+
+
 def test_validate_with_a_token_asks_github_about_every_name(
     repo: Path,
     github_server: GitHubServer,
