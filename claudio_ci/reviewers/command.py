@@ -566,6 +566,10 @@ REVIEWER_COLUMNS = (
     Column("Files"),
 )
 FILE_COLUMNS = (Column("File", markdown="code"), Column("Rules -> reviewers"))
+NO_REVIEWER = Text(
+    "No reviewer: no rule matched and pr.reviewers.default is empty.",
+    "No reviewer: no rule matched and `pr.reviewers.default` is empty.",
+)
 
 
 def _emit(result: Report, output_format: str | None) -> int:
@@ -607,17 +611,7 @@ def as_report(result: Report) -> ShownReport:
     if result.rows:
         shown.sections.append(Table(REVIEWER_COLUMNS, [_row_cells(row) for row in result.rows]))
     else:
-        nobody = "No reviewer: no rule matched and {} is empty."
-        shown.sections.append(
-            Notes(
-                [
-                    Text(
-                        nobody.format("pr.reviewers.default"),
-                        nobody.format("`pr.reviewers.default`"),
-                    )
-                ]
-            )
-        )
+        shown.sections.append(Notes([NO_REVIEWER]))
     return shown
 
 
