@@ -19,6 +19,7 @@ from claudio_ci.core.report import FORMATS
 from claudio_ci.gpu.ledger import FILENAME, Ledger
 from claudio_ci.gpu.usage import MJ_PER_KWH, GpuUsage
 from tests.conftest import CliResult
+from tests.github_server import GitHubServer
 from tests.gitutil import commit_all, git
 from tests.gpu.builders import add_run
 from tests.runner_commands import parse_line, runner_commands
@@ -213,5 +214,87 @@ def test_under_github_actions_the_default_is_github(
     assert default.code == expected
     assert default.out == run_cli(*args, "--format", "github", cwd=repo).out
     _check_github(default.out)
-    if command in ("gpu report", "worktree status", "smoke-test"):  # a summary of their own
+    summarised = ("gpu report", "worktree status", "smoke-test", "reviewers --explain")
+    if command in summarised:  # a summary of their own
         _check_markdown(summary.read_text(encoding="utf-8"))
+
+
+# --- reviewers: a fork's names, in every mode and format ------------------------------------
+
+# File names a pull request's author chooses: the legacy `##[`, a table cell's end, raw HTML,
+# a mention, a line break that would start a workflow command.
+HOSTILE_FILES = ["src/##[add-mask]a|b.py", "src/<b>x</b> @lead.py", "src/new\n::error::forged.py"]
+BASE_SHA = "b" * 40
+
+
+@pytest.fixture
+def pull_request(
+    github_server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Pull request #7 from the hostile branch, changing the hostile files, in an Actions
+    step whose workspace is empty; returns the workspace."""
+    github_server.add_pull(7, author="mallory", head_ref=HOSTILE_BRANCH, base_sha=BASE_SHA)
+    github_server.repo.pulls[7].files = [*HOSTILE_FILES, "docs/x.md"]
+    github_server.put_file(BASE_SHA, ".claudio.yaml", CONFIG)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "opened", "pull_request": {"number": 7}}), "utf-8")
+    for name, value in {
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": "acme/ml",
+        "GITHUB_API_URL": github_server.url,
+        "GITHUB_TOKEN": "t0ken",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    return workspace
+
+
+def _check_hostile(out: str, fmt: str, files: list[str]) -> None:
+    """The format's own check, and each hostile name shown, inert, in its place."""
+    CHECKS[fmt](out)
+    if fmt == "json":
+        data = json.loads(out)
+        assert HOSTILE_BRANCH in data["heading"]
+        assert set(HOSTILE_FILES) <= {f for row in data["reviewers"] for f in row["files"]}
+        return
+    if fmt == "markdown":
+        tokens = MarkdownIt("commonmark").enable("table").parse(out)
+        inline = [c for t in tokens if t.children for c in t.children]
+        code = [c.content for c in inline if c.type == "code_inline"]
+        for name in files:  # each name one code span, its `|` escaped for GFM
+            assert name.replace("\n", "\\n").replace("##[", "##\\[") in code, name
+        text = "".join(c.content for c in inline if c.type == "text")
+        assert "@lead" not in text  # no mention: a zero-width space after the `@`
+        assert "feat##|" in text and "<b>" in text  # the branch, as literal text
+        return
+    assert "##[" not in out and "src/##\\[add-mask]a|b.py" in out
+    assert "src/new\\n::error::forged.py" in out  # on one line, shown escaped
+    assert "src/<b>x</b> @lead.py" in out and HOSTILE_BRANCH in out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_reviewers_explain_keeps_hostile_names_inert_in_every_format(
+    repo: Path, run_cli: Callable[..., CliResult], fmt: str
+) -> None:
+    sibling = repo.parent / "sibling"  # on the hostile branch
+    result = run_cli("reviewers", "--explain", *HOSTILE_FILES, "--format", fmt, cwd=sibling)
+    assert result.code == 0, result.output
+    _check_hostile(result.out, fmt, HOSTILE_FILES)  # --explain's file table lists them all
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_reviewers_dry_run_keeps_hostile_names_inert_in_every_format(
+    pull_request: Path,
+    github_server: GitHubServer,
+    run_cli: Callable[..., CliResult],
+    fmt: str,
+) -> None:
+    result = run_cli("reviewers", "--dry-run", "--format", fmt, cwd=pull_request)
+    assert result.code == 0, result.output
+    assert github_server.calls("POST") == []
+    # the table shows each reviewer's first files, sorted: the three hostile ones
+    _check_hostile(result.out, fmt, HOSTILE_FILES)
+    summary = (pull_request.parent / "summary.md").read_text(encoding="utf-8")
+    _check_markdown(summary)  # the action's summary, whatever the format printed

@@ -98,6 +98,7 @@ class Report:
     title_in_text: bool = False
     findings_title: str = "Findings"
     data: object = None  # the JSON document (findings added under "findings"), None: findings
+    markdown_omits: frozenset[str] = frozenset()  # codes a section already says in Markdown
 
 
 # --- findings -------------------------------------------------------------------------------
@@ -305,11 +306,12 @@ def report_github(report: Report) -> str:
 
 
 def report_markdown(report: Report) -> str:
+    findings = [f for f in report.findings if f.code not in report.markdown_omits]
     if not report.sections and not report.subtitle:
-        return render_markdown(report.findings, report.title)
+        return render_markdown(findings, report.title)
     blocks = [f"### {report.title}", *_markdown_blocks(report)]
-    if report.findings:
-        blocks.append(render_markdown(report.findings, report.findings_title).rstrip("\n"))
+    if findings:
+        blocks.append(render_markdown(findings, report.findings_title).rstrip("\n"))
     return "\n\n".join(blocks) + "\n"
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import Repository, discover, relative_paths
-from claudio_ci.check import command_config, report
+from claudio_ci.check import command_config, report, show
 from claudio_ci.core import findings as fmt
 from claudio_ci.core.codes import (
     REV003,
@@ -51,7 +51,8 @@ from claudio_ci.core.config import (
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.fileio import write_atomic
 from claudio_ci.core.findings import Finding, Severity
-from claudio_ci.core.report import render, render_markdown
+from claudio_ci.core.report import Cell, Column, Notes, Table, Text, render, report_markdown
+from claudio_ci.core.report import Report as ShownReport
 from claudio_ci.core.settings import ReviewersSection
 from claudio_ci.core.yamlfile import YamlError, decode_yaml_bytes
 from claudio_ci.reviewers import codeowners as co
@@ -165,9 +166,7 @@ def codeowners_command(args: argparse.Namespace) -> int:
         write_atomic(target, text)
         lines = text.count("\n")
         status = f"{args.output}: written ({lines} lines)"
-    if (args.format or ActionsEnv().default_format) == "text":
-        print(fmt.github_safe_line(status))
-    return report(findings, args.format, title=f"{TITLE} codeowners")
+    return _show_status(f"{TITLE} codeowners", _one(status), findings, args.format)
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -176,12 +175,12 @@ def validate(args: argparse.Namespace) -> int:
     ruleset, findings, locate = _local_rules(repo, config)
     findings = [*config.warnings, *findings, *lint(ruleset, repo.tracked_files(), locate)]
     checked = _check_names_on_github(ruleset, args.repo, locate, findings)
-    if (args.format or ActionsEnv().default_format) == "text" and not findings:
-        names = "" if checked else " (users and teams not checked: no token or repository)"
-        source = f" ({ruleset.source})" if ruleset.source else ""
-        line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
-        print(fmt.github_safe_line(line))
-    return report(findings, args.format, title=f"{TITLE} validate")
+    if findings:
+        return report(findings, args.format, title=f"{TITLE} validate")
+    names = "" if checked else " (users and teams not checked: no token or repository)"
+    source = f" ({_one(ruleset.source)})" if ruleset.source else ""
+    line = f"pr.reviewers: {len(ruleset.rules)} rules{source}, no problem found{names}"
+    return _show_status(f"{TITLE} validate", line, findings, args.format)
 
 
 # --- a pull request -----------------------------------------------------------------------------
@@ -559,18 +558,89 @@ def _finding(
 
 # --- output ------------------------------------------------------------------------------------
 
+# Names, patterns and branches are the PR's own (under `pull_request_target`, a fork's): in
+# Markdown they are code spans or literal text that nothing closes, on a line they are shown
+# on one line (`_one`) and made inert by the renderers.
+REVIEWER_COLUMNS = (
+    Column("Reviewer", markdown="code"),
+    Column("Status"),
+    Column("Rules that matched"),
+    Column("Files"),
+)
+FILE_COLUMNS = (Column("File", markdown="code"), Column("Rules -> reviewers"))
+NO_REVIEWER = Text(
+    "No reviewer: no rule matched and pr.reviewers.default is empty.",
+    "No reviewer: no rule matched and `pr.reviewers.default` is empty.",
+)
+
 
 def _emit(result: Report, output_format: str | None) -> int:
-    chosen = _format(output_format)
-    markdown = _markdown(result)
-    if chosen == "json":
-        sys.stdout.write(fmt.github_safe_json(_as_json(result)))
-    elif chosen == "markdown":
-        sys.stdout.write(markdown)
-    else:
-        sys.stdout.write(fmt.github_safe(_text(result)) + render(result.findings, chosen))
-    ActionsEnv().append_summary(markdown)
+    shown = as_report(result)
+    env = ActionsEnv()
+    show(shown, output_format, summary=False, env=env)
+    env.append_summary(report_markdown(shown))  # the action's summary, whatever it prints
     return fmt.exit_code(result.findings)
+
+
+def _show_status(
+    title: str, status: str, findings: Sequence[Finding], output_format: str | None
+) -> int:
+    """A subcommand's one-line status, then its findings (JSON: the findings alone)."""
+    shown = ShownReport(title, findings, [Notes([status])])
+    show(shown, output_format, summary=bool(findings))
+    return fmt.exit_code(findings)
+
+
+def as_report(result: Report) -> ShownReport:
+    """The heading; with `--explain` each file's rules and who would be asked; one row per
+    reviewer; the findings (a `REV008` request is a row already: not repeated in Markdown)."""
+    shown = ShownReport(
+        TITLE,
+        result.findings,
+        findings_title="Notes",
+        data=_as_json(result),
+        markdown_omits=frozenset({REV008}),
+    )
+    shown.sections.append(Notes([_one(result.heading)]))
+    if result.files is not None:
+        files = [[_one(path), _routed(rules)] for path, rules in result.files.items()]
+        asked = [*result.users, *result.teams]
+        would_ask = Text(
+            f"Would ask: {', '.join(map(_one, asked)) or 'nobody'}",
+            f"Would ask: {', '.join(map(fmt.markdown_code, asked)) or 'nobody'}",
+        )
+        shown.sections += [Table(FILE_COLUMNS, files), Notes([would_ask])]
+    if result.rows:
+        shown.sections.append(Table(REVIEWER_COLUMNS, [_row_cells(row) for row in result.rows]))
+    else:
+        shown.sections.append(Notes([NO_REVIEWER]))
+    return shown
+
+
+def _routed(rules: Sequence[Rule]) -> Cell:
+    """A file's rules and their reviewers: `pattern -> a, b; pattern -> nobody`."""
+    if not rules:
+        return "no rule"
+    code = fmt.markdown_code
+    plain = "; ".join(
+        f"{_one(r.name)} -> {', '.join(_one(x.label) for x in r.reviewers) or 'nobody'}"
+        for r in rules
+    )
+    markdown = "; ".join(
+        f"{code(r.name)} -> {', '.join(code(x.label) for x in r.reviewers) or 'nobody'}"
+        for r in rules
+    )
+    return Text(plain, markdown)
+
+
+def _row_cells(row: Row) -> list[Cell]:
+    code = fmt.markdown_code
+    files = Text(
+        _shorten([_one(f) for f in row.files]) or "every pull request",
+        _shorten([code(f) for f in row.files]) or "every pull request",
+    )
+    rules = Text(_one(", ".join(row.rules)), ", ".join(code(r) for r in row.rules))
+    return [_one(row.reviewer.label), row.status, rules, files]
 
 
 def _format(output_format: str | None) -> str:
@@ -592,51 +662,9 @@ def _shorten(items: Sequence[str], shown: int = SHOWN_FILES) -> str:
     return f"{', '.join(items[:shown])} and {len(items) - shown:,} more"
 
 
-def _text(result: Report) -> str:
-    lines = [result.heading]
-    if result.files is not None:
-        width = max((len(_one(path)) for path in result.files), default=0)
-        for path, rules in result.files.items():
-            routed = "; ".join(
-                f"{_one(r.name)} -> {', '.join(x.label for x in r.reviewers) or 'nobody'}"
-                for r in rules
-            )
-            lines.append(f"  {_one(path):<{width}}  {routed or 'no rule'}")
-        lines.append(f"Would ask: {', '.join(result.users + result.teams) or 'nobody'}")
-    if not result.rows:
-        lines.append("  no reviewer: no rule matched and pr.reviewers.default is empty")
-    width = max((len(row.reviewer.label) for row in result.rows), default=0)
-    status_width = max((len(row.status) for row in result.rows), default=0)
-    for row in result.rows:
-        files = f" ({_shorten([_one(f) for f in row.files])})" if row.files else ""
-        lines.append(
-            f"  {row.reviewer.label:<{width}}  {row.status:<{status_width}}  "
-            f"{_one(', '.join(row.rules))}{files}"
-        )
-    return _one(lines[0]) + "".join(f"\n{line}" for line in lines[1:]) + "\n"
-
-
-def _markdown(result: Report) -> str:
-    """The table for the step summary; names, patterns and branches (a PR's own, under
-    `pull_request_target` a fork's) are literal text or code spans that nothing closes."""
-    code, text = fmt.markdown_code, fmt.markdown_text
-    rows = [f"### {TITLE}", "", text(result.heading), ""]
-    if result.rows:
-        rows += ["| Reviewer | Status | Rules that matched | Files |", "|---|---|---|---|"]
-        for row in result.rows:
-            rules = ", ".join(code(r) for r in row.rules)
-            files = _shorten([code(f) for f in row.files]) or "every pull request"
-            rows.append(f"| {code(row.reviewer.label)} | {text(row.status)} | {rules} | {files} |")
-    else:
-        rows.append("No reviewer: no rule matched and `pr.reviewers.default` is empty.")
-    markdown = "\n".join(rows) + "\n"
-    notes = [f for f in result.findings if f.code != REV008]  # the table says it
-    if notes:
-        markdown += "\n" + render_markdown(notes, "Notes").replace("### Notes", "#### Notes")
-    return markdown
-
-
 def _as_json(result: Report) -> dict[str, Any]:
+    """The JSON document (its keys kept from before the shared report; the renderer adds
+    the findings)."""
     data: dict[str, Any] = {
         "heading": result.heading,
         "api_calls": result.api_calls,
@@ -652,7 +680,6 @@ def _as_json(result: Report) -> dict[str, Any]:
             }
             for row in result.rows
         ],
-        "findings": [f.to_dict() for f in fmt.sort_findings(result.findings)],
     }
     if result.files is not None:
         data["files"] = {path: [r.pattern for r in rules] for path, rules in result.files.items()}

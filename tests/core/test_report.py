@@ -119,3 +119,15 @@ def test_a_report_with_sections_and_no_findings_has_no_findings_block() -> None:
     assert render_report(report, "text") == "only this\n"
     assert render_report(report, "github") == "only this\n"
     assert render_report(report, "markdown") == "### t\n\nonly this\n"
+
+
+def test_markdown_omits_the_codes_a_section_already_says_and_only_there() -> None:
+    report = Report("t", [WARNING, ERROR], [Notes(["a row per request"])])
+    report.markdown_omits = frozenset({"NB001"})
+    markdown = render_report(report, "markdown")
+    assert "EXP002" in markdown and "NB001" not in markdown
+    assert "Found 1 problem (1 warning)." in markdown
+    for fmt in ("text", "github", "json"):  # every other format keeps every finding
+        assert "NB001" in render_report(report, fmt), fmt
+    report.markdown_omits = frozenset({"NB001", "EXP002"})
+    assert render_report(report, "markdown") == "### t\n\na row per request\n"

@@ -107,6 +107,7 @@ def test_a_pull_request_is_routed_from_the_rules_at_its_base(
         "| `data-team` | requested (team acme/data-team) | `src/data/**` | `src/data/dataset.py` |"
     ) in table
     assert "| `lead` | requested | `(default)` | every pull request |" in table
+    assert "REV008" not in table  # each request is a row: not repeated as a note
     assert github_server.repo.pulls[7].requested_users == ["lead", "tech-lead"]
 
 
@@ -129,7 +130,7 @@ def test_dry_run_reads_but_requests_nobody(
     assert main(["reviewers", "--dry-run", "--format", "text"]) == 0
     out = capsys.readouterr().out
     assert github_server.calls("POST") == []
-    assert "  tech-lead  would request  experiments/**, requirements*.txt" in out
+    assert "\ntech-lead  would request  experiments/**, requirements*.txt  " in out
     assert outputs(pr) == "users=lead,data-team,ml-team,tech-lead\nteams=\n"
 
 
@@ -162,9 +163,9 @@ def test_the_author_and_those_already_asked_or_reviewed_are_skipped(
         {"reviewers": ["data-team"]},
         {"team_reviewers": ["data-team"]},
     ]
-    assert "  lead       already reviewed" in out
-    assert "  tech-lead  author of the pull request" in out
-    assert "  ml-team    already requested" in out
+    assert "\nlead       already reviewed" in out
+    assert "\ntech-lead  author of the pull request" in out
+    assert "\nml-team    already requested" in out
 
 
 def test_drafts_are_skipped_before_listing_files(
@@ -276,13 +277,18 @@ def test_explain_routes_what_the_worktree_changed_since_the_base(
     assert main(["reviewers", "--explain", "--base", "main", "--format", "text"]) == 0
     assert capsys.readouterr().out == (
         "2 files changed since the merge base with main (claudio/ab12-baseline)\n"
-        "  experiments/adamw.yaml  experiments/** -> ml-team, tech-lead\n"
-        "  requirements.txt        requirements*.txt -> tech-lead\n"
+        "\n"
+        "File                    Rules -> reviewers\n"
+        "experiments/adamw.yaml  experiments/** -> ml-team, tech-lead\n"
+        "requirements.txt        requirements*.txt -> tech-lead\n"
+        "\n"
         "Would ask: lead, ml-team, tech-lead\n"
-        "  lead       would request  (default)\n"
-        "  ml-team    would request  experiments/** (experiments/adamw.yaml)\n"
-        "  tech-lead  would request  experiments/**, requirements*.txt "
-        "(experiments/adamw.yaml, requirements.txt)\n"
+        "\n"
+        "Reviewer   Status         Rules that matched                 Files\n"
+        "lead       would request  (default)                          every pull request\n"
+        "ml-team    would request  experiments/**                     experiments/adamw.yaml\n"
+        "tech-lead  would request  experiments/**, requirements*.txt  "
+        "experiments/adamw.yaml, requirements.txt\n"
     )
 
 
@@ -347,6 +353,26 @@ def test_validate_finds_rules_that_route_nothing(
     assert ".claudio.yaml:7:7: REV101 [warning] 'notebooks/**' matches no tracked file" in out
     assert ".claudio.yaml:8:7: REV101 [warning] 'experiments/**' matches no tracked file" in out
     assert "Found 2 problems (2 warnings)." in out
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "json", "markdown"])
+def test_validate_and_codeowners_show_their_status_in_every_format_but_json(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    (repo / ".claudio.yaml").write_text('pr: {reviewers: {by_path: {"src/**": ["@a"]}}}\n', "utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["reviewers", "validate", "--format", output_format]) == 0
+    out = capsys.readouterr().out
+    assert ("no problem found" in out) is (output_format != "json")
+    assert main(["reviewers", "codeowners", "--check", "--format", output_format]) == 1
+    out = capsys.readouterr().out
+    assert ("out of date" in out) is (output_format != "json")
+    assert "REV203" in out
+    if output_format == "json":
+        assert [f["code"] for f in json.loads(out)] == ["REV203"]  # the findings, as before
 
 
 def test_validate_with_a_token_asks_github_about_every_name(
@@ -476,12 +502,12 @@ def test_a_pull_request_routes_by_the_codeowners_file_at_its_base(
     ]
     assert "mallory" not in out
     rows = [" ".join(line.split()) for line in out.splitlines()]
-    assert "tech-lead would request .github/CODEOWNERS:3 /src/data/ (src/data/a.py)" in rows
+    assert "tech-lead would request .github/CODEOWNERS:3 /src/data/ src/data/a.py" in rows
     assert (
         "data@acme.example email owner (GitHub resolves it, not requested) "
-        ".github/CODEOWNERS:3 /src/data/ (src/data/a.py)"
+        ".github/CODEOWNERS:3 /src/data/ src/data/a.py"
     ) in rows
-    assert "acme/data-team would request .github/CODEOWNERS:6 *.yaml (x.yaml)" in rows
+    assert "acme/data-team would request .github/CODEOWNERS:6 *.yaml x.yaml" in rows
     assert "ml-team" not in out  # line 6 wins over line 5
     assert outputs(pr) == "users=tech-lead\nteams=acme/data-team\n"
 
@@ -500,7 +526,7 @@ def test_explain_and_validate_read_the_codeowners_file_with_its_line_numbers(
     monkeypatch.chdir(repo)
     assert main(["reviewers", "--explain", "src/data/x.py", "--format", "text"]) == 1
     out = capsys.readouterr().out
-    assert "  src/data/x.py  docs/CODEOWNERS:3 /src/data/ -> tech-lead, data@acme.example" in out
+    assert "\nsrc/data/x.py  docs/CODEOWNERS:3 /src/data/ -> tech-lead, data@acme.example" in out
     assert "docs/CODEOWNERS:8:1: REV010 '!x': negation (`!`) does not work in CODEOWNERS" in out
     assert main(["reviewers", "validate", "--format", "text"]) == 1
     out = capsys.readouterr().out
@@ -713,8 +739,7 @@ def test_hostile_file_names_in_explain_start_no_workflow_command(
     assert main(["reviewers", "--explain", *HOSTILE, "--format", output_format]) == 0
     out = capsys.readouterr().out
     assert commands(out) == []
-    if output_format != "markdown":  # the table lists reviewers, not files
-        assert "stop-commands" in out and "add-mask" in out
+    assert "stop-commands" in out and "add-mask" in out  # each file in --explain's table
 
 
 # --- tokens -------------------------------------------------------------------------------------
