@@ -127,6 +127,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow(reason=reason))
 
 
+# Variables from outside that would change what a test sees.
+LEAKING_PREFIXES = ("CLAUDIO_", "GITHUB_", "GIT_DIR", "GIT_INDEX", "GIT_WORK")
+GITCONFIG = (
+    "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    "[commit]\n\tgpgsign = false\n"
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
@@ -140,39 +148,79 @@ def _isolated_environment(
     for name, value in GIT_IDENTITY.items():
         monkeypatch.setenv(name, value)
     for name in list(os.environ):
-        if name.startswith(("CLAUDIO_", "GITHUB_", "GIT_DIR", "GIT_INDEX", "GIT_WORK")):
+        if name.startswith(LEAKING_PREFIXES):
             monkeypatch.delenv(name)
     monkeypatch.delenv("CI", raising=False)
-    (home / ".gitconfig").write_text(
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-        "[commit]\n\tgpgsign = false\n",
-        encoding="utf-8",
-    )
+    (home / ".gitconfig").write_text(GITCONFIG, encoding="utf-8")
+
+
+def isolated_environ(home: Path) -> dict[str, str]:
+    """The environment `_isolated_environment` gives a test, for session fixtures (set up
+    before it) that run git: a HOME of their own, the same git config and identity."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(GITCONFIG, encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
+    environ.pop("CI", None)
+    environ.pop("XDG_DATA_HOME", None)
+    return {
+        **environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **GIT_IDENTITY,
+    }
+
+
+# --- repositories: built once a session, copied for each test ---------------------------------
+# A copy is about a tenth of the cost of `git init`, `git add` and `git commit` (four processes),
+# and hundreds of tests start from the same repository. Each test still owns its own.
+
+
+def _committed(root: Path, fill: Callable[[Path], object], message: str) -> Path:
+    """A repository at `root`/repo on main with `fill`'s files committed, made under the same
+    isolated environment as a test's (this runs before `_isolated_environment`)."""
+    env = isolated_environ(root / "home")
+    repo = root / "repo"
+    fill(repo)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def _git_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    def fill(repo: Path) -> None:
+        repo.mkdir()
+        (repo / "README.md").write_text("# test\n", encoding="utf-8")
+
+    return _committed(tmp_path_factory.mktemp("git-repo-template"), fill, "initial")
+
+
+@pytest.fixture(scope="session")
+def _ml_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    def fill(repo: Path) -> None:
+        ignore = shutil.ignore_patterns("outputs", "__pycache__", ".pytest_cache")
+        shutil.copytree(EXAMPLE_PROJECT, repo, ignore=ignore)
+
+    return _committed(tmp_path_factory.mktemp("ml-repo-template"), fill, "example project")
+
+
+def _copy(template: Path, repo: Path) -> Path:
+    """A test's own copy of a template repository (without git's inert sample hooks)."""
+    shutil.copytree(template, repo, symlinks=True, ignore=shutil.ignore_patterns("*.sample"))
+    return repo
 
 
 @pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
+def git_repo(tmp_path: Path, _git_repo_template: Path) -> Path:
     """An empty repository on branch main with one commit."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("# test\n", encoding="utf-8")
-    commit_all(repo, "initial")
-    return repo
+    return _copy(_git_repo_template, tmp_path / "repo")
 
 
 @pytest.fixture
-def ml_repo(tmp_path: Path) -> Path:
+def ml_repo(tmp_path: Path, _ml_repo_template: Path) -> Path:
     """A repository holding the example ML project, committed on main."""
-    repo = tmp_path / "ml-repo"
-    shutil.copytree(
-        EXAMPLE_PROJECT,
-        repo,
-        ignore=shutil.ignore_patterns("outputs", "__pycache__", ".pytest_cache"),
-    )
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "example project")
-    return repo
+    return _copy(_ml_repo_template, tmp_path / "ml-repo")
 
 
 # --- the command line, in process ------------------------------------------------------------
