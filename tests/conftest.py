@@ -6,8 +6,8 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import settings
@@ -226,8 +226,9 @@ def ml_repo(tmp_path: Path, _ml_repo_template: Path) -> Path:
 # --- the command line, in process ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CliResult:
+class CliResult(NamedTuple):
+    """What `claudio-ci ARGS` did: `code, out, err = run_cli(...)` or `.code`, `.out`, ..."""
+
     code: int
     out: str
     err: str
@@ -238,19 +239,26 @@ class CliResult:
         return self.out + self.err
 
 
+RunCli = Callable[..., CliResult]
+
+
 @pytest.fixture
-def run_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CliResult]:
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
     """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
-    returning its exit code and what it printed. One fixture for every command's tests."""
+    returning its exit code and what it printed. One fixture for every command's tests.
+
+    argparse's own exits (`--help`, `--version`, a usage error) come back as exit codes too,
+    as from the console script."""
     from claudio_ci.cli import main
 
     def run(*args: str, cwd: Path | None = None) -> CliResult:
         if cwd is not None:
             monkeypatch.chdir(cwd)
         capsys.readouterr()  # only this command's output
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
