@@ -17,6 +17,7 @@ import pytest
 from claudio_ci.gpu.ledger import FILENAME
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.runner import RunRequest, run
+from tests.conftest import RunCli
 from tests.gitutil import add_worktree, git
 from tests.gpu.builders import SHIPPED_TRACES, steady_trace, write_trace
 from tests.gpu.runs import CLAUDIO, claudio, rows
@@ -176,13 +177,12 @@ def test_a_recorded_trace_replays_to_the_same_figures(git_repo: Path, tmp_path: 
     ],
 )
 def test_bad_requests_are_one_line_and_exit_2(
-    git_repo: Path, args: list[str], message: str
+    git_repo: Path, args: list[str], message: str, run_cli: RunCli
 ) -> None:
-    proc = claudio(git_repo, "gpu", "run", *args)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert len(proc.stderr.splitlines()) == 1
-    assert "Traceback" not in proc.stderr
+    code, out, err = run_cli("gpu", "run", *args, cwd=git_repo)  # refused before running
+    assert (code, out) == (2, "")
+    assert message in err
+    assert len(err.splitlines()) == 1
 
 
 def test_a_command_that_does_not_exist_exits_127(git_repo: Path) -> None:
