@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -242,27 +243,34 @@ class CliResult(NamedTuple):
 RunCli = Callable[..., CliResult]
 
 
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
-    """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
-    returning its exit code and what it printed. One fixture for every command's tests.
+def invoke_cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    cwd: Path | None = None,
+) -> CliResult:
+    """What `run_cli` does, for a helper that already holds `monkeypatch` and `capsys`.
 
     argparse's own exits (`--help`, `--version`, a usage error) come back as exit codes too,
     as from the console script."""
     from claudio_ci.cli import main
 
-    def run(*args: str, cwd: Path | None = None) -> CliResult:
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        capsys.readouterr()  # only this command's output
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    capsys.readouterr()  # only this command's output
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
-    return run
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
+    returning its exit code and what it printed. One fixture for every command's tests."""
+    return functools.partial(invoke_cli, monkeypatch, capsys)
 
 
 # --- the real pre-commit framework against this repository ------------------------------
