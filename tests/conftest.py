@@ -50,6 +50,7 @@ SLOW_FILES = {
     "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
     "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
     "tests/gpu/test_run_nvml.py": "runs commands end to end under the fake NVML driver",
+    "tests/smoke/test_probe.py": "imports PyTorch",
 }
 # Single tests over generated corpora, by file and test name (parameters ignored).
 SLOW_TESTS = {
@@ -118,6 +119,20 @@ def slow_reason(item: pytest.Item) -> str | None:
         return PROPERTY_TEST_REASON
     used = set(getattr(item, "fixturenames", ())) & SLOW_FIXTURES.keys()
     return SLOW_FIXTURES[min(used)] if used else None
+
+
+def fast_tier(config: pytest.Config) -> bool:
+    """Whether this run is the fast tier, `-m "not slow"`."""
+    return str(config.getoption("markexpr", "")).split() == ["not", "slow"]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast tier does not even import the files whose every test is slow: some import
+    PyTorch at the top (about a second of CPU), which deselecting their tests would not undo."""
+    path = collection_path.resolve()
+    if fast_tier(config) and path.is_relative_to(REPO_ROOT):
+        return path.relative_to(REPO_ROOT).as_posix() in SLOW_FILES or None
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -318,7 +333,9 @@ def try_repo(hook_repo: tuple[Path, str], pre_commit_home: Path) -> Iterator[obj
     """
     snapshot, sha = hook_repo
 
-    def run(cwd: Path, hook_id: str, *files: str, all_files: bool = False):
+    def run(
+        cwd: Path, hook_id: str, *files: str, all_files: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         args = ["try-repo", str(snapshot), hook_id, "--ref", sha, "--verbose"]
         args += ["--all-files"] if all_files else ["--files", *files]
         return run_pre_commit(cwd, *args, home=pre_commit_home)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from tests.conftest import (
     SLOW_FILES,
     SLOW_FIXTURES,
     SLOW_TESTS,
+    pytest_ignore_collect,
     slow_reason,
 )
 from tests.gitutil import REPO_ROOT
@@ -22,7 +24,8 @@ from tests.gitutil import REPO_ROOT
 
 def _item(path: Path, name: str, *fixtures: str) -> pytest.Item:
     """As much of a collected test as `slow_reason` reads."""
-    return SimpleNamespace(path=path, name=f"{name}[x]", originalname=name, fixturenames=fixtures)
+    item = SimpleNamespace(path=path, name=f"{name}[x]", originalname=name, fixturenames=fixtures)
+    return cast(pytest.Item, item)
 
 
 def test_a_test_asking_for_a_slow_fixture_is_slow_wherever_it_lives() -> None:
@@ -38,6 +41,14 @@ def test_slow_files_and_single_tests_are_slow() -> None:
     (path, name), reason = next(iter(SLOW_TESTS.items()))
     assert slow_reason(_item(REPO_ROOT / path, name)) == reason
     assert slow_reason(_item(REPO_ROOT / path, "test_another_one")) is None
+
+
+@pytest.mark.parametrize(("markexpr", "skipped"), [("not slow", True), ("", None), ("slow", None)])
+def test_the_fast_tier_does_not_import_the_slow_files(markexpr: str, skipped: bool | None) -> None:
+    config = cast(pytest.Config, SimpleNamespace(getoption=lambda name, default=None: markexpr))
+    slow_file = REPO_ROOT / sorted(SLOW_FILES)[0]
+    assert pytest_ignore_collect(slow_file, config) is skipped
+    assert pytest_ignore_collect(REPO_ROOT / "tests" / "test_tiers.py", config) is None
 
 
 @pytest.mark.parametrize("relative", sorted(SLOW_FILES))
@@ -63,9 +74,9 @@ def test_a_hypothesis_property_test_is_slow_wherever_it_lives() -> None:
 
     new_file = REPO_ROOT / "tests" / "test_new.py"
     item = SimpleNamespace(path=new_file, name="test_property", fixturenames=(), obj=test_property)
-    assert slow_reason(item) == PROPERTY_TEST_REASON
+    assert slow_reason(cast(pytest.Item, item)) == PROPERTY_TEST_REASON
     item = SimpleNamespace(path=new_file, name="test_example", fixturenames=(), obj=test_example)
-    assert slow_reason(item) is None
+    assert slow_reason(cast(pytest.Item, item)) is None
 
 
 def test_every_slow_fixture_is_defined() -> None:
