@@ -33,14 +33,13 @@ if os.environ.get("CI") == "true":
 # --- bytecode: compiled once, kept outside every tree -----------------------------------------
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def keep_bytecode_outside_the_trees() -> None:
     """Under PYTHONDONTWRITEBYTECODE (this machine and CI set it, so that no worktree fills
     with __pycache__), each run recompiles and re-rewrites every test module, and each of the
     hundreds of `claudio-ci` processes the tests start (git hooks, the CLI as a hook runs it)
     recompiles the package: about a tenth of the fast tier's CPU. Keep the bytecode in a cache
     of the tests' own instead, as an installed package keeps its own, and still out of the
     trees. A PYTHONPYCACHEPREFIX of the user's own is left alone."""
-    del config
     if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
         return
     cache = Path(tempfile.gettempdir()) / f"claudio-ci-tests-pycache-{os.getuid()}"
@@ -148,13 +147,20 @@ def fast_tier(config: pytest.Config) -> bool:
     return str(config.getoption("markexpr", "")).split() == ["not", "slow"]
 
 
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """The fast tier does not even import the files whose every test is slow: some import
-    PyTorch at the top (about a second of CPU), which deselecting their tests would not undo."""
-    path = collection_path.resolve()
-    if fast_tier(config) and path.is_relative_to(REPO_ROOT):
-        return path.relative_to(REPO_ROOT).as_posix() in SLOW_FILES or None
-    return None
+def not_imported(config: pytest.Config) -> list[str]:
+    """The files the fast tier does not even import: those whose every test is slow, as some
+    import PyTorch at the top (about two seconds of CPU) that deselecting would not undo."""
+    return (
+        [str(REPO_ROOT / relative) for relative in sorted(SLOW_FILES)] if fast_tier(config) else []
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: the fast tier's unimported files, as `--ignore` (which holds for
+    every test path, templates/ml-project/tests too, where a `pytest_ignore_collect` here would
+    hold only under tests/), and the bytecode cache."""
+    config.option.ignore = [*(config.option.ignore or []), *not_imported(config)]
+    keep_bytecode_outside_the_trees()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
