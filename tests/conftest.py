@@ -124,6 +124,17 @@ SLOW_TESTS = {
         "tests/adapters/test_github.py",
         "test_github_lists_at_most_3000_files",
     ): "thousands of files through the local GitHub server",
+    **dict.fromkeys(
+        (
+            ("tests/smoke/test_metrics.py", name)
+            for name in (
+                "test_tensorboard_scalars_written_by_a_real_summary_writer",
+                "test_tensorboard_tensor_summaries_and_a_cut_off_last_record",
+                "test_a_damaged_event_is_a_value_error",
+            )
+        ),
+        "imports PyTorch (tensorboardX does, at its own import)",
+    ),
 }
 
 
