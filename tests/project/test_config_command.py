@@ -288,6 +288,14 @@ def test_usage_errors_exit_2(argv: list[str], complaint: str, run_cli: RunCli) -
     assert complaint in err
 
 
+def test_a_call_leaves_nothing_to_the_next(repo: Path, run_cli: RunCli) -> None:
+    """The parser is built once a process: one call's `--set` must not reach the next."""
+    once = run_cli("config", "show", "--format", "json", "--set", "branch.prefix=once")
+    after = run_cli("config", "show", "--format", "json")
+    assert json.loads(once.out)["config"]["branch"]["prefix"] == "once"
+    assert json.loads(after.out)["config"]["branch"]["prefix"] == "agent"
+
+
 # --- the installed console script -----------------------------------------------------------
 
 
