@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import functools
 import importlib
 import os
 import sys
@@ -611,9 +612,17 @@ def _files_after_separator(args: argparse.Namespace, argv: Sequence[str]) -> Non
         )
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """Built once a process: a build costs about 7 ms (argparse looks up a translation of
+    every help string), once for the console script but at every in-process `main()` of the
+    test suite. Parsing leaves the parser as it was."""
+    return build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    args = _parser().parse_args(argv)
     _tolerate_undecodable_names()
     try:
         _files_after_separator(args, argv)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import settings
@@ -26,6 +29,25 @@ from tests.gitutil import (
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
+
+# --- bytecode: compiled once, kept outside every tree -----------------------------------------
+
+
+def keep_bytecode_outside_the_trees() -> None:
+    """Under PYTHONDONTWRITEBYTECODE (this machine and CI set it, so that no worktree fills
+    with __pycache__), each run recompiles and re-rewrites every test module, and each of the
+    hundreds of `claudio-ci` processes the tests start (git hooks, the CLI as a hook runs it)
+    recompiles the package: about a tenth of the fast tier's CPU. Keep the bytecode in a cache
+    of the tests' own instead, as an installed package keeps its own, and still out of the
+    trees. A PYTHONPYCACHEPREFIX of the user's own is left alone."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    cache = Path(tempfile.gettempdir()) / f"claudio-ci-tests-pycache-{os.getuid()}"
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache)  # for the subprocesses
+    sys.pycache_prefix = str(cache)  # for this one (pytest rewrites its asserts there too)
+    sys.dont_write_bytecode = False
+
 
 # --- test tiers: `pytest -m "not slow"` is the fast tier, plain `pytest` runs every tier -------
 
@@ -49,6 +71,7 @@ SLOW_FILES = {
     "templates/ml-project/tests/test_ml_models.py": "imports PyTorch",
     "templates/ml-project/tests/test_ml_data.py": "imports PyTorch",
     "tests/gpu/test_run_nvml.py": "runs commands end to end under the fake NVML driver",
+    "tests/smoke/test_probe.py": "imports PyTorch",
 }
 # Single tests over generated corpora, by file and test name (parameters ignored).
 SLOW_TESTS = {
@@ -104,6 +127,17 @@ SLOW_TESTS = {
         "tests/adapters/test_github.py",
         "test_github_lists_at_most_3000_files",
     ): "thousands of files through the local GitHub server",
+    **dict.fromkeys(
+        (
+            ("tests/smoke/test_metrics.py", name)
+            for name in (
+                "test_tensorboard_scalars_written_by_a_real_summary_writer",
+                "test_tensorboard_tensor_summaries_and_a_cut_off_last_record",
+                "test_a_damaged_event_is_a_value_error",
+            )
+        ),
+        "imports PyTorch (tensorboardX does, at its own import)",
+    ),
 }
 
 
@@ -122,12 +156,41 @@ def slow_reason(item: pytest.Item) -> str | None:
     return SLOW_FIXTURES[min(used)] if used else None
 
 
+def fast_tier(config: pytest.Config) -> bool:
+    """Whether this run is the fast tier, `-m "not slow"`."""
+    return str(config.getoption("markexpr", "")).split() == ["not", "slow"]
+
+
+def not_imported(config: pytest.Config) -> list[str]:
+    """The files the fast tier does not even import: those whose every test is slow, as some
+    import PyTorch at the top (about two seconds of CPU) that deselecting would not undo."""
+    return (
+        [str(REPO_ROOT / relative) for relative in sorted(SLOW_FILES)] if fast_tier(config) else []
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: the fast tier's unimported files, as `--ignore` (which holds for
+    every test path, templates/ml-project/tests too, where a `pytest_ignore_collect` here would
+    hold only under tests/), and the bytecode cache."""
+    config.option.ignore = [*(config.option.ignore or []), *not_imported(config)]
+    keep_bytecode_outside_the_trees()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow tier centrally, so `-m "not slow"` is the fast tier."""
     for item in items:
         reason = slow_reason(item)
         if reason is not None:
             item.add_marker(pytest.mark.slow(reason=reason))
+
+
+# Variables from outside that would change what a test sees.
+LEAKING_PREFIXES = ("CLAUDIO_", "GITHUB_", "GIT_DIR", "GIT_INDEX", "GIT_WORK")
+GITCONFIG = (
+    "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    "[commit]\n\tgpgsign = false\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -143,46 +206,87 @@ def _isolated_environment(
     for name, value in GIT_IDENTITY.items():
         monkeypatch.setenv(name, value)
     for name in list(os.environ):
-        if name.startswith(("CLAUDIO_", "GITHUB_", "GIT_DIR", "GIT_INDEX", "GIT_WORK")):
+        if name.startswith(LEAKING_PREFIXES):
             monkeypatch.delenv(name)
     monkeypatch.delenv("CI", raising=False)
-    (home / ".gitconfig").write_text(
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-        "[commit]\n\tgpgsign = false\n",
-        encoding="utf-8",
-    )
+    (home / ".gitconfig").write_text(GITCONFIG, encoding="utf-8")
+
+
+def isolated_environ(home: Path) -> dict[str, str]:
+    """The environment `_isolated_environment` gives a test, for session fixtures (set up
+    before it) that run git: a HOME of their own, the same git config and identity."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(GITCONFIG, encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(LEAKING_PREFIXES)}
+    environ.pop("CI", None)
+    environ.pop("XDG_DATA_HOME", None)
+    return {
+        **environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **GIT_IDENTITY,
+    }
+
+
+# --- repositories: built once a session, copied for each test ---------------------------------
+# A copy is about a tenth of the cost of `git init`, `git add` and `git commit` (four processes),
+# and hundreds of tests start from the same repository. Each test still owns its own.
+
+
+def _committed(root: Path, fill: Callable[[Path], object], message: str) -> Path:
+    """A repository at `root`/repo on main with `fill`'s files committed, made under the same
+    isolated environment as a test's (this runs before `_isolated_environment`)."""
+    env = isolated_environ(root / "home")
+    repo = root / "repo"
+    fill(repo)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", message]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def _git_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    def fill(repo: Path) -> None:
+        repo.mkdir()
+        (repo / "README.md").write_text("# test\n", encoding="utf-8")
+
+    return _committed(tmp_path_factory.mktemp("git-repo-template"), fill, "initial")
+
+
+@pytest.fixture(scope="session")
+def _ml_repo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    def fill(repo: Path) -> None:
+        ignore = shutil.ignore_patterns("outputs", "__pycache__", ".pytest_cache")
+        shutil.copytree(EXAMPLE_PROJECT, repo, ignore=ignore)
+
+    return _committed(tmp_path_factory.mktemp("ml-repo-template"), fill, "example project")
+
+
+def _copy(template: Path, repo: Path) -> Path:
+    """A test's own copy of a template repository (without git's inert sample hooks)."""
+    shutil.copytree(template, repo, symlinks=True, ignore=shutil.ignore_patterns("*.sample"))
+    return repo
 
 
 @pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
+def git_repo(tmp_path: Path, _git_repo_template: Path) -> Path:
     """An empty repository on branch main with one commit."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("# test\n", encoding="utf-8")
-    commit_all(repo, "initial")
-    return repo
+    return _copy(_git_repo_template, tmp_path / "repo")
 
 
 @pytest.fixture
-def ml_repo(tmp_path: Path) -> Path:
+def ml_repo(tmp_path: Path, _ml_repo_template: Path) -> Path:
     """A repository holding the example ML project, committed on main."""
-    repo = tmp_path / "ml-repo"
-    shutil.copytree(
-        EXAMPLE_PROJECT,
-        repo,
-        ignore=shutil.ignore_patterns("outputs", "__pycache__", ".pytest_cache"),
-    )
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "example project")
-    return repo
+    return _copy(_ml_repo_template, tmp_path / "ml-repo")
 
 
 # --- the command line, in process ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CliResult:
+class CliResult(NamedTuple):
+    """What `claudio-ci ARGS` did: `code, out, err = run_cli(...)` or `.code`, `.out`, ..."""
+
     code: int
     out: str
     err: str
@@ -193,23 +297,37 @@ class CliResult:
         return self.out + self.err
 
 
-@pytest.fixture
-def run_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CliResult]:
-    """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
-    returning its exit code and what it printed. One fixture for every command's tests."""
+RunCli = Callable[..., CliResult]
+
+
+def invoke_cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    cwd: Path | None = None,
+) -> CliResult:
+    """What `run_cli` does, for a helper that already holds `monkeypatch` and `capsys`.
+
+    argparse's own exits (`--help`, `--version`, a usage error) come back as exit codes too,
+    as from the console script."""
     from claudio_ci.cli import main
 
-    def run(*args: str, cwd: Path | None = None) -> CliResult:
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        capsys.readouterr()  # only this command's output
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    capsys.readouterr()  # only this command's output
+    try:
         code = main(list(args))
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
-    return run
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """`run_cli(*args, cwd=None)`: `claudio-ci ARGS` in this process (in `cwd` when given),
+    returning its exit code and what it printed. One fixture for every command's tests."""
+    return functools.partial(invoke_cli, monkeypatch, capsys)
 
 
 # --- the real pre-commit framework against this repository ------------------------------
@@ -257,7 +375,9 @@ def try_repo(hook_repo: tuple[Path, str], pre_commit_home: Path) -> Iterator[obj
     """
     snapshot, sha = hook_repo
 
-    def run(cwd: Path, hook_id: str, *files: str, all_files: bool = False):
+    def run(
+        cwd: Path, hook_id: str, *files: str, all_files: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         args = ["try-repo", str(snapshot), hook_id, "--ref", sha, "--verbose"]
         args += ["--all-files"] if all_files else ["--files", *files]
         return run_pre_commit(cwd, *args, home=pre_commit_home)

@@ -566,6 +566,9 @@ def _stable_id(text: str) -> int:
 def _handler_class(server: GitHubServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: with Nagle on, a keep-alive client's delayed
+        # ACK holds the body back about 40 ms per request
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from tests.conftest import (
     SLOW_FILES,
     SLOW_FIXTURES,
     SLOW_TESTS,
+    not_imported,
     slow_reason,
 )
 from tests.gitutil import REPO_ROOT
@@ -22,7 +24,8 @@ from tests.gitutil import REPO_ROOT
 
 def _item(path: Path, name: str, *fixtures: str) -> pytest.Item:
     """As much of a collected test as `slow_reason` reads."""
-    return SimpleNamespace(path=path, name=f"{name}[x]", originalname=name, fixturenames=fixtures)
+    item = SimpleNamespace(path=path, name=f"{name}[x]", originalname=name, fixturenames=fixtures)
+    return cast(pytest.Item, item)
 
 
 def test_a_test_asking_for_a_slow_fixture_is_slow_wherever_it_lives() -> None:
@@ -38,6 +41,18 @@ def test_slow_files_and_single_tests_are_slow() -> None:
     (path, name), reason = next(iter(SLOW_TESTS.items()))
     assert slow_reason(_item(REPO_ROOT / path, name)) == reason
     assert slow_reason(_item(REPO_ROOT / path, "test_another_one")) is None
+
+
+@pytest.mark.parametrize("markexpr", ["not slow", "", "slow", "not slow and not x"])
+def test_the_fast_tier_does_not_import_the_slow_files(markexpr: str) -> None:
+    config = cast(pytest.Config, SimpleNamespace(getoption=lambda name, default=None: markexpr))
+    skipped = not_imported(config)
+    if markexpr == "not slow":
+        assert skipped and {Path(p).relative_to(REPO_ROOT).as_posix() for p in skipped} == set(
+            SLOW_FILES
+        )
+    else:
+        assert skipped == []
 
 
 @pytest.mark.parametrize("relative", sorted(SLOW_FILES))
@@ -63,9 +78,9 @@ def test_a_hypothesis_property_test_is_slow_wherever_it_lives() -> None:
 
     new_file = REPO_ROOT / "tests" / "test_new.py"
     item = SimpleNamespace(path=new_file, name="test_property", fixturenames=(), obj=test_property)
-    assert slow_reason(item) == PROPERTY_TEST_REASON
+    assert slow_reason(cast(pytest.Item, item)) == PROPERTY_TEST_REASON
     item = SimpleNamespace(path=new_file, name="test_example", fixturenames=(), obj=test_example)
-    assert slow_reason(item) is None
+    assert slow_reason(cast(pytest.Item, item)) is None
 
 
 def test_every_slow_fixture_is_defined() -> None:

@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from claudio_ci.adapters.git import discover
-from claudio_ci.cli import main
 from claudio_ci.core.findings import Finding, Severity
 from claudio_ci.core.yamlfile import YamlError, parse_yaml
 from claudio_ci.experiments import rules as exp
@@ -377,16 +376,15 @@ def test_a_refused_fix_says_why(text: str, reason: str) -> None:
 # --- the command, in real repositories ------------------------------------------------------
 
 
-def run(cwd: Path, *args: str, monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str]:
-    monkeypatch.chdir(cwd)
-    code = main(["check", "experiments", *args])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys):
-    return lambda cwd, *args: run(cwd, *args, monkeypatch=monkeypatch, capsys=capsys)
+def cli(run_cli):
+    """`cli(cwd, *args)`: `claudio-ci check experiments ARGS` in `cwd`; (exit, all output)."""
+
+    def run(cwd: Path, *args: str) -> tuple[int, str]:
+        result = run_cli("check", "experiments", *args, cwd=cwd)
+        return result.code, result.output
+
+    return run
 
 
 def test_example_project_is_clean(ml_repo: Path, cli) -> None:
@@ -1256,13 +1254,13 @@ def test_hydra_mode_a_changed_group_config_checks_the_experiments_composing_it(
 
 @pytest.mark.slow
 def test_pre_commit_hook_in_a_hydra_layout_checks_a_staged_group_config(
-    hydra_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
+    hydra_repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path, run_cli
 ) -> None:
     """The real pre-commit, with the hook as `claudio-ci init` lists it, on a Hydra project:
     a commit that only changes configs/model/mnist.yaml fails when it breaks an experiment."""
     snapshot, sha = hook_repo
     (hydra_repo / ".claudio.yaml").unlink()
-    assert main(["init", str(hydra_repo)]) == 0
+    assert run_cli("init", str(hydra_repo)).code == 0
     written = yaml.safe_load((hydra_repo / ".pre-commit-config.yaml").read_text("utf-8"))
     (hook,) = [h for r in written["repos"] for h in r["hooks"] if h["id"] == "experiment-config"]
     assert hook == {"id": "experiment-config", "additional_dependencies": ["hydra-core"]}

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from claudio_ci.gpu.ledger import FILENAME
 from claudio_ci.gpu.pricing import Pricing
 from claudio_ci.gpu.runner import RunRequest, run
+from tests.conftest import RunCli
 from tests.gitutil import add_worktree, git
 from tests.gpu.builders import SHIPPED_TRACES, steady_trace, write_trace
 from tests.gpu.runs import CLAUDIO, claudio, rows
@@ -29,6 +31,21 @@ needs_no_driver = pytest.mark.skipif(
     ctypes.util.find_library("nvidia-ml") is not None, reason="an NVIDIA driver is installed here"
 )
 H100_TRACE = str(SHIPPED_TRACES / "h100-training.jsonl")
+Claudio = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def claudio_here(run_cli: RunCli) -> Claudio:
+    """`claudio(cwd, *args)` in this process, for replayed runs (no NVML, no signal from
+    outside): what they test is the ledger, not the process around the command."""
+
+    def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        code, out, err = run_cli(*args, cwd=cwd)
+        return subprocess.CompletedProcess(["claudio-ci", *args], code, out, err)
+
+    return run
+
+
 WAIT_FOR_SIGNAL = (
     "import signal, sys, time\n"
     "signal.signal(signal.SIGTERM, lambda *_: sys.exit(42))\n"
@@ -123,9 +140,9 @@ def test_a_killed_run_leaves_an_incomplete_record_as_of_its_last_sample(
 
 
 def test_a_replayed_run_is_priced_labelled_and_checked_against_the_threshold(
-    git_repo: Path,
+    git_repo: Path, claudio_here: Claudio
 ) -> None:
-    proc = claudio(
+    proc = claudio_here(
         git_repo,
         "gpu",
         "run",
@@ -147,7 +164,10 @@ def test_a_replayed_run_is_priced_labelled_and_checked_against_the_threshold(
     assert (row["source"], row["note"]) == ("replay", "replay of h100-training.jsonl")
 
 
-def test_a_recorded_trace_replays_to_the_same_figures(git_repo: Path, tmp_path: Path) -> None:
+def test_a_recorded_trace_replays_to_the_same_figures(
+    git_repo: Path, tmp_path: Path, claudio_here: Claudio
+) -> None:
+    claudio = claudio_here
     recorded = tmp_path / "recorded.jsonl"
     first = claudio(git_repo, "gpu", "run", "--replay", H100_TRACE, "--record", str(recorded))
     assert first.returncode == 2  # no command
@@ -176,13 +196,12 @@ def test_a_recorded_trace_replays_to_the_same_figures(git_repo: Path, tmp_path: 
     ],
 )
 def test_bad_requests_are_one_line_and_exit_2(
-    git_repo: Path, args: list[str], message: str
+    git_repo: Path, args: list[str], message: str, run_cli: RunCli
 ) -> None:
-    proc = claudio(git_repo, "gpu", "run", *args)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert len(proc.stderr.splitlines()) == 1
-    assert "Traceback" not in proc.stderr
+    code, out, err = run_cli("gpu", "run", *args, cwd=git_repo)  # refused before running
+    assert (code, out) == (2, "")
+    assert message in err
+    assert len(err.splitlines()) == 1
 
 
 def test_a_command_that_does_not_exist_exits_127(git_repo: Path) -> None:

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from claudio_ci import __version__
-from claudio_ci.cli import build_parser, main
+from claudio_ci.cli import build_parser
 from claudio_ci.core.config import builtin_defaults
+from tests.conftest import RunCli
 
 REPO_CONFIG = """\
 branch:
@@ -44,20 +45,14 @@ def repo(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return git_repo
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 # --- config show ----------------------------------------------------------------------------
 
 
 def test_show_prints_every_value_with_its_origin(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLAUDIO_RESOURCES_COST_LIMIT", "3.5")
-    code, out, err = run(capsys, "config", "show", "--set", "notebooks.formats=ipynb,md:myst")
+    code, out, err = run_cli("config", "show", "--set", "notebooks.formats=ipynb,md:myst")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     rows = {m["key"]: (m["value"], m["origin"]) for m in map(ROW.match, lines) if m}
@@ -73,10 +68,8 @@ def test_show_prints_every_value_with_its_origin(
     assert len(short) > len(lines) // 2
 
 
-def test_show_json_has_the_config_and_the_origins(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(capsys, "config", "show", "--format", "json")
+def test_show_json_has_the_config_and_the_origins(repo: Path, run_cli: RunCli) -> None:
+    code, out, err = run_cli("config", "show", "--format", "json")
     assert (code, err) == (0, "")
     shown = json.loads(out)
     assert set(shown) == {"config", "origins"}
@@ -86,22 +79,18 @@ def test_show_json_has_the_config_and_the_origins(
     assert shown["origins"]["resources.cost_limit"] == "default"
 
 
-def test_show_yaml_is_the_same_configuration(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(capsys, "config", "show", "--format", "json")
+def test_show_yaml_is_the_same_configuration(repo: Path, run_cli: RunCli) -> None:
+    code, out, _ = run_cli("config", "show", "--format", "json")
     as_json = json.loads(out)["config"]
-    code_yaml, out_yaml, err = run(capsys, "config", "show", "--format", "yaml")
+    code_yaml, out_yaml, err = run_cli("config", "show", "--format", "yaml")
     assert (code, code_yaml, err) == (0, 0, "")
     assert yaml.safe_load(out_yaml) == as_json
     assert out_yaml.startswith("branch:\n  prefix: agent\n")
 
 
-def test_show_reads_the_file_given_with_config(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_show_reads_the_file_given_with_config(repo: Path, run_cli: RunCli) -> None:
     (repo / "other.yaml").write_text("branch:\n  prefix: other\n", encoding="utf-8")
-    code, out, _ = run(capsys, "config", "show", "--config", "other.yaml", "--format", "json")
+    code, out, _ = run_cli("config", "show", "--config", "other.yaml", "--format", "json")
     shown = json.loads(out)
     assert code == 0
     assert shown["config"]["branch"]["prefix"] == "other"
@@ -109,11 +98,9 @@ def test_show_reads_the_file_given_with_config(
     assert shown["origins"]["branch.prefix"] == "other.yaml:2"
 
 
-def test_show_puts_unknown_key_warnings_on_stderr(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_show_puts_unknown_key_warnings_on_stderr(repo: Path, run_cli: RunCli) -> None:
     (repo / ".claudio.yaml").write_text("notebooks:\n  formatz: x\n", encoding="utf-8")
-    code, out, err = run(capsys, "config", "show")
+    code, out, err = run_cli("config", "show")
     assert code == 0
     assert 'notebooks.formats = "ipynb,py:percent"' in out
     assert err == (
@@ -124,17 +111,15 @@ def test_show_puts_unknown_key_warnings_on_stderr(
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "yaml"])
-def test_show_prints_dates_of_claudios_sections(
-    fmt: str, repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_show_prints_dates_of_claudios_sections(fmt: str, repo: Path, run_cli: RunCli) -> None:
     (repo / ".claudio.yaml").write_text("session:\n  since: 2024-05-01\n", encoding="utf-8")
-    code, out, err = run(capsys, "config", "show", "--format", fmt)
+    code, out, err = run_cli("config", "show", "--format", fmt)
     assert (code, err) == (0, "")
     assert "2024-05-01" in out
 
 
 def test_show_works_outside_a_repository(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain = tmp_path / "not-a-repo"
     plain.mkdir()
@@ -143,7 +128,7 @@ def test_show_works_outside_a_repository(
     user.parent.mkdir(parents=True)
     user.write_text("resources:\n  cost_limit: 7\n", encoding="utf-8")
     monkeypatch.chdir(plain)
-    code, out, err = run(capsys, "config", "show", "--format", "json")
+    code, out, err = run_cli("config", "show", "--format", "json")
     shown = json.loads(out)
     assert (code, err) == (0, "")
     assert shown["config"]["branch"]["prefix"] == "claudio"  # no root, no .claudio.yaml
@@ -153,20 +138,16 @@ def test_show_works_outside_a_repository(
 # --- config validate ------------------------------------------------------------------------
 
 
-def test_validate_says_a_good_configuration_is_valid(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run(capsys, "config", "validate") == (0, "configuration is valid\n", "")
+def test_validate_says_a_good_configuration_is_valid(repo: Path, run_cli: RunCli) -> None:
+    assert run_cli("config", "validate") == (0, "configuration is valid\n", "")
 
 
-def test_validate_reports_every_problem_and_fails(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_reports_every_problem_and_fails(repo: Path, run_cli: RunCli) -> None:
     (repo / ".claudio.yaml").write_text(
         "branch:\n  prefix: agent\nnotebooks:\n  formatz: x\nresources:\n  cost_limit: cheap\n",
         encoding="utf-8",
     )
-    assert run(capsys, "config", "validate") == (
+    assert run_cli("config", "validate") == (
         1,
         ".claudio.yaml:4:3: CFG004 [warning] unknown key $.notebooks.formatz\n"
         "  hint: did you mean 'formats'?\n"
@@ -176,11 +157,9 @@ def test_validate_reports_every_problem_and_fails(
     )
 
 
-def test_validate_passes_with_only_an_unknown_key_warning(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_passes_with_only_an_unknown_key_warning(repo: Path, run_cli: RunCli) -> None:
     (repo / ".claudio.yaml").write_text("notebok: {}\n", encoding="utf-8")
-    assert run(capsys, "config", "validate") == (
+    assert run_cli("config", "validate") == (
         0,
         ".claudio.yaml:1:1: CFG004 [warning] unknown key $.notebok\n"
         "  hint: did you mean 'notebooks'?\n"
@@ -189,11 +168,9 @@ def test_validate_passes_with_only_an_unknown_key_warning(
     )
 
 
-def test_validate_reports_broken_yaml_as_a_finding(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_reports_broken_yaml_as_a_finding(repo: Path, run_cli: RunCli) -> None:
     (repo / ".claudio.yaml").write_text("pr:\n  draft: 1\n  draft: 2\n", encoding="utf-8")
-    code, out, err = run(capsys, "config", "validate", "--format", "json")
+    code, out, err = run_cli("config", "validate", "--format", "json")
     assert (code, err) == (1, "")
     assert [(f["path"], f["line"], f["col"], f["code"]) for f in json.loads(out)] == [
         (".claudio.yaml", 3, 3, "CFG002")
@@ -201,13 +178,13 @@ def test_validate_reports_broken_yaml_as_a_finding(
 
 
 def test_validate_in_github_actions_annotates_and_writes_the_summary(
-    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    repo: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     summary = repo.parent / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     (repo / ".claudio.yaml").write_text("branch:\n  include_id: maybe\n", encoding="utf-8")
-    assert run(capsys, "config", "validate") == (
+    assert run_cli("config", "validate") == (
         1,
         "::error file=.claudio.yaml,line=2,col=15,title=CFG003"
         "::$.branch.include_id: 'maybe' is not of type 'boolean'\n",
@@ -220,11 +197,11 @@ def test_validate_in_github_actions_annotates_and_writes_the_summary(
 
 
 def test_schema_is_a_valid_json_schema_that_accepts_the_defaults(
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
 ) -> None:
     from jsonschema import Draft202012Validator
 
-    code, out, err = run(capsys, "config", "schema")
+    code, out, err = run_cli("config", "schema")
     assert (code, err) == (0, "")
     schema = json.loads(out)
     Draft202012Validator.check_schema(schema)
@@ -257,10 +234,10 @@ def test_bad_configuration_exits_2_with_one_line(
     argv: list[str],
     message: str,
     repo: Path,
-    capsys: pytest.CaptureFixture[str],
+    run_cli: RunCli,
 ) -> None:
     (repo / ".claudio.yaml").write_bytes(content)
-    code, out, err = run(capsys, "config", "show", *argv)
+    code, out, err = run_cli("config", "show", *argv)
     assert (code, out) == (2, "")
     assert err.startswith(f"claudio-ci: error: {message}")
     assert err.count("\n") == 1
@@ -284,22 +261,15 @@ def test_the_command_tree_has_the_config_commands() -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "claudio-ci")
-def test_help_of_every_command_exits_0(
-    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main([*command, "--help"])
-    out, err = capsys.readouterr()
-    assert caught.value.code == 0
+def test_help_of_every_command_exits_0(command: tuple[str, ...], run_cli: RunCli) -> None:
+    code, out, err = run_cli(*command, "--help")
+    assert code == 0
     assert out.startswith(f"usage: {' '.join(('claudio-ci', *command))}")
     assert err == ""
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["--version"])
-    assert caught.value.code == 0
-    assert capsys.readouterr().out == f"claudio-ci {__version__}\n"
+def test_version(run_cli: RunCli) -> None:
+    assert run_cli("--version") == (0, f"claudio-ci {__version__}\n", "")
 
 
 @pytest.mark.parametrize(
@@ -311,15 +281,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ([], "the following arguments are required: COMMAND"),
     ],
 )
-def test_usage_errors_exit_2(
-    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    _, err = capsys.readouterr()
-    assert caught.value.code == 2
+def test_usage_errors_exit_2(argv: list[str], complaint: str, run_cli: RunCli) -> None:
+    code, _, err = run_cli(*argv)
+    assert code == 2
     assert err.startswith("usage: claudio-ci")
     assert complaint in err
+
+
+def test_a_call_leaves_nothing_to_the_next(repo: Path, run_cli: RunCli) -> None:
+    """The parser is built once a process: one call's `--set` must not reach the next."""
+    once = run_cli("config", "show", "--format", "json", "--set", "branch.prefix=once")
+    after = run_cli("config", "show", "--format", "json")
+    assert json.loads(once.out)["config"]["branch"]["prefix"] == "once"
+    assert json.loads(after.out)["config"]["branch"]["prefix"] == "agent"
 
 
 # --- the installed console script -----------------------------------------------------------
@@ -333,10 +307,8 @@ def _claudio_ci() -> str:
     return script
 
 
-def test_an_error_stays_on_one_line_whatever_the_path_holds(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(capsys, "reviewers", "--event", "two\nlines.json")
+def test_an_error_stays_on_one_line_whatever_the_path_holds(repo: Path, run_cli: RunCli) -> None:
+    code, out, err = run_cli("reviewers", "--event", "two\nlines.json")
     assert (code, out, err) == (2, "", "claudio-ci: error: two\\nlines.json: no such event file\n")
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from claudio_ci.adapters import procfs
-from claudio_ci.cli import main
 from claudio_ci.smoke.report import HEADERS
+from tests.conftest import RunCli
 from tests.gitutil import EXAMPLE_PROJECT, GIT_IDENTITY, REPO_ROOT, commit_all, git
 
 FAKE_TRAIN = """\
@@ -77,14 +77,11 @@ def project(tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def smoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Smoke:
+def smoke(run_cli: RunCli) -> Smoke:
     """`claudio-ci smoke-test ARGS` in `repo`, in process: (exit code, stdout, stderr)."""
 
     def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        monkeypatch.chdir(repo)
-        code = main(["smoke-test", *args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_cli("smoke-test", *args, cwd=repo)
 
     return run
 

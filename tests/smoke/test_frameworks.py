@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from claudio_ci.cli import main
+from tests.conftest import invoke_cli
 from tests.gitutil import commit_all, git
 
 pytestmark = pytest.mark.slow
@@ -222,10 +222,8 @@ def run_framework(
         )
         if not again:
             commit_all(repo, "project")
-        monkeypatch.chdir(repo)
-        code = main(["smoke-test", "--format", "json"])
-        report = json.loads(capsys.readouterr().out)
-        return code, report
+        code, out, _ = invoke_cli(monkeypatch, capsys, "smoke-test", "--format", "json", cwd=repo)
+        return code, json.loads(out)
 
     return run
 
@@ -431,9 +429,8 @@ def test_a_trusted_load_finds_the_scripts_own_classes(
     )
     git(repo, "init", "-q", "-b", "main")
     commit_all(repo, "examples")
-    monkeypatch.chdir(repo)
-    code = main(["smoke-test", "--format", "json"])
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = invoke_cli(monkeypatch, capsys, "smoke-test", "--format", "json", cwd=repo)
+    report = json.loads(out)
     assert code == 0, report["findings"]
     assert report["experiments"][0]["checks"]["loads"] == "pass"
 

@@ -77,7 +77,9 @@ def test_a_hostile_log_and_file_name_start_no_command(
     (repo / "experiments" / f"{HOSTILE_NAME}.yaml").write_text("lr: 1\n", encoding="utf-8")
     (repo / "train.py").write_text(HOSTILE_LOG, encoding="utf-8")
     (repo / ".claudio.yaml").write_text(
-        "smoke_test:\n  command: python train.py {config}\n  configs: ['experiments/*.yaml']\n",
+        "smoke_test:\n  command: python train.py {config}\n  configs: ['experiments/*.yaml']\n"
+        # no checkpoint to load: the probe would import torch alongside, for nothing
+        "  expect:\n    checkpoint_loads: false\n",
         encoding="utf-8",
     )
     git(repo, "init", "-q", "-b", "main")

@@ -17,6 +17,7 @@ from claudio_ci.core.resources import hooks_dir
 from claudio_ci.worktree import blocks
 from claudio_ci.worktree.hooks import install
 from claudio_ci.worktree.registry import Registry
+from tests.conftest import invoke_cli
 from tests.gitutil import commit_all, git, run_git, run_pre_commit
 
 NULL_ID = "0" * 40
@@ -49,10 +50,8 @@ esac
 def install_hooks(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str]:
-    monkeypatch.chdir(repo)
-    code = main(["install-hooks", *args])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    result = invoke_cli(monkeypatch, capsys, "install-hooks", *args, cwd=repo)
+    return result.code, result.output
 
 
 def executable_script(path: Path, text: str, mode: int = 0o755) -> bytes:

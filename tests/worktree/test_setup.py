@@ -21,6 +21,7 @@ from claudio_ci.worktree.registry import (
     worktree_key,
 )
 from claudio_ci.worktree.setup import creates_worktree
+from tests.conftest import invoke_cli
 from tests.gitutil import add_worktree, commit_all, git
 
 PORTS = "47310-47319"
@@ -43,19 +44,15 @@ def approve(worktree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def setup(
     worktree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str]:
-    monkeypatch.chdir(worktree)
-    code = main(["worktree", "setup", *args])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    result = invoke_cli(monkeypatch, capsys, "worktree", "setup", *args, cwd=worktree)
+    return result.code, result.output
 
 
 def status(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str]:
-    monkeypatch.chdir(repo)
-    code = main(["worktree", "status", *args])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    result = invoke_cli(monkeypatch, capsys, "worktree", "status", *args, cwd=repo)
+    return result.code, result.output
 
 
 def recorded(repo: Path) -> dict:
