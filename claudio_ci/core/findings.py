@@ -232,26 +232,3 @@ def markdown_code(value: str, *, table: bool = True) -> str:
     if text.strip(" ") and (text[0] in "` " or text[-1] in "` "):
         text = f" {text} "
     return f"{fence}{text}{fence}"
-
-
-# The renderers moved to `claudio_ci.core.report`; these names keep older imports working.
-_MOVED = frozenset(
-    {
-        "FORMATS",
-        "RENDERERS",
-        "render",
-        "render_github",
-        "render_json",
-        "render_markdown",
-        "render_text",
-        "summary_line",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from claudio_ci.core import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
