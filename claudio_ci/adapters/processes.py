@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -125,6 +124,8 @@ def start(
     environ = dict(os.environ if env is None else env)
     marker_bytes = None
     if marker is not None:
+        import secrets  # lazily: 3 ms that a hook, which passes no marker, does not pay
+
         environ[marker] = secrets.token_hex(8)
         marker_bytes = f"{marker}={environ[marker]}".encode()
     program = argv if isinstance(argv, str) else argv[0]
@@ -331,7 +332,7 @@ class Process:
         return True
 
     def _signal(self, pids: set[int], signum: int) -> None:
-        if self._own_session:  # never our own group: a command outside its session shares it
+        if self._own_session:  # else its pid names no group, and its group is ours
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signum)
         if self._exit is not None:
