@@ -149,7 +149,12 @@ class Waiting:
         self._output = bytearray()
         try:
             self.proc: processes.Process | None = processes.start(
-                argv, cwd=cwd, env=env, stdin="pipe", output=self._output.extend
+                argv,
+                cwd=cwd,
+                env=env,
+                own_session=False,  # a Ctrl-C at the terminal ends it with claudio-ci
+                stdin="pipe",
+                output=self._output.extend,
             )
         except StartError:
             self.proc = None  # the caller runs the command the usual way
