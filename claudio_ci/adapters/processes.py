@@ -179,8 +179,12 @@ class Process:
         return self._exit.returncode if self._exit is not None else None
 
     def _reap(self) -> None:
-        _, status, usage = os.wait4(self.pid, 0)
-        self._exit = Exit(os.waitstatus_to_exitcode(status), usage.ru_maxrss * RU_MAXRSS_BYTES)
+        try:
+            _, status, usage = os.wait4(self.pid, 0)
+            self._exit = Exit(os.waitstatus_to_exitcode(status), usage.ru_maxrss * RU_MAXRSS_BYTES)
+        except ChildProcessError:
+            # SIGCHLD ignored: the kernel reaped it and its status is lost; 0, as subprocess says
+            self._exit = Exit(0, 0)
         self._popen.returncode = self._exit.returncode  # reaped here: Popen must not wait
         self._done.set()
 
@@ -223,29 +227,23 @@ class Process:
         the search by marker, which reads the environment of every process."""
         if procfs.available():
             return [Member(p.pid, p.name) for p in self._procfs_tree(marked)]
-        found = []
-        for process in self._psutil_tree():
-            with contextlib.suppress(Exception):  # gone since: not a member any more
-                found.append(Member(process.pid, process.name()))
-        return found
+        return [member for member, _ in self._psutil_tree()]
 
     def memory_bytes(self) -> int:
         """What its tree holds now: the sum of the members' PSS on Linux, of their RSS
         elsewhere; 0 where the tree cannot be read."""
         if procfs.available():
             return procfs.total_memory_bytes(self._procfs_tree(marked=False))
-        total = 0
-        for process in self._psutil_tree():
-            with contextlib.suppress(Exception):  # exited between the listing and this read
-                total += process.memory_info().rss
-        return total
+        return sum(rss for _, rss in self._psutil_tree())
 
     def _procfs_tree(self, marked: bool) -> list[procfs.ProcessInfo]:
         tree = procfs.members(self.pid, self._marker if marked else None, known=self._seen)
         self._seen = {p.pid for p in tree}
         return tree
 
-    def _psutil_tree(self) -> list[psutil.Process]:
+    def _psutil_tree(self) -> list[tuple[Member, int]]:
+        """Each member with its RSS: the leader's descendants and those of the members seen
+        before, which keep their own after the leader is gone."""
         try:
             import psutil
         except ImportError:
@@ -263,7 +261,11 @@ class Process:
                     for child in root.children(recursive=True):
                         found.setdefault(child.pid, child)
         self._seen_elsewhere = found
-        return list(found.values())
+        tree = []
+        for process in found.values():
+            with contextlib.suppress(psutil.Error):  # gone since: not a member any more
+                tree.append((Member(process.pid, process.name()), process.memory_info().rss))
+        return tree
 
     def _can_read_tree(self) -> bool:
         if procfs.available():
