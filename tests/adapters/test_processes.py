@@ -29,7 +29,7 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     """Which way the supervisor reads a tree: the psutil one is what runs without /proc."""
     if request.param == "psutil":
         pytest.importorskip("psutil")
-        monkeypatch.setattr(processes.procfs, "available", lambda: False)
+        monkeypatch.setattr(procfs, "available", lambda: False)
     yield request.param
 
 
@@ -257,7 +257,7 @@ time.sleep(300)
 def test_without_proc_or_psutil_the_process_group_is_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(processes.procfs, "available", lambda: False)
+    monkeypatch.setattr(procfs, "available", lambda: False)
     monkeypatch.setitem(sys.modules, "psutil", None)  # `import psutil` raises ImportError
     proc = _python(SPAWNS_IN_ITS_GROUP, tmp_path)
     child = int(_wait_for(tmp_path / "child.pid", proc))
