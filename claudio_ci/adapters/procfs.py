@@ -1,8 +1,8 @@
 """Processes as Linux shows them in /proc: one process, every process, a command's tree.
 
-The smoke test measures and stops a training command's whole tree; the GPU sampler tells
-the command's processes from others on the same GPU. Elsewhere (macOS) nothing is found
-and callers fall back to what the process API gives them.
+The process supervisor (`processes.py`) measures and stops a command's whole tree with it;
+the GPU sampler tells the command's processes from others on the same GPU. Elsewhere (macOS)
+nothing is found here: the supervisor reads trees through psutil there.
 """
 
 from __future__ import annotations
