@@ -1,8 +1,8 @@
 """Processes as Linux shows them in /proc: one process, every process, a command's tree.
 
-The smoke test measures and stops a training command's whole tree; the GPU sampler tells
-the command's processes from others on the same GPU. Elsewhere (macOS) nothing is found
-and callers fall back to what the process API gives them.
+The process supervisor (`processes.py`) measures and stops a command's whole tree with it;
+the GPU sampler tells the command's processes from others on the same GPU. Elsewhere (macOS)
+nothing is found here: the supervisor reads trees through psutil there.
 """
 
 from __future__ import annotations
@@ -107,16 +107,24 @@ def has_environment(pid: int, marker: bytes) -> bool:
         return False
 
 
-def members(leader: int, marker: bytes | None = None) -> list[ProcessInfo]:
+def members(
+    leader: int, marker: bytes | None = None, known: Iterable[int] = ()
+) -> list[ProcessInfo]:
     """The live processes of the tree started as `leader` (a session and group leader).
 
     A member is in the leader's session or process group, or descends from one by parent
     pid: that covers children that set up a group of their own, and orphans re-parented to
     init, which keep their session. A double-forked daemon that also calls `setsid()` is
-    found only by `marker`, a `NAME=value` the leader's environment passed on to it.
+    found only by `marker`, a `NAME=value` the leader's environment passed on to it, or
+    when it is among the `known` members found before, with its descendants.
     """
     processes = all_processes()
-    inside = {p.pid for p in processes if leader in (p.session, p.group) or p.pid == leader}
+    seen = set(known)
+    inside = {
+        p.pid
+        for p in processes
+        if leader in (p.session, p.group) or p.pid == leader or p.pid in seen
+    }
     if marker is not None:
         inside |= {
             p.pid for p in processes if p.pid not in inside and has_environment(p.pid, marker)

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -33,15 +32,16 @@ def write_atomic(
     """Write `data` to a temporary file beside `path`, then rename it into place.
 
     The file keeps its permission bits when it already exists; a new one gets those `open()`
-    would give it (0o666 less the umask), not the 0o600 of a temporary file. An error names
-    `path`, not the temporary file. `durable=False` skips the fsync (about 8 ms): right for
-    caches, whose loss only costs time.
+    would give it (0o666 less the umask, or the directory's default ACL), not the 0o600 of
+    `mkstemp`: the temporary file is created as `open()` creates one, so the kernel applies
+    them and the umask is never read. An error names `path`, not the temporary file.
+    `durable=False` skips the fsync (about 8 ms): right for caches, whose loss only costs time.
     """
     raw = data.encode(encoding) if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        mode = path.stat().st_mode & 0o7777 if path.exists() else None
+        fd, tmp = _create_beside(path)
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
@@ -50,7 +50,8 @@ def write_atomic(
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -65,13 +66,14 @@ def _naming(exc: OSError, path: Path) -> OSError:
     return exc if exc.errno is None else type(exc)(exc.errno, exc.strerror, str(path))
 
 
-def _umask() -> int:
-    """The process umask, read where Linux shows it (setting it back and forth is not
-    thread-safe)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in `path`'s directory, open for writing, created with mode 0o666
+    as `open()` creates a file, so that the kernel applies the umask or default ACL."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))

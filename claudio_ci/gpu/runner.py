@@ -1,9 +1,10 @@
 """`gpu run`: run a command, sample the GPUs its process tree uses, keep the ledger current.
 
-The command's exit code comes back unchanged, or 128 + N when it dies of signal N, as a
-shell reports it. SIGINT, SIGTERM and SIGHUP sent to claudio-ci go on to the command; a
-Ctrl-C typed at the terminal already reaches it (same process group), so that one is not
-sent twice.
+The command runs through the process supervisor (`adapters/processes.py`), in claudio-ci's
+own process group as `time` or `env` run theirs, so that it keeps the terminal. Its exit code
+comes back unchanged, or 128 + N when it dies of signal N, as a shell reports it. SIGINT,
+SIGTERM and SIGHUP sent to claudio-ci go on to the command; a Ctrl-C typed at the terminal
+already reaches it (same process group), so that one is not sent twice.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from claudio_ci.adapters import processes
 from claudio_ci.core.errors import ClaudioError
 from claudio_ci.core.findings import github_safe_line
 from claudio_ci.gpu import allocate
@@ -66,34 +67,6 @@ class RunResult:
 def open_source(replay: Path | None) -> Source:
     """The replayed trace, or NVML; GpuUnavailable when neither can be read."""
     return ReplaySource(replay) if replay is not None else NvmlSource()
-
-
-def exit_status(returncode: int) -> int:
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def _terminal_sent_sigint() -> bool:
-    """A Ctrl-C at the terminal hits the whole foreground process group, the command too."""
-    try:
-        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def forwarding_signals(child: subprocess.Popen[bytes]) -> Iterator[None]:
-    def forward(signum: int, _frame: object) -> None:
-        if signum == signal.SIGINT and _terminal_sent_sigint():
-            return
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def run(
@@ -211,11 +184,11 @@ def _supervise(
     """Start the command, sample while it runs, keep its ledger row current."""
     measured = source is not None
     try:
-        child = subprocess.Popen(list(request.command), env=env)
-    except OSError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
-        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        child = processes.start(request.command, env=env, own_session=False, stdin="inherit")
+    except processes.StartError as exc:  # as `env` and `timeout` do: 126 cannot run, 127 not found
+        code = exc.shell_status
         print(
-            github_safe_line(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.strerror}"),
+            github_safe_line(f"claudio-ci gpu: cannot run {request.command[0]}: {exc.reason}"),
             file=err,
         )
         with contextlib.suppress(LedgerError):  # the exit code matters more
@@ -234,15 +207,14 @@ def _supervise(
     if source is not None:
         meter = UsageMeter(env)
         sampler = Sampler(source, child.pid, request.interval, meter, on_sample, recorder)
-    with forwarding_signals(child):
+    with child.forwarding(FORWARDED):
         if sampler is not None:
             sampler.start()
         try:
-            returncode = child.wait()
+            code = child.wait().shell_status
         finally:
             usage = sampler.stop() if sampler is not None else []
     gpus = priced(usage)
-    code = exit_status(returncode)
     branch_cost: float | None = None
     try:  # the command has run: its exit code must come back whatever the ledger says
         ledger.record(run_id, gpus, time.time(), exit_code=code, complete=True)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claudio_ci.adapters import processes
 from claudio_ci.adapters.git import scrubbed_environ
 from claudio_ci.core.resources import example_project_dir
 
@@ -162,20 +162,21 @@ class Demo:
 
     def claudio(self, args: str, title: str, *, where: RepoBuilder, expected: str) -> StepResult:
         """Run `claudio-ci ARGS` in a worktree as a user would, and report it."""
-        proc = subprocess.run(
+        output = bytearray()
+        proc = processes.start(
             [sys.executable, "-m", "claudio_ci", *args.split()],
             cwd=where.root,
             env={**scrubbed_environ(), "GITHUB_ACTIONS": "false", "NO_COLOR": "1"},
-            capture_output=True,
-            text=True,
-            check=False,
+            output=output.extend,  # stdout and stderr in the order a terminal shows them
         )
+        exit_code = proc.wait().returncode
+        proc.close_output(processes.GRACE_SECONDS)
         result = StepResult(
             title,
             f"claudio-ci {args}",
             self.rel(where.root),
-            proc.returncode,
-            (proc.stdout + proc.stderr).rstrip(),
+            exit_code,
+            output.decode("utf-8", "replace").rstrip(),
             expected,
         )
         self.results.append(result)

@@ -1,44 +1,33 @@
 """Run one command under a wall-clock and a memory limit, and kill its whole tree on breach.
 
-The command starts in its own session and process group, with stdin closed and stdout and
-stderr merged into one pipe. A reader thread echoes the output as it comes (raw bytes, so
-progress bars keep working) and keeps the last lines; a waiter thread reaps the command
-with `wait4`, whose peak RSS catches spikes between samples; the calling thread samples
-the RSS of the whole tree from /proc and ends it (SIGTERM, then SIGKILL after a grace
-period) when a limit is crossed, or when the command exits and leaves processes behind.
+The command starts through the process supervisor (`adapters/processes.py`): in its own
+session, with stdin closed and stdout and stderr merged into one pipe. Its output is echoed
+as it comes (raw bytes, so progress bars keep working) and the last lines are kept; the
+supervisor samples the memory of the whole tree and ends it (SIGTERM, then SIGKILL after a
+grace period) when a limit is crossed, or when the command exits and leaves processes behind.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import os
 import re
-import secrets
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claudio_ci.adapters import procfs
+from claudio_ci.adapters import processes
 
 MB = 1024 * 1024
-RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # getrusage's unit
 SAMPLE_SECONDS = 0.1
-GRACE_SECONDS = 5.0
+GRACE_SECONDS = processes.GRACE_SECONDS
 # In the command's environment, passed on to every process it starts: finds the daemons
 # that double-fork and `setsid()` out of its session.
 MARKER = "CLAUDIO_SMOKE_RUN"
 TAIL_LINES = 200
 KEPT_LINES = 100_000
 
-
-class StartError(Exception):
-    """The command could not be started: not found, not executable, no such directory."""
+StartError = processes.StartError  # the command could not be started
 
 
 @dataclass(frozen=True)
@@ -95,15 +84,20 @@ class _Tail:
         return line.rstrip(b"\r").rsplit(b"\r", 1)[-1].decode("utf-8", "replace")
 
 
-def _pump(fd: int, echo: Callable[[bytes], object] | None, tail: _Tail) -> None:
-    """Drain the pipe to its end, even when echoing fails (a closed terminal)."""
-    while chunk := os.read(fd, 65536):
+def _output(echo: Callable[[bytes], object] | None, tail: _Tail) -> processes.Output:
+    """What takes each chunk of output: echoed (until echoing fails: a closed terminal) and
+    kept in the tail; the pipe is drained to its end either way."""
+
+    def take(chunk: bytes) -> None:
+        nonlocal echo
         if echo is not None:
             try:
                 echo(chunk)
             except OSError:
                 echo = None
         tail.feed(chunk)
+
+    return take
 
 
 def run_process(
@@ -119,55 +113,26 @@ def run_process(
     """Run `argv` to its end or to a limit; StartError when it cannot be started.
     The lines `keep` matches are kept whole, not only in the tail."""
     start = time.perf_counter()
-    marker_value = secrets.token_hex(8)
-    marker = f"{MARKER}={marker_value}".encode()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env={**env, MARKER: marker_value},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise StartError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    assert proc.stdout is not None
     tail = _Tail(TAIL_LINES, keep)
-    reader = threading.Thread(target=_pump, args=(proc.stdout.fileno(), echo, tail), daemon=True)
-    reader.start()
-    reaped: list[tuple[int, int]] = []  # (wait status, peak RSS in KiB) once the leader exits
-    done = threading.Event()
-
-    def wait() -> None:
-        _, status, usage = os.wait4(proc.pid, 0)
-        reaped.append((status, usage.ru_maxrss))
-        done.set()
-
-    threading.Thread(target=wait, daemon=True).start()
+    proc = processes.start(argv, cwd=cwd, env=env, output=_output(echo, tail), marker=MARKER)
     try:
-        peak_bytes, timed_out, memory_exceeded = _watch(proc.pid, done, start, limits)
+        watched = proc.watch(limits.timeout_seconds, limits.max_memory_mb * MB, SAMPLE_SECONDS)
     except BaseException:  # Ctrl-C: the tree is in its own session and did not get SIGINT
-        _terminate(proc.pid, 0, marker)
+        proc.terminate(0)
         raise
-    if timed_out or memory_exceeded:
-        _terminate(proc.pid, grace_seconds, marker)
-        done.wait()
+    if watched.timed_out or watched.memory_exceeded:
+        proc.terminate(grace_seconds)
+    ended = proc.wait()
     wall = time.perf_counter() - start
-    status, max_rss = reaped[0]
-    leftovers = [f"{p.name} ({p.pid})" for p in procfs.members(proc.pid, marker)]
-    _terminate(proc.pid, grace_seconds, marker)  # what the command left behind holds our pipe
-    reader.join(grace_seconds)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not by Popen
-    if not reader.is_alive():  # else an escaped daemon still holds the pipe: leave it be
-        proc.stdout.close()
+    leftovers = [f"{member.name} ({member.pid})" for member in proc.members()]
+    proc.terminate(grace_seconds)  # what the command left behind holds our pipe
+    proc.close_output(grace_seconds)
     return RunResult(
-        exit_code=proc.returncode,
+        exit_code=ended.returncode,
         wall_seconds=wall,
-        peak_rss_mb=_peak_bytes(peak_bytes, max_rss) / MB,
-        timed_out=timed_out,
-        memory_exceeded=memory_exceeded,
+        peak_rss_mb=_peak_bytes(watched.peak_bytes, ended.max_rss_bytes) / MB,
+        timed_out=watched.timed_out,
+        memory_exceeded=watched.memory_exceeded,
         tail=tail.close(),
         leftovers=leftovers,
         kept=tail.kept,
@@ -181,16 +146,17 @@ class Waiting:
     """
 
     def __init__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+        self._output = bytearray()
         try:
-            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                list(argv),
+            self.proc: processes.Process | None = processes.start(
+                argv,
                 cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                env=env,
+                own_session=False,  # a Ctrl-C at the terminal ends it with claudio-ci
+                stdin="pipe",
+                output=self._output.extend,
             )
-        except OSError:
+        except StartError:
             self.proc = None  # the caller runs the command the usual way
 
     def finish(self, data: bytes, timeout_seconds: float) -> RunResult | None:
@@ -199,16 +165,16 @@ class Waiting:
             return None
         proc, self.proc = self.proc, None
         start = time.perf_counter()
-        timed_out = False
-        try:
-            out, _ = proc.communicate(data, timeout=timeout_seconds)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            timed_out = True
-        lines = out.decode("utf-8", "replace").splitlines()[-TAIL_LINES:]
+        proc.send_input(data)
+        ended = proc.wait(timeout_seconds)
+        timed_out = ended is None
+        if ended is None:
+            proc.terminate(0)
+            ended = proc.wait()
+        proc.close_output(GRACE_SECONDS)
+        lines = self._output.decode("utf-8", "replace").splitlines()[-TAIL_LINES:]
         return RunResult(
-            exit_code=proc.returncode,
+            exit_code=ended.returncode,
             wall_seconds=time.perf_counter() - start,
             peak_rss_mb=0.0,
             timed_out=timed_out,
@@ -220,66 +186,9 @@ class Waiting:
         self.finish(b"", GRACE_SECONDS)
 
 
-def _peak_bytes(sampled: int, leader_max_rss_kib: int) -> int:
+def _peak_bytes(sampled: int, leader_max_rss_bytes: int) -> int:
     """The tree's peak memory: the sampled sum of PSS. The leader's `ru_maxrss` only stands in
     when no sample was taken (a command shorter than the interval): Linux starts an exec'd
     child's maximum at the RSS of the process it was forked from, so beside samples it would
     report claudio-ci's (or a test runner's) own size as the training's."""
-    return sampled or leader_max_rss_kib * RU_MAXRSS_BYTES
-
-
-def _watch(
-    leader: int, done: threading.Event, start: float, limits: Limits
-) -> tuple[int, bool, bool]:
-    """Sample the tree until the leader exits or a limit is crossed:
-    (peak RSS in bytes, timed out, over the memory limit)."""
-    sampling = procfs.available()
-    peak_bytes = 0
-    while not done.wait(SAMPLE_SECONDS if sampling else 0.5):
-        if sampling:
-            peak_bytes = max(peak_bytes, procfs.total_memory_bytes(procfs.members(leader)))
-        if time.perf_counter() - start > limits.timeout_seconds:
-            return peak_bytes, True, False
-        if limits.max_memory_mb and peak_bytes > limits.max_memory_mb * MB:
-            return peak_bytes, False, True
-    return peak_bytes, False, False
-
-
-def _tree(leader: int, known: set[int], marker: bytes | None) -> set[int]:
-    """The members now, plus those seen before that still live: a process that left the
-    session is a member only through its parent, and stays one after its parent dies."""
-    alive = {pid for pid in known if procfs.read_process(pid) is not None}
-    return alive | {p.pid for p in procfs.members(leader, marker)}
-
-
-def _alive(leader: int, pids: set[int]) -> bool:
-    if procfs.available():
-        return bool(pids)
-    try:  # without /proc, the process group is all we know
-        os.killpg(leader, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _signal(leader: int, pids: set[int], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(leader, signum)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signum)
-
-
-def _terminate(leader: int, grace_seconds: float, marker: bytes | None = None) -> None:
-    """SIGTERM the tree, then SIGKILL whatever is still alive after the grace period."""
-    pids = _tree(leader, set(), marker)
-    if not _alive(leader, pids):
-        return
-    _signal(leader, pids, signal.SIGTERM)
-    deadline = time.perf_counter() + grace_seconds
-    while time.perf_counter() < deadline:
-        pids = _tree(leader, pids, marker)
-        if not _alive(leader, pids):
-            return
-        time.sleep(0.05)
-    _signal(leader, _tree(leader, pids, marker), signal.SIGKILL)
+    return sampled or leader_max_rss_bytes

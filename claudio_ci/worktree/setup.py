@@ -8,16 +8,14 @@ target), errors only for a failed setup command.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from claudio_ci.adapters import processes
 from claudio_ci.adapters.git import Repository, scrubbed_environ
 from claudio_ci.core import codes
 from claudio_ci.core.findings import Finding, Severity
@@ -49,7 +47,7 @@ LEADS_OUTSIDE = codes.WT009
 
 PORT_VARIABLE = "JUPYTER_PORT"  # Jupyter Server reads it
 OUTPUT_VARIABLE = "EXPERIMENT_OUTPUT_ROOT"
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = processes.GRACE_SECONDS
 
 Progress = Callable[[str], object]
 
@@ -234,26 +232,23 @@ def run_commands(
     deadline = time.monotonic() + settings.setup_timeout_seconds
     for command in settings.setup_commands:
         progress(f"running: {command}")
-        proc = subprocess.Popen(
-            command,
-            shell=True,
-            cwd=root,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # so that a timeout stops the command's children too
-        )
+        try:  # in a session of its own, so that a timeout stops the command's children too
+            proc = processes.start(command, shell=True, cwd=root, env=env)
+        except processes.StartError as exc:  # the shell itself: no /bin/sh, or no worktree
+            report.findings.append(_command_error(settings, COMMAND_FAILED, f"{exc}: {command}"))
+            return False
         try:
-            code = proc.wait(timeout=max(deadline - time.monotonic(), 0))
-        except subprocess.TimeoutExpired:
-            _stop(proc)
+            ended = proc.wait(max(deadline - time.monotonic(), 0))
+        except BaseException:
+            proc.terminate(STOP_GRACE_SECONDS)
+            raise
+        if ended is None:
+            proc.terminate(STOP_GRACE_SECONDS)
             message = f"stopped after {settings.setup_timeout_seconds:g} s: {command}"
             report.findings.append(_command_error(settings, COMMAND_TIMED_OUT, message))
             return False
-        except BaseException:
-            _stop(proc)
-            raise
-        if code != 0:
-            message = f"exited {code}: {command}"
+        if ended.returncode != 0:
+            message = f"{ended.describe()}: {command}"
             report.findings.append(_command_error(settings, COMMAND_FAILED, message))
             return False
         report.changes.append(f"ran {command}")
@@ -263,17 +258,6 @@ def run_commands(
 def _command_error(settings: WorktreeSettings, code: codes.Code, message: str) -> Finding:
     hint = "fix it, then run `claudio-ci worktree setup` again in this worktree"
     return Finding(str(settings.commands_origin), code, message, 0, 0, code.severity, hint)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=STOP_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 # --- the whole setup --------------------------------------------------------------------------

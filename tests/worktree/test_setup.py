@@ -356,6 +356,41 @@ def test_a_command_over_the_time_limit_is_stopped_with_its_children(
     assert _gone_or_zombie(child)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_child_that_left_the_commands_session_is_stopped_too(
+    git_repo: Path, monkeypatch, capsys
+) -> None:
+    """`setsid` takes it out of the process group a signal to the group reaches; it is
+    still the command's descendant."""
+    configure(
+        git_repo,
+        "  setup_timeout_seconds: 1\n  setup_commands: ['setsid sleep 60 & echo $! > pid; wait']\n",
+    )
+    worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
+
+    code, out = setup(worktree, monkeypatch, capsys)
+
+    assert code == 1
+    assert "WT007 stopped after 1 s" in out
+    child = int((worktree / "pid").read_text(encoding="utf-8"))
+    deadline = time.monotonic() + 10
+    while not _gone_or_zombie(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone_or_zombie(child)
+
+
+def test_a_command_killed_by_a_signal_says_which(git_repo: Path, monkeypatch, capsys) -> None:
+    configure(git_repo, "  setup_commands: ['kill -TERM $$']\n")
+    worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
+
+    code, out = setup(worktree, monkeypatch, capsys)
+
+    assert code == 1
+    assert ".claudio.yaml:3: WT006 killed by SIGTERM: kill -TERM $$" in out
+
+
 # --- trust: whose setup commands run (hardening #4) -----------------------------------------
 
 
