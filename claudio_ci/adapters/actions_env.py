@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +143,8 @@ def file_command(name: str, value: str) -> str:
     """`name=value`, or the heredoc form when the value spans lines."""
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
+    import secrets  # ~3 ms (hashlib, hmac): only a multi-line value pays it
+
     delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
     while delimiter in value:  # never in practice; a value must not hold its own end marker
         delimiter = f"ghadelimiter_{secrets.token_hex(16)}"

@@ -71,7 +71,7 @@ class Table(NamedTuple):
 
 
 class Notes(NamedTuple):
-    """Lines of prose: one per line in text, one paragraph in Markdown."""
+    """Lines of prose, each its own statement: a line in text, a paragraph in Markdown."""
 
     lines: Sequence[Cell]
 
@@ -283,7 +283,7 @@ def _markdown_blocks(report: Report) -> list[str]:
         if isinstance(section, Table):
             blocks.append("\n".join(_markdown_table(section)))
         elif isinstance(section, Notes) and section.lines:
-            blocks.append("\n".join(_line_markdown(line) for line in section.lines))
+            blocks.extend(_line_markdown(line) for line in section.lines)
         elif isinstance(section, MarkdownOnly):
             blocks.append(section.markdown.rstrip("\n"))
     return blocks

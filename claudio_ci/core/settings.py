@@ -53,6 +53,8 @@ class ReviewersSection:
 
 @dataclass(frozen=True)
 class PrSection:
+    """`pr`: what claudio-ci does on pull requests."""
+
     reviewers: ReviewersSection = field(default_factory=ReviewersSection)
 
 
@@ -66,6 +68,8 @@ class ResourcesSection:
 
 @dataclass(frozen=True)
 class GpuSection:
+    """`gpu`: prices and sampling for the GPU cost of a branch."""
+
     hourly_rates: Mapping[str, float] = field(default_factory=dict)
     default_hourly_rate: float | None = None
     energy_price_per_kwh: float | None = None
@@ -75,6 +79,8 @@ class GpuSection:
 
 @dataclass(frozen=True)
 class NotebooksSection:
+    """`notebooks`: which notebooks are paired with jupytext, and how."""
+
     paths: tuple[str, ...] = ("notebooks/**",)
     formats: str = "ipynb,py:percent"
     ipynb_tracked: bool = True
@@ -85,12 +91,16 @@ class NotebooksSection:
 
 @dataclass(frozen=True)
 class HydraSection:
+    """`experiments.hydra`: the Hydra config tree that experiments compose from."""
+
     config_dir: str
     config_name: str
 
 
 @dataclass(frozen=True)
 class ExperimentsSection:
+    """`experiments`: naming and outputs of experiment configs."""
+
     dir: str = "experiments/"
     name_pattern: str = "^[a-z][a-z0-9_]*$"
     name_key: str | None = "model.name"
@@ -108,6 +118,8 @@ class ExperimentsSection:
 
 @dataclass(frozen=True)
 class WorktreeSection:
+    """`worktree`: what `worktree setup` gives each new worktree."""
+
     shared_data: Mapping[str, str] = field(default_factory=dict)
     directories: tuple[str, ...] = ("outputs/", "processed/")
     output_root: str = "outputs/"
@@ -169,6 +181,8 @@ class CompareSection:
 
 @dataclass(frozen=True)
 class ConflictsSection:
+    """`conflicts`: which files carry merge risk, and what they are compared with."""
+
     high: tuple[str, ...] = (
         "requirements*.txt",
         "requirements*.in",

@@ -131,3 +131,9 @@ def test_markdown_omits_the_codes_a_section_already_says_and_only_there() -> Non
         assert "NB001" in render_report(report, fmt), fmt
     report.markdown_omits = frozenset({"NB001", "EXP002"})
     assert render_report(report, "markdown") == "### t\n\na row per request\n"
+
+
+def test_each_note_is_its_own_paragraph_in_markdown() -> None:
+    report = Report("t", sections=[Notes(["wt-a: BROKEN link data", "Flagged: rerun setup."])])
+    html = MarkdownIt("commonmark").render(render_report(report, "markdown"))
+    assert "<p>wt-a: BROKEN link data</p>\n<p>Flagged: rerun setup.</p>" in html
