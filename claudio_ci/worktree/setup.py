@@ -257,7 +257,15 @@ def run_commands(
 
 def _command_error(settings: WorktreeSettings, code: codes.Code, message: str) -> Finding:
     hint = "fix it, then run `claudio-ci worktree setup` again in this worktree"
-    return Finding(str(settings.commands_origin), code, message, 0, 0, code.severity, hint)
+    return _at_commands(settings, code, message, hint)
+
+
+def _at_commands(
+    settings: WorktreeSettings, code: codes.Code, message: str, hint: str | None = None
+) -> Finding:
+    """A finding about the setup commands, located where they are configured."""
+    origin = settings.commands_origin
+    return Finding(origin.path, code, message, origin.line, origin.col, code.severity, hint)
 
 
 # --- the whole setup --------------------------------------------------------------------------
@@ -314,16 +322,7 @@ def setup_worktree(
     commands_done = previous.commands_done if wanted else []
     rerun = commands == "always" or (commands == "auto" and previous.commands_done != wanted)
     if wanted and rerun and trust is not None and not trust.trusted:
-        report.findings.append(
-            Finding(
-                str(settings.commands_origin),
-                COMMANDS_NOT_APPROVED,
-                trust.notice,
-                0,
-                0,
-                COMMANDS_NOT_APPROVED.severity,
-            )
-        )
+        report.findings.append(_at_commands(settings, COMMANDS_NOT_APPROVED, trust.notice))
     elif wanted and rerun:
         env = {**scrubbed_environ(), **values}
         commands_done = wanted if run_commands(repo.root, settings, env, report, progress) else None
@@ -334,7 +333,7 @@ def setup_worktree(
             report.branch,
             report.state,
             now(),
-            [f"{f.code} {f.path}: {f.message}" for f in report.findings],
+            [f"{f.code} {f.location}: {f.message}" for f in report.findings],
             commands_done,
         )
     return report

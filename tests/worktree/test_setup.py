@@ -314,13 +314,13 @@ def test_a_failed_command_fails_setup_and_status_flags_it(
     code, out = setup(worktree, monkeypatch, capsys)
 
     assert code == 1
-    assert ".claudio.yaml:3: WT006 exited 3: exit 3" in out
+    assert ".claudio.yaml:3:3: WT006 exited 3: exit 3" in out
     assert not (worktree / "never.txt").exists()
     assert (worktree / ".env").is_file()
     code, out = status(git_repo, monkeypatch, capsys)
     assert code == 1
     assert "FAILED" in out
-    assert ".claudio/worktrees/ab12: WT006 .claudio.yaml:3: exited 3: exit 3" in out
+    assert ".claudio/worktrees/ab12: WT006 .claudio.yaml:3:3: exited 3: exit 3" in out
 
     assert setup(worktree, monkeypatch, capsys, "--commands", "never")[0] == 0
     assert recorded(git_repo)["worktrees"][str(worktree)]["setup"] == "done"
@@ -388,7 +388,7 @@ def test_a_command_killed_by_a_signal_says_which(git_repo: Path, monkeypatch, ca
     code, out = setup(worktree, monkeypatch, capsys)
 
     assert code == 1
-    assert ".claudio.yaml:3: WT006 killed by SIGTERM: kill -TERM $$" in out
+    assert ".claudio.yaml:3:3: WT006 killed by SIGTERM: kill -TERM $$" in out
 
 
 # --- trust: whose setup commands run (hardening #4) -----------------------------------------
@@ -404,7 +404,7 @@ def test_repository_commands_run_only_for_the_content_approved(
     assert code == 0
     assert not (worktree / "ran.txt").exists()
     assert [line for line in out.splitlines() if "WT008" in line] == [
-        f".claudio.yaml:3: WT008 [notice] setup commands from {worktree / '.claudio.yaml'} not "
+        f".claudio.yaml:3:3: WT008 [notice] setup commands from {worktree / '.claudio.yaml'} not "
         "run: this content was never approved; see them with `claudio-ci worktree allow "
         "--show`, then approve them with `claudio-ci worktree allow` here"
     ]
