@@ -22,12 +22,13 @@ Severity follows `conflicts.fail_on`, so that what fails the commit is an error:
 from __future__ import annotations
 
 import enum
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from claudio_ci.core import codes
-from claudio_ci.core.findings import Finding, Severity
+from claudio_ci.core.findings import Finding, Severity, shown_path
 from claudio_ci.core.globs import gitignore_spec
 from claudio_ci.core.settings import ConflictsSection
 
@@ -224,7 +225,11 @@ def _message(risk: Risk, overlap: Overlap) -> str:
     subject = "file" if risk is Risk.OTHER else f"{risk.value} file"
     outcome = {
         Merge.CONFLICT: "merging the two would conflict"
-        + (f" at {', '.join(overlap.conflicts_at)}" if overlap.conflicts_at else ""),
+        + (
+            f" at {', '.join(map(shown_path, overlap.conflicts_at))}"
+            if overlap.conflicts_at
+            else ""
+        ),
         Merge.CLEAN: "git predicts a clean merge",
         Merge.UNKNOWN: "the merge could not be predicted",
     }[overlap.merge]
@@ -241,13 +246,14 @@ def _matches(path: str, patterns: tuple[str, ...]) -> bool:
 
 
 def way_out(overlap: Overlap, risk: Risk) -> str:
-    """How to get out of it: which to merge first, and what to redo after."""
+    """How to get out of it: which to merge first, and what to redo after. The file is named
+    as the finding's location shows it, and quoted for the shell in a command."""
     first = overlap.other.merge_first
-    path = overlap.path
+    path = shown_path(overlap.path)
     if risk is Risk.SINGLE_WRITER:
         return (
             f"one instance for config changes: leave {path} to {first} (merge it first), "
-            f"or take your change out of this commit: git restore --staged -- '{path}'"
+            f"or take your change out of this commit: git restore --staged -- {shlex.quote(path)}"
         )
     if risk is Risk.LOW:
         return f"usually harmless; merge {first} first if both edits touch the same lines"

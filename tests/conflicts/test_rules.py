@@ -4,6 +4,8 @@ Plain data in, findings out; the command is tested in tests/test_conflicts_hook.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -153,7 +155,7 @@ def test_single_writer_is_an_error_with_one_instance_for_config_changes() -> Non
     assert found.message.startswith("single-writer file also changed in worktree")
     assert found.hint is not None
     assert found.hint.startswith("one instance for config changes: leave pyproject.toml to")
-    assert "git restore --staged -- 'pyproject.toml'" in found.hint
+    assert found.hint.endswith("git restore --staged -- pyproject.toml")
     (relaxed,) = cr.overlap_findings([overlap], rules, "never")
     assert relaxed.severity is Severity.WARNING
 
@@ -215,3 +217,40 @@ def test_notices_never_fail() -> None:
         "uncommitted edits could not be"
     )
     assert notices[2].message.startswith("branch main has no commit yet")
+
+
+def test_the_hint_names_an_odd_file_as_its_location_shows_it() -> None:
+    (found,) = cr.overlap_findings([Overlap("requirements new\nline.txt", BASELINE)], DEFAULTS)
+    assert found.location == "requirements new\\nline.txt"
+    assert found.hint is not None and "check that requirements new\\nline.txt pins" in found.hint
+
+
+def test_the_single_writer_hint_is_a_command_the_shell_runs_as_written(tmp_path: Path) -> None:
+    name = "it's a $HOME (config).toml"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    empty = [
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "0",
+    ]
+    subprocess.run(["git", *empty], cwd=tmp_path, check=True)
+    (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
+    subprocess.run(["git", "add", "--", name], cwd=tmp_path, check=True)
+    (found,) = cr.overlap_findings([Overlap(name, BASELINE)], only(single_writer=("*.toml",)))
+    assert found.hint is not None
+    command = found.hint.partition("out of this commit: ")[2]
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--name-only"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert staged.stdout == ""
