@@ -127,11 +127,11 @@ def combine(notebook: Any, outputs: Any, fmt: dict[str, str], text_path: str, nb
 # --- configuration -------------------------------------------------------------------------
 
 
-def find_config_file(notebook_path: str) -> str | None:
+def find_config_file(path: str, search_parent_dirs: bool = True) -> str | None:
     require()
     from jupytext.config import find_jupytext_configuration_file
 
-    found = find_jupytext_configuration_file(notebook_path)
+    found = find_jupytext_configuration_file(path, search_parent_dirs)
     return None if found is None else str(found)
 
 

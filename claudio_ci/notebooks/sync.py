@@ -259,18 +259,45 @@ class Jupytext:
 def _jupytext_config(root: Path, notebook_path: Path) -> Any:
     """jupytext's configuration for a notebook, found as `load_jupytext_config` finds it; a
     Python one (`.jupytext.py`) inside the repository is never run: a check runs no code
-    that a branch brings (the user's own, outside the repository, is theirs to run)."""
-    found = jupytext_compat.find_config_file(str(notebook_path))
+    that a branch brings (the user's own, outside the repository, is theirs to run). A
+    configuration file jupytext cannot read is a configuration error, not every notebook's."""
+    try:
+        found = jupytext_compat.find_config_file(str(notebook_path))
+    except (ValueError, OSError) as exc:  # it parses each pyproject.toml on the way up
+        broken = _unreadable_pyproject(notebook_path.parent)
+        name = _shown(root, broken) if broken else "pyproject.toml"
+        raise ConfigError(f"{name}: jupytext cannot read it: {exc}") from None
     if found is None:
         return None
     config_file = Path(found)
+    name = _shown(root, config_file)
     if config_file.suffix == ".py" and config_file.resolve().is_relative_to(root.resolve()):
-        name = config_file.relative_to(root) if config_file.is_relative_to(root) else config_file
         raise ConfigError(
             f"{name}: a Python jupytext configuration is not run: claudio-ci never executes "
             "repository code in a check; write it as jupytext.toml"
         )
-    return jupytext_compat.load_config_file(found)
+    try:
+        return jupytext_compat.load_config_file(found)
+    except ImportError:
+        raise
+    except Exception as exc:  # TOML, YAML or JSON syntax, or a value jupytext refuses
+        message = " ".join(str(exc).split())[:_MAX_MESSAGE]
+        raise ConfigError(f"{name}: jupytext cannot read it: {message}") from None
+
+
+def _unreadable_pyproject(directory: Path) -> Path | None:
+    """The folder at or above `directory` where jupytext's configuration search failed: its
+    pyproject.toml (jupytext parses each one on the way up)."""
+    for folder in (directory, *directory.parents):
+        try:
+            jupytext_compat.find_config_file(str(folder), search_parent_dirs=False)
+        except (ValueError, OSError):
+            return folder / "pyproject.toml"
+    return None
+
+
+def _shown(root: Path, path: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 class PairNotebooks:

@@ -5,6 +5,8 @@ a read-only check must never run. Each is a finding or a one-line error, never a
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,8 +63,11 @@ def test_an_alias_bomb_in_a_myst_header_is_not_expanded(git_repo: Path, cli) -> 
 def test_an_alias_bomb_in_a_jupytext_yaml_configuration(pair: Path, cli) -> None:  # noqa: F811
     (pair / "jupytext.yml").write_text("\n".join(alias_bomb("")) + "\n", "utf-8")
     code, out = cli(pair)
-    assert code == 1
-    assert "NB006 YAML expands to more than 200,000 values (an alias bomb?)" in out
+    assert (code, out) == (
+        2,
+        "claudio-ci: error: jupytext.yml: jupytext cannot read it: YAML expands to more than "
+        "200,000 values (an alias bomb?): not read\n",
+    )
 
 
 def test_a_header_nested_too_deeply_is_a_finding(pair: Path, cli) -> None:  # noqa: F811
@@ -124,3 +129,37 @@ def test_a_python_jupytext_configuration_is_never_run(pair: Path, cli) -> None: 
         "claudio-ci never executes repository code in a check; write it as jupytext.toml\n",
     )
     assert not ran.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pyproject.toml", "[tool.black\nline-length = 99\n"),  # jupytext reads every one
+        ("notebooks/pyproject.toml", "[tool.jupytext]\nformats = \n"),
+        ("jupytext.toml", "formats = 3\n"),
+        ("notebooks/jupytext.yml", "formats: [\n"),
+        ("notebooks/.jupytext.json", '{"formats": '),
+    ],
+)
+def test_a_configuration_jupytext_cannot_read_is_one_error_on_that_file(
+    pair: Path,
+    cli,  # noqa: F811
+    name: str,
+    text: str,
+) -> None:
+    (pair / name).write_text(text, "utf-8")
+    real = subprocess.run(
+        [sys.executable, "-m", "jupytext", "--sync", "notebooks/nb.py"],
+        cwd=pair,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert real.returncode != 0  # the real tool cannot sync this pair either
+    before = files_of(pair)
+    for args in ((), ("--fix",)):
+        code, out = cli(pair, *args)
+        assert code == 2
+        assert out.startswith(f"claudio-ci: error: {name}: jupytext cannot read it: ")
+        assert len(out.splitlines()) == 1 and "NB006" not in out
+    assert files_of(pair) == before
