@@ -322,6 +322,7 @@ def _add_worktree_command(sub: Any) -> None:
         "or the pre-commit framework's PRE_COMMIT_FROM_REF and PRE_COMMIT_CHECKOUT_TYPE) say "
         "`git worktree add` created this worktree",
     )
+    _format_option(setup)
     setup.set_defaults(handler=lazy("claudio_ci.worktree.command", "setup"))
     allow = actions.add_parser(
         "allow",
@@ -423,6 +424,7 @@ def _add_gpu_command(sub: Any) -> None:
         action="store_true",
         help="only the step summary and the threshold annotations (e.g. on push)",
     )
+    _format_option(comment)
     comment.set_defaults(handler=lazy("claudio_ci.gpu.command", "comment"))
 
 

@@ -53,7 +53,9 @@ COMMANDS: dict[str, tuple[tuple[str, ...], int]] = {
     "config show": (("config", "show"), 0),
     "config validate": (("config", "validate"), 0),
     "worktree status": (("worktree", "status"), 0),
+    "worktree setup": (("worktree", "setup"), 0),
     "gpu report": (("gpu", "report"), 1),  # over resources.cost_limit
+    "gpu comment": (("gpu", "comment", "--no-comment", "--branch", HOSTILE_BRANCH), 1),
     # no experiment to run (the table is below, in the slow tier): a note and SMK005
     "smoke-test": (("smoke-test", "--set", "smoke_test.configs=experiments/none-*.yaml"), 1),
     "reviewers --explain": (("reviewers", "--explain"), 0),
@@ -210,6 +212,8 @@ def test_under_github_actions_the_default_is_github(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    if command == "worktree setup":  # the first run sets it up; the two compared change nothing
+        run_cli(*args, cwd=repo)
     default = run_cli(*args, cwd=repo)
     assert default.code == expected
     assert default.out == run_cli(*args, "--format", "github", cwd=repo).out

@@ -15,7 +15,7 @@ from claudio_ci.core import findings as fmt
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.findings import Finding
-from claudio_ci.core.report import render_github, render_text
+from claudio_ci.core.report import MarkdownOnly, Report, render, render_report
 from claudio_ci.gpu import ledger as gpu_ledger
 from claudio_ci.gpu.pricing import Pricing, shipped_rates
 from claudio_ci.gpu.report import (
@@ -223,9 +223,12 @@ def comment(args: argparse.Namespace) -> int:
         findings = cost_findings({branch: carried.cost}, resources)
         return sticky.render(carried, findings, shipped_rates().date), findings
 
+    chosen = args.format or env.default_format
+    live = chosen in ("text", "github")  # else stdout holds the document alone
+    number, done = None, None
     if args.dry_run or args.no_comment:
         body, findings = body_after("")
-        if args.dry_run:
+        if args.dry_run and live:
             sys.stdout.write(body)
     else:
         number = _pull_number(args.pr, env)
@@ -234,12 +237,23 @@ def comment(args: argparse.Namespace) -> int:
         existing = sticky.find_sticky(client.issue_comments(number), author)
         body, findings = body_after(existing.body if existing is not None else "")
         done, created_as = _upsert(client, number, existing, body)
-        print(f"claudio-ci gpu: {done}")
+        print(f"claudio-ci gpu: {done}", file=sys.stdout if live else sys.stderr)
         if created_as and created_as.lower() != author.lower():
             findings.append(_other_bot(number, author, created_as))
-    env.append_summary(sticky.visible_part(body))
-    if env.active:
-        sys.stdout.write(render_github(findings))
-    else:
-        sys.stdout.write(render_text(findings))
+    visible = sticky.visible_part(body)
+    env.append_summary(visible)
+    data = {"branch": branch, "pull_request": number, "done": done, "comment": visible}
+    sys.stdout.write(_comment_output(chosen, findings, visible, data))
     return fmt.exit_code(findings)
+
+
+def _comment_output(
+    chosen: str, findings: list[Finding], visible: str, data: dict[str, object]
+) -> str:
+    """The findings (annotations under Actions); in json, the whole outcome; in markdown,
+    the comment, which already says the findings."""
+    if chosen in ("text", "github"):
+        return render(findings, chosen)
+    shown = Report("claudio-ci gpu comment", findings, [MarkdownOnly(visible)], data=data)
+    shown.markdown_omits = frozenset(f.code for f in findings)
+    return render_report(shown, chosen)

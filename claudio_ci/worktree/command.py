@@ -8,15 +8,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from claudio_ci.adapters.actions_env import ActionsEnv
 from claudio_ci.adapters.git import discover
 from claudio_ci.check import command_config, show
 from claudio_ci.core.config import Config
 from claudio_ci.core.errors import UsageError
 from claudio_ci.core.findings import exit_code
-from claudio_ci.core.report import Cell, Column, Notes, Report, Table, Text, render
+from claudio_ci.core.report import Cell, Column, Notes, Report, Table, Text
 from claudio_ci.worktree.registry import FAILED, INCOMPLETE
 from claudio_ci.worktree.settings import WorktreeSettings, load_settings
-from claudio_ci.worktree.setup import creates_worktree, setup_worktree
+from claudio_ci.worktree.setup import SetupReport, creates_worktree, setup_worktree
 from claudio_ci.worktree.status import (
     LINK_BROKEN,
     LINK_OK,
@@ -62,6 +63,8 @@ def _hook_says_new_worktree(hook_args: list[str], environ: Mapping[str, str]) ->
 
 
 def setup(args: argparse.Namespace) -> int:
+    """Progress as it happens, then the findings. With `--format json` or `markdown`, stdout
+    holds the document alone: progress and the setup commands' output go to stderr."""
     if args.post_checkout is not None and not _hook_says_new_worktree(
         args.post_checkout, os.environ
     ):
@@ -69,22 +72,50 @@ def setup(args: argparse.Namespace) -> int:
     repo = discover()
     config = _config(args, repo.root)
     settings = load_settings(config)
-    print(f"claudio-ci worktree setup: {repo.root} ({repo.current_branch() or 'detached'})")
+    chosen = args.format or ActionsEnv().default_format
+    live = chosen in ("text", "github")
+    stream = sys.stdout if live else sys.stderr
+    branch = repo.current_branch() or "detached"
+    print(f"claudio-ci worktree setup: {repo.root} ({branch})", file=stream)
     report = setup_worktree(
         repo,
         settings,
         commands=args.commands,
         trust=commands_trust(settings, repo.root),
-        progress=lambda line: print(f"  {line}", flush=True),
+        progress=lambda line: print(f"  {line}", file=stream, flush=True),
+        output=None if live else _to_stderr,
     )
-    if report.port is not None:
-        print(f"  Jupyter port {report.port}")
-    for change in report.changes:
-        print(f"  {change}")
-    if not report.changes:
-        print("  already set up: nothing to change")
-    sys.stdout.write(render(config.warnings + report.findings, "text"))
+    lines = [f"Jupyter port {report.port}"] if report.port is not None else []
+    lines += report.changes or ["already set up: nothing to change"]
+    findings = config.warnings + report.findings
+    if live:
+        print("".join(f"  {line}\n" for line in lines), end="")
+        show(Report("claudio-ci worktree setup", findings), chosen)
+    else:
+        shown = Report(
+            "claudio-ci worktree setup",
+            findings,
+            [Notes(lines)],
+            subtitle=f"{repo.root} ({branch})",
+            data=_setup_data(report),
+        )
+        show(shown, chosen)
     return exit_code(report.findings)
+
+
+def _to_stderr(chunk: bytes) -> None:
+    sys.stderr.buffer.write(chunk)
+    sys.stderr.buffer.flush()
+
+
+def _setup_data(report: SetupReport) -> dict[str, object]:
+    return {
+        "worktree": str(report.root),
+        "branch": report.branch,
+        "port": report.port,
+        "state": report.state,
+        "changes": report.changes,
+    }
 
 
 def _repo_config_bytes(config_file: Path) -> bytes:

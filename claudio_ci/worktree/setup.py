@@ -227,13 +227,15 @@ def run_commands(
     env: Mapping[str, str],
     report: SetupReport,
     progress: Progress,
+    output: processes.Output | None = None,
 ) -> bool:
-    """Run the setup commands in order within the time limit; False at the first failure."""
+    """Run the setup commands in order within the time limit; False at the first failure.
+    Their output goes to `output` when given (see `processes.start`), else to ours."""
     deadline = time.monotonic() + settings.setup_timeout_seconds
     for command in settings.setup_commands:
         progress(f"running: {command}")
         try:  # in a session of its own, so that a timeout stops the command's children too
-            proc = processes.start(command, shell=True, cwd=root, env=env)
+            proc = processes.start(command, shell=True, cwd=root, env=env, output=output)
         except processes.StartError as exc:  # the shell itself: no /bin/sh, or no worktree
             report.findings.append(_command_error(settings, COMMAND_FAILED, f"{exc}: {command}"))
             return False
@@ -284,6 +286,7 @@ def setup_worktree(
     commands: str = "auto",
     trust: Trust | None = None,
     progress: Progress = lambda _: None,
+    output: processes.Output | None = None,
 ) -> SetupReport:
     """Set up the worktree `repo`. `commands`: "auto" runs the setup commands unless they
     already succeeded here, "always" reruns them, "never" skips them. They run only when
@@ -325,7 +328,8 @@ def setup_worktree(
         report.findings.append(_at_commands(settings, COMMANDS_NOT_APPROVED, trust.notice))
     elif wanted and rerun:
         env = {**scrubbed_environ(), **values}
-        commands_done = wanted if run_commands(repo.root, settings, env, report, progress) else None
+        ran = run_commands(repo.root, settings, env, report, progress, output)
+        commands_done = wanted if ran else None
 
     with registry.locked() as records:
         records[key] = WorktreeRecord(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,23 @@ def test_one_sticky_comment_carries_the_cumulative_cost_across_runs(
 
     assert main(["gpu", "comment", "--pr", "7"]) == 0  # the same runs again: no change
     assert "**$11.85** over 2 run(s)" in github_server.repo.comments[-1].body
+
+
+def test_json_says_what_was_done_and_holds_the_posted_comment(
+    pr_repo: Path, github_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _train(pr_repo, 1.0, 1_780_000_000.0, "run-one")
+    assert main(["gpu", "comment", "--pr", "7", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    (created,) = [c for c in github_server.repo.comments if sticky.is_sticky(c.body)]
+    assert (document["pull_request"], document["done"]) == (
+        7,
+        "created the GPU cost comment on #7",
+    )
+    assert document["comment"] == sticky.visible_part(created.body)
+    assert document["findings"] == []
+    assert "claudio-ci gpu: created the GPU cost comment on #7" in captured.err
 
 
 def test_the_sticky_comment_is_found_on_a_later_page(

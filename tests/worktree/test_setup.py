@@ -326,6 +326,29 @@ def test_a_failed_command_fails_setup_and_status_flags_it(
     assert recorded(git_repo)["worktrees"][str(worktree)]["setup"] == "done"
 
 
+def test_json_holds_the_document_alone_and_the_commands_talk_on_stderr(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(git_repo, "  setup_commands: ['echo said by the command', 'exit 3']\n")
+    worktree = add_worktree(git_repo, "ab12", "a")
+    approve(worktree, monkeypatch)
+
+    result = invoke_cli(monkeypatch, capsys, "worktree", "setup", "--format", "json", cwd=worktree)
+
+    assert result.code == 1
+    document = json.loads(result.out)
+    assert (document["branch"], document["state"]) == ("a", "failed")
+    assert "ran echo said by the command" in document["changes"]
+    (failed,) = document["findings"]
+    assert (failed["path"], failed["line"], failed["col"], failed["code"]) == (
+        ".claudio.yaml",
+        3,
+        3,
+        "WT006",
+    )
+    assert "said by the command" in result.err and "running: exit 3" in result.err
+
+
 def _gone_or_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
